@@ -1,0 +1,98 @@
+import type { Usd } from './money.js';
+import type { Tags } from './tags.js';
+
+/** Disjoint token buckets; they sum back to `inputTokens` and `outputTokens` (OTel GenAI convention). */
+export interface TokenBreakdown {
+  /** Input billed at the plain input rate. */
+  inputUncached?: number;
+  cacheRead?: number;
+  /** Anthropic's 5-minute cache write (and any provider's single write rate). */
+  cacheWrite5m?: number;
+  cacheWrite1h?: number;
+  /** Visible output, excluding reasoning. */
+  output?: number;
+  reasoning?: number;
+  inputAudio?: number;
+  outputAudio?: number;
+}
+
+export type CallStatus = 'ok' | 'error' | 'aborted';
+
+/** What a provider wrapper knows about a finished call. */
+export interface CallInput {
+  provider: string;
+  /** The model the response reported, else the one requested. */
+  model: string;
+  /** e.g. `chat.completions.create`, `messages.create`, `embedContent`. */
+  operation: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens served from cache (included in `inputTokens`). */
+  cachedTokens: number;
+  tokenBreakdown: TokenBreakdown;
+  /** Exact cost; null when the model could not be priced. */
+  costUsd: Usd | null;
+  /** The catalog entry or override that priced the call, e.g. `genai-prices:gpt-4o`. */
+  pricingModel: string | null;
+  /** How it was priced: `catalog`, `override`, `stored`, `batch`, or `unpriced`. */
+  pricingSource: string;
+  latencyMs: number;
+  status: CallStatus;
+  /** The error's class name (`RateLimitError`), never its message (it may quote the prompt). */
+  errorClass?: string | null;
+  streamed: boolean;
+  /** Tags for this call only (highest precedence). */
+  tags?: Tags;
+  /** Client-level tags (lowest precedence). */
+  clientTags?: Tags;
+  /** Request metadata kept by the privacy hook; never prompts or keys unless opted in. */
+  metadata?: Record<string, unknown>;
+  /** When the call started; defaults to now minus latency. */
+  time?: Date;
+}
+
+/** A finished call as stored: one row of `llm_calls`. */
+export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'time' | 'metadata' | 'errorClass'> {
+  /** The call's own id and its idempotency key. */
+  spanId: string;
+  /** Null for calls made outside any trace. */
+  traceId: string | null;
+  /** The enclosing named span; null for calls made directly in the trace root. */
+  parentSpanId: string | null;
+  time: Date;
+  serviceId: string;
+  /** Every layer merged, with `span_name` set to the innermost span's name. */
+  tags: Tags;
+  metadata: Record<string, unknown>;
+  errorClass: string | null;
+}
+
+export type SpanStatus = 'running' | 'ok' | 'error';
+
+/** A finished span: one row of `llm_spans` (and, for roots, the identity of `llm_traces`). */
+export interface SpanRecord {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  /** True for the root of this process's part of the trace. */
+  isRoot: boolean;
+  name: string;
+  tags: Tags;
+  serviceId: string;
+  startTime: Date;
+  endTime: Date;
+  status: Exclude<SpanStatus, 'running'>;
+  errorClass: string | null;
+  /** The subtree's cost and call count as known in this process when the span ended. */
+  costUsd: Usd;
+  callCount: number;
+}
+
+/**
+ * Where finished calls and spans go. Storage implements it with a batched writer; it must
+ * return at once and never throw (the core guards it anyway).
+ */
+export interface TelemetrySink {
+  recordCall(call: CallRecord): void;
+  recordSpan(span: SpanRecord): void;
+}

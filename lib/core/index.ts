@@ -1,0 +1,10 @@
+export * from './money.js';
+export * from './ids.js';
+export * from './errors.js';
+export * from './tags.js';
+export * from './call-record.js';
+export * from './trace-context.js';
+export { configureKostrack, addSink, type RuntimeOptions } from './runtime.js';
+export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from './trace.js';
+export { recordCall } from './record-call.js';
+export { MemorySink } from './memory.sink.js';

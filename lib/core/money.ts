@@ -1,0 +1,47 @@
+/**
+ * Exact money. Amounts are integers of 1e-15 USD held in a `bigint`, so sums over any
+ * number of calls are exact (floats drift after a few hundred additions of $0.000123).
+ * Per-token prices quoted per million tokens with up to 9 decimals map to whole units.
+ */
+export type Usd = bigint;
+
+/** Decimal digits kept after the point. */
+export const USD_SCALE = 15;
+const UNIT = 10n ** BigInt(USD_SCALE);
+
+const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
+
+/** Parses a decimal string or a finite number into exact units; extra digits are rounded half-up. */
+export function usd(value: string | number | bigint): Usd {
+  if (typeof value === 'bigint') return value * UNIT;
+  const text = typeof value === 'number' ? numberToPlain(value) : value.trim();
+  const m = DECIMAL.exec(text);
+  if (!m) throw new TypeError(`Not a decimal amount: ${JSON.stringify(value)}`);
+  const [, sign, whole, frac = ''] = m;
+  let units = BigInt(whole) * UNIT + BigInt((frac + '0'.repeat(USD_SCALE)).slice(0, USD_SCALE));
+  if (frac.length > USD_SCALE && frac.charCodeAt(USD_SCALE) >= 53 /* '5' */) units += 1n;
+  return sign ? -units : units;
+}
+
+/** Exact decimal string with trailing zeros trimmed (at least one digit after the point kept off). */
+export function usdToString(amount: Usd, minDecimals = 0): string {
+  const negative = amount < 0n;
+  const abs = negative ? -amount : amount;
+  const whole = abs / UNIT;
+  let frac = (abs % UNIT).toString().padStart(USD_SCALE, '0').replace(/0+$/, '');
+  if (frac.length < minDecimals) frac = frac.padEnd(minDecimals, '0');
+  return `${negative ? '-' : ''}${whole}${frac ? '.' + frac : ''}`;
+}
+
+/** A convenience float for display; never sum these. */
+export function usdToNumber(amount: Usd): number {
+  return Number(usdToString(amount));
+}
+
+function numberToPlain(n: number): string {
+  if (!Number.isFinite(n)) throw new TypeError(`Not a finite amount: ${n}`);
+  const s = String(n);
+  if (!/e/i.test(s)) return s;
+  // 1e-7 prints in exponent form; toFixed(20) keeps every digit a double holds at this size.
+  return n.toFixed(20).replace(/\.?0+$/, '');
+}

@@ -1,0 +1,149 @@
+import { newId } from './ids.js';
+import { runtime } from './runtime.js';
+import { mergeTags, type Tags } from './tags.js';
+import { TraceContext } from './trace-context.js';
+import type { SpanRecord } from './call-record.js';
+
+/** What opens a span: the public `trace()`/`span()` and the decorators all come through here. */
+export interface SpanSpec {
+  name: string;
+  /** Already normalised tags of this span. */
+  tags: Tags;
+  /** Explicit parent; otherwise the active context (unless `newTrace`). */
+  parent?: TraceContext | null;
+  newTrace?: boolean;
+  /** Continue a remote trace: its id, and the remote span that called us. */
+  traceId?: string;
+  parentSpanId?: string | null;
+}
+
+/** Opens a span; null when Kostrack is disabled (callers then run the function bare). */
+export function openSpan(spec: SpanSpec): TraceContext | null {
+  if (!runtime.enabled) return null;
+  const parent = spec.newTrace || spec.traceId ? null : (spec.parent ?? runtime.als.getStore() ?? null);
+  if (parent) {
+    return new TraceContext({
+      traceId: parent.traceId,
+      spanId: newId(),
+      parentSpanId: parent.spanId,
+      parent,
+      name: spec.name,
+      tags: mergeTags(parent.tags, spec.tags),
+    });
+  }
+  return new TraceContext({
+    traceId: spec.traceId ?? newId(),
+    spanId: newId(),
+    parentSpanId: spec.parentSpanId ?? null,
+    parent: null,
+    name: spec.name,
+    tags: mergeTags(runtime.tags, spec.tags),
+  });
+}
+
+/** Ends a span once and hands its record to the sinks. */
+export function closeSpan(node: TraceContext, error?: unknown): void {
+  if (node.endTime) return;
+  node.endTime = new Date();
+  node.status = error === undefined ? 'ok' : 'error';
+  node.errorClass = error === undefined ? null : errorClassOf(error);
+  const record: SpanRecord = {
+    traceId: node.traceId,
+    spanId: node.spanId,
+    parentSpanId: node.parentSpanId,
+    isRoot: node.isRoot,
+    name: node.name,
+    tags: node.tags,
+    serviceId: runtime.serviceId,
+    startTime: node.startTime,
+    endTime: node.endTime,
+    status: node.status,
+    errorClass: node.errorClass,
+    costUsd: node.totalCost,
+    callCount: node.callCount,
+  };
+  for (const sink of runtime.sinks) {
+    try {
+      sink.recordSpan(record);
+    } catch (e) {
+      runtime.warn(`Kostrack sink failed to take a span: ${errorClassOf(e)}`);
+    }
+  }
+}
+
+/** The class name of a thrown value, e.g. `RateLimitError`; never its message. */
+export function errorClassOf(error: unknown): string {
+  if (error instanceof Error) return error.constructor?.name || error.name || 'Error';
+  return error === null ? 'null' : typeof error;
+}
+
+/**
+ * Runs `fn` inside `node` and closes the span when its result settles: at once for plain values,
+ * when a Promise settles (the same Promise object is returned, so subclasses keep their methods),
+ * and when an async iterator finishes (it re-enters the context at every `next`).
+ */
+export function runInSpan<T>(node: TraceContext, fn: () => T): T {
+  let result: T;
+  try {
+    result = runtime.als.run(node, fn);
+  } catch (error) {
+    closeSpan(node, error);
+    throw error;
+  }
+  return settle(node, result);
+}
+
+/** Closes `node` when `result` completes; see {@link runInSpan}. */
+export function settle<T>(node: TraceContext, result: T): T {
+  if (isThenable(result)) {
+    // A second branch off the same promise: the caller's promise is returned untouched.
+    result.then(
+      () => closeSpan(node),
+      (error: unknown) => closeSpan(node, error),
+    );
+    return result;
+  }
+  if (isAsyncIterator(result)) return wrapAsyncIterator(node, result) as T;
+  closeSpan(node);
+  return result;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' &&
+    typeof (value as AsyncIterator<unknown>).next === 'function'
+  );
+}
+
+function wrapAsyncIterator<V>(node: TraceContext, it: AsyncIterator<V> & AsyncIterable<V>): AsyncGenerator<V> {
+  const step = (call: () => Promise<IteratorResult<V>>): Promise<IteratorResult<V>> =>
+    runtime.als.run(node, call).then(
+      (r) => {
+        if (r.done) closeSpan(node);
+        return r;
+      },
+      (error: unknown) => {
+        closeSpan(node, error);
+        throw error;
+      },
+    );
+  const wrapped: AsyncGenerator<V> = {
+    next: (...args: [] | [unknown]) => step(() => it.next(...args)),
+    return: (value?: unknown) =>
+      it.return ? step(() => it.return!(value)) : (closeSpan(node), Promise.resolve({ done: true, value } as IteratorResult<V>)),
+    throw: (error?: unknown) => (it.throw ? step(() => it.throw!(error)) : (closeSpan(node, error), Promise.reject(error))),
+    [Symbol.asyncIterator]() {
+      return wrapped;
+    },
+    [Symbol.asyncDispose]: async () => {
+      await wrapped.return(undefined);
+    },
+  } as AsyncGenerator<V>;
+  return wrapped;
+}
