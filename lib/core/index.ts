@@ -8,3 +8,4 @@ export { configureKostrack, addSink, type RuntimeOptions } from './runtime.js';
 export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from './trace.js';
 export { recordCall } from './record-call.js';
 export { MemorySink } from './memory.sink.js';
+export { parseTraceparent, traceHeaders, type RemoteParent } from './traceparent.js';

@@ -1,0 +1,24 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { TagInput } from '../core/tags.js';
+
+/** Options of `KostrackModule.forRoot()` / `forRootAsync()`. */
+export interface KostrackModuleOptions {
+  /** Turns all tracking off (calls run untouched, nothing is recorded). Default true. */
+  enabled?: boolean;
+  /** Stored on every row as `service_id`; tells replicas and services apart. Default `KOSTRACK_SERVICE_ID` or `default`. */
+  serviceId?: string;
+  /** Module-level tags, e.g. `{ project: 'openmanagr' }`: above client tags, below trace tags. */
+  tags?: TagInput;
+  /**
+   * Tags computed per request by the trace interceptor, e.g. the user id:
+   * `(ctx) => ({ user_id: ctx.switchToHttp().getRequest().user?.id })`. Invalid values are dropped
+   * with a warning; the request is never failed because of them.
+   */
+  requestTags?: (context: ExecutionContext) => TagInput | undefined;
+  /** Response header that carries the trace id; `false` sends none. Default `x-kostrack-trace-id`. */
+  traceIdHeader?: string | false;
+  /** Continue an incoming W3C `traceparent`. Default true. */
+  acceptTraceparent?: boolean;
+  /** Register the trace interceptor globally (it only acts on `@Trace()` controllers). Default true. */
+  globalInterceptor?: boolean;
+}
