@@ -1,0 +1,221 @@
+import { KostrackConfigError, type TokenBreakdown, type Usd } from '../core/index.js';
+import { runtime } from '../core/runtime.js';
+import { catalogPriceAt, lookupCatalog, type CatalogEntry } from './catalog.source.js';
+import { compilePrice, costOf, scalePrice, type CompiledPrice } from './compiled-price.js';
+import type { PriceOverride } from './price-table.js';
+import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
+import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
+
+/** What pricing a call produced; goes straight onto the call row. */
+export interface PricedCall {
+  costUsd: Usd | null;
+  /** e.g. `genai-prices:gpt-4o`, `override:acme-ft-1`, `stored:gpt-4o@2025-01-01T00:00:00.000Z`. */
+  pricingModel: string | null;
+  /** `catalog`, `override`, `stored`, `batch` (any of them at batch rates), or `unpriced`. */
+  pricingSource: string;
+}
+
+export interface PriceCallOptions {
+  /** When the call was made (ms since epoch); picks dated and time-of-day prices. Default now. */
+  timeMs?: number;
+  /** Priced at batch rates. */
+  batch?: boolean;
+}
+
+export interface PriceBookOptions {
+  /** Overrides from module options (negotiated rates, fine-tuned models); they beat the catalog. */
+  overrides?: readonly PriceOverride[];
+  /** Stored prices with effective dates (`llm_prices`); in force, they beat overrides and catalog. */
+  stored?: StoredPriceSource;
+  /** Use the genai-prices catalog (default true). */
+  catalog?: boolean;
+}
+
+interface CompiledStored {
+  fromMs: number;
+  toMs: number;
+  price: CompiledPrice;
+  batch: CompiledPrice;
+  label: string;
+}
+
+interface CompiledOverride {
+  price: CompiledPrice;
+  batch: CompiledPrice;
+  label: string;
+}
+
+/** Everything known about one (provider, model), resolved once and then reused for every call. */
+interface ModelEntry {
+  stored: CompiledStored[];
+  override: CompiledOverride | null;
+  catalog: CatalogEntry | null;
+  catalogBatch: Map<CompiledPrice, CompiledPrice> | null;
+  batchNum: bigint;
+  batchDen: bigint;
+}
+
+const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'unpriced' });
+
+/**
+ * Resolves prices per (provider, model) and prices calls exactly. Resolution (catalog lookup,
+ * compiling decimals to integer rates) happens once per model; after that pricing a call is a map
+ * lookup and a few multiplications, well under a microsecond.
+ */
+export class PriceBook {
+  private readonly cache = new Map<string, Map<string, ModelEntry>>();
+  private readonly overrides: { provider: string; model: string; prefix: boolean; compiled: CompiledOverride }[] = [];
+  private stored: StoredPrice[] = [];
+  private readonly useCatalog: boolean;
+  private readonly unpriced = new Map<string, { provider: string; model: string; calls: number; firstSeen: Date }>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: PriceBookOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new KostrackConfigError('PriceBook options must be an object');
+    if (options.overrides !== undefined && !Array.isArray(options.overrides))
+      throw new KostrackConfigError('prices must be an array of { provider, model, input, output, … }');
+    this.useCatalog = options.catalog !== false;
+    for (const [i, o] of (options.overrides ?? []).entries()) this.overrides.push(compileOverride(o, `prices[${i}]`));
+    const source = options.stored;
+    if (source !== undefined) {
+      if (typeof source?.load !== 'function') throw new KostrackConfigError('stored must be a StoredPriceSource with load()');
+      this.unsubscribe = source.subscribe?.(() => void this.refresh(source));
+      void this.refresh(source);
+    }
+  }
+
+  /** Reloads stored prices; synchronous sources apply before this returns. */
+  refresh(source: StoredPriceSource): Promise<void> | void {
+    const apply = (rows: StoredPrice[]): void => {
+      this.stored = Array.isArray(rows) ? rows : [];
+      this.cache.clear();
+    };
+    let loaded: StoredPrice[] | Promise<StoredPrice[]>;
+    try {
+      loaded = source.load();
+    } catch (e) {
+      runtime.warn(`Kostrack could not load stored prices: ${(e as Error)?.constructor?.name ?? typeof e}`);
+      return;
+    }
+    if (Array.isArray(loaded)) return apply(loaded);
+    return Promise.resolve(loaded).then(apply, (e) =>
+      runtime.warn(`Kostrack could not load stored prices: ${(e as Error)?.constructor?.name ?? typeof e}`),
+    );
+  }
+
+  /** Stops listening to the stored-price source. */
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Prices one call. Never throws: an unknown model comes back `unpriced` (and is warned about once). */
+  price(provider: string, model: string, tokens: TokenBreakdown, inputTotal: number, options?: PriceCallOptions): PricedCall {
+    const entry = this.entry(provider, model);
+    const timeMs = options?.timeMs ?? Date.now();
+    const batch = options?.batch === true;
+    for (let i = entry.stored.length - 1; i >= 0; i--) {
+      const s = entry.stored[i];
+      if (timeMs >= s.fromMs && timeMs < s.toMs) return priced(s.price, s.batch, batch, tokens, inputTotal, s.label, 'stored');
+    }
+    if (entry.override) {
+      const o = entry.override;
+      return priced(o.price, o.batch, batch, tokens, inputTotal, o.label, 'override');
+    }
+    if (entry.catalog) {
+      const price = catalogPriceAt(entry.catalog, timeMs);
+      let batchPrice = price;
+      if (batch) {
+        entry.catalogBatch ??= new Map();
+        batchPrice = entry.catalogBatch.get(price) ?? scalePrice(price, entry.batchNum, entry.batchDen);
+        entry.catalogBatch.set(price, batchPrice);
+      }
+      return priced(price, batchPrice, batch, tokens, inputTotal, `genai-prices:${entry.catalog.id}`, 'catalog');
+    }
+    this.noteUnpriced(provider, model);
+    return UNPRICED;
+  }
+
+  /** Models seen in calls that no price covered, for the admin API. */
+  unpricedModels(): { provider: string; model: string; calls: number; firstSeen: Date }[] {
+    return [...this.unpriced.values()].map((u) => ({ ...u }));
+  }
+
+  private noteUnpriced(provider: string, model: string): void {
+    const key = provider + '\u0000' + model;
+    const seen = this.unpriced.get(key);
+    if (seen) {
+      seen.calls++;
+      return;
+    }
+    this.unpriced.set(key, { provider, model, calls: 1, firstSeen: new Date() });
+    runtime.warn(`Kostrack has no price for ${provider} model "${model}"; its calls are recorded as unpriced. Add it to the prices option.`);
+  }
+
+  private entry(provider: string, model: string): ModelEntry {
+    let byModel = this.cache.get(provider);
+    if (!byModel) this.cache.set(provider, (byModel = new Map()));
+    let entry = byModel.get(model);
+    if (!entry) byModel.set(model, (entry = this.resolve(provider, model)));
+    return entry;
+  }
+
+  private resolve(provider: string, model: string): ModelEntry {
+    const [batchNum, batchDen] = batchDiscountOf(provider);
+    const stored: CompiledStored[] = [];
+    for (const row of this.stored) {
+      if (row?.provider !== provider || row.model !== model) continue;
+      try {
+        const price = compilePrice(row, `stored ${provider}/${model}`);
+        const fromMs = new Date(row.effectiveFrom).getTime();
+        const toMs = row.effectiveTo ? new Date(row.effectiveTo).getTime() : Infinity;
+        if (Number.isNaN(fromMs) || Number.isNaN(toMs)) throw new KostrackConfigError('bad effective dates');
+        const batch = row.batch ? compilePrice(row.batch, `stored ${provider}/${model}.batch`) : scalePrice(price, batchNum, batchDen);
+        stored.push({ fromMs, toMs, price, batch, label: `stored:${model}@${new Date(fromMs).toISOString()}` });
+      } catch (e) {
+        // A bad row must not stop pricing; the catalog or an override still applies.
+        runtime.warn(`Kostrack ignored a stored price for ${provider}/${model}: ${(e as Error).message}`);
+      }
+    }
+    // Latest start wins when periods overlap: the loop in price() walks from the end.
+    stored.sort((a, b) => a.fromMs - b.fromMs);
+    const override =
+      this.overrides.find((o) => o.provider === provider && !o.prefix && o.model === model) ??
+      this.overrides.find((o) => o.provider === provider && o.prefix && model.startsWith(o.model));
+    const catalogProvider = catalogProviderOf(provider);
+    const catalog = this.useCatalog && catalogProvider ? lookupCatalog(catalogProvider, model) : null;
+    return {
+      stored,
+      override: override?.compiled ?? null,
+      catalog,
+      catalogBatch: null,
+      batchNum,
+      batchDen,
+    };
+  }
+}
+
+function priced(
+  price: CompiledPrice,
+  batchPrice: CompiledPrice,
+  batch: boolean,
+  tokens: TokenBreakdown,
+  inputTotal: number,
+  label: string,
+  source: string,
+): PricedCall {
+  return { costUsd: costOf(batch ? batchPrice : price, tokens, inputTotal), pricingModel: label, pricingSource: batch ? 'batch' : source };
+}
+
+function compileOverride(o: PriceOverride, where: string) {
+  if (typeof o !== 'object' || o === null) throw new KostrackConfigError(`${where} must be an object`);
+  if (typeof o.provider !== 'string' || o.provider === '') throw new KostrackConfigError(`${where}.provider must be a provider name`);
+  if (typeof o.model !== 'string' || o.model === '' || o.model === '*') throw new KostrackConfigError(`${where}.model must be a model name or a prefix ending in *`);
+  if (o.input === undefined && o.output === undefined && o.perRequest === undefined)
+    throw new KostrackConfigError(`${where} (${o.provider}/${o.model}) sets no price: give input, output or perRequest`);
+  const prefix = o.model.endsWith('*');
+  const model = prefix ? o.model.slice(0, -1) : o.model;
+  const price = compilePrice(o, where);
+  const [num, den] = batchDiscountOf(o.provider);
+  const batch = o.batch ? compilePrice(o.batch, `${where}.batch`) : scalePrice(price, num, den);
+  return { provider: o.provider, model, prefix, compiled: { price, batch, label: `override:${o.model}` } };
+}
