@@ -1,0 +1,146 @@
+import { runtime } from '../core/runtime.js';
+import { CallScope } from './call-tracker.js';
+import { takeCallOptions } from './call-tags.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
+import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
+import { trackApiPromise } from './stainless-promise.js';
+import { watchStainlessStream, type StreamWatcher } from './tracked-iterator.js';
+import { missingUsage } from './usage-reader.js';
+import type { ResolvedWrapOptions } from './wrap-options.js';
+
+export function isAnthropicClient(client: unknown): boolean {
+  const m = (client as { messages?: { create?: unknown; stream?: unknown } })?.messages;
+  return typeof m?.create === 'function' && typeof m?.stream === 'function';
+}
+
+type Fn = (...args: unknown[]) => unknown;
+type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
+
+/**
+ * Tracks `messages.create` (plain and `stream: true`), the `messages.stream()` helper, and
+ * `messages.batches.results()` (each succeeded result is one call, priced at batch rates).
+ */
+export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  const tree: TrackTree = {
+    messages: {
+      create: (original) => trackedCreate(original, 'messages.create'),
+      stream: (original, messages) =>
+        function stream(body: unknown, requestOptions?: unknown) {
+          if (!runtime.enabled) return original(body, requestOptions);
+          // The helper calls `this.create(..., stream: true)`; hand it a view of the real resource
+          // whose `create` is tracked, so the helper stays the SDK's own code and records once.
+          const view = Object.create(messages, { create: { value: trackedCreate((messages as { create: Fn }).create.bind(messages), 'messages.stream') } });
+          const { forward, tags } = takeCallOptions(body);
+          const options2 = takeCallOptions(requestOptions);
+          const callTags = options2.tags ?? tags;
+          const opts = callTags ? { ...(options2.forward as object), kostrack: { tags: callTags } } : options2.forward;
+          return (messages as { stream: Fn }).stream.call(view, forward, opts);
+        },
+      batches: { results: (original) => trackedResults(original) },
+    },
+  };
+
+  function trackedCreate(original: Fn, operation: string) {
+    return function create(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
+      if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
+      const fromBody = takeCallOptions(body);
+      const fromOptions = takeCallOptions(requestOptions);
+      const params = fromBody.forward as Body;
+      const scope = new CallScope({
+        provider,
+        operation,
+        requestModel: typeof params.model === 'string' ? params.model : '',
+        streamed: params.stream === true,
+        params,
+        callTags: fromOptions.tags ?? fromBody.tags,
+        options,
+      });
+      try {
+        const promise = original(params, fromOptions.forward, ...rest);
+        if (params.stream !== true) {
+          return trackApiPromise(promise, scope, (data) => {
+            const d = data as { usage?: unknown; model?: unknown };
+            scope.ok(anthropicUsage(d?.usage), d?.model);
+            return data;
+          });
+        }
+        return trackApiPromise(promise, scope, (stream) => watchStainlessStream(stream as object, scope, streamWatcher()));
+      } catch (error) {
+        scope.fail(error);
+        throw error;
+      }
+    };
+  }
+
+  function streamWatcher(): StreamWatcher<unknown> {
+    let startUsage: unknown;
+    let deltaUsage: unknown;
+    let model: unknown;
+    let errored = false;
+    return {
+      observe(event) {
+        const e = event as { type?: string; message?: { usage?: unknown; model?: unknown }; usage?: unknown };
+        if (e?.type === 'message_start') {
+          startUsage = e.message?.usage;
+          model = e.message?.model;
+        } else if (e?.type === 'message_delta') deltaUsage = mergeAnthropicUsage(deltaUsage, e.usage);
+        else if (e?.type === 'error') errored = true;
+        return true;
+      },
+      finish(s, how) {
+        const raw = mergeAnthropicUsage(startUsage, deltaUsage);
+        const u = raw === undefined ? missingUsage('usage: stream ended before message_start') : anthropicUsage(raw);
+        s.ok(u, model, !how.complete ? 'aborted' : errored ? 'error' : 'ok', how.error);
+      },
+    };
+  }
+
+  /** Batch results are already paid for when read; each succeeded result becomes one call row. */
+  function trackedResults(original: Fn) {
+    return async function results(batchId: unknown, ...rest: unknown[]) {
+      const decoder = (await original(batchId, ...rest)) as AsyncIterable<unknown>;
+      if (!runtime.enabled || typeof decoder?.[Symbol.asyncIterator] !== 'function') return decoder;
+      const iterate = decoder[Symbol.asyncIterator].bind(decoder);
+      const recordOne = (item: unknown) => {
+        const r = item as { custom_id?: unknown; result?: { type?: string; message?: { usage?: unknown; model?: unknown } } };
+        if (r?.result?.type !== 'succeeded') return;
+        const message = r.result.message;
+        const scope = new CallScope({
+          provider,
+          operation: 'messages.batches.results',
+          requestModel: typeof message?.model === 'string' ? message.model : '',
+          streamed: false,
+          batch: true,
+          params: undefined,
+          callTags: undefined,
+          options,
+        });
+        scope.notes.batch_id = String(batchId);
+        if (typeof r.custom_id === 'string') scope.notes.custom_id = r.custom_id;
+        scope.ok(anthropicUsage(message?.usage), message?.model);
+      };
+      // Keep the decoder object (and its class) as the SDK made it; only iteration is observed.
+      Object.defineProperty(decoder, Symbol.asyncIterator, {
+        configurable: true,
+        value: () => {
+          const source = iterate();
+          return (async function* () {
+            while (true) {
+              const step = await source.next();
+              if (step.done) return;
+              try {
+                recordOne(step.value);
+              } catch {
+                // Never break the user's loop over results.
+              }
+              yield step.value;
+            }
+          })();
+        },
+      });
+      return decoder;
+    };
+  }
+
+  return proxyClient(client, tree);
+}

@@ -1,0 +1,43 @@
+import { missingUsage, UsageReader, type NormalizedUsage } from './usage-reader.js';
+
+/**
+ * Anthropic usage: `input_tokens` excludes cache writes and reads, which come as
+ * `cache_creation_input_tokens` (split into 5-minute and 1-hour writes under `cache_creation`) and
+ * `cache_read_input_tokens`. Extended thinking is billed as output and counted in `output_tokens`.
+ */
+export function anthropicUsage(usage: unknown): NormalizedUsage {
+  if (usage === undefined || usage === null) return missingUsage('usage: missing');
+  if (typeof usage !== 'object' || Array.isArray(usage)) return missingUsage('usage: unexpected shape');
+  const r = new UsageReader();
+  const input = r.count(usage, 'input_tokens', 'usage', true);
+  const output = r.count(usage, 'output_tokens', 'usage', true);
+  const read = r.count(usage, 'cache_read_input_tokens', 'usage');
+  const created = r.count(usage, 'cache_creation_input_tokens', 'usage');
+  const split = r.object(usage, 'cache_creation', 'usage');
+  let w5 = created;
+  let w1h = 0;
+  if (split) {
+    w1h = r.count(split, 'ephemeral_1h_input_tokens', 'usage.cache_creation');
+    const fiveMinutes = r.count(split, 'ephemeral_5m_input_tokens', 'usage.cache_creation');
+    // Trust the split when it accounts for the total; otherwise keep the total at the 5-minute rate.
+    w5 = fiveMinutes + w1h === created || created === 0 ? fiveMinutes : r.rest(created, w1h, 'usage.cache_creation_input_tokens');
+  }
+  return r.finish({ inputUncached: input, cacheRead: read, cacheWrite5m: w5, cacheWrite1h: w1h, output }, read);
+}
+
+/**
+ * Stream usage arrives in two parts: `message_start` carries input and cache counts, `message_delta`
+ * the cumulative output (and, from newer API versions, cumulative input counts too). Later non-null
+ * values win.
+ */
+export function mergeAnthropicUsage(start: unknown, delta: unknown): unknown {
+  if (!isObject(start)) return isObject(delta) ? delta : start;
+  if (!isObject(delta)) return start;
+  const merged: Record<string, unknown> = { ...start };
+  for (const [k, v] of Object.entries(delta)) if (v !== null && v !== undefined) merged[k] = v;
+  return merged;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

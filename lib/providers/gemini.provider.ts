@@ -1,0 +1,79 @@
+import { runtime } from '../core/runtime.js';
+import { CallScope } from './call-tracker.js';
+import { takeCallOptions } from './call-tags.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
+import { geminiEmbedUsage, geminiUsage } from './gemini.usage.js';
+import { watchStream } from './tracked-iterator.js';
+import { missingUsage } from './usage-reader.js';
+import type { ResolvedWrapOptions } from './wrap-options.js';
+
+export function isGeminiClient(client: unknown): boolean {
+  const m = (client as { models?: { generateContent?: unknown } })?.models;
+  return typeof m?.generateContent === 'function';
+}
+
+type Fn = (...args: unknown[]) => unknown;
+type Params = Record<string, unknown> & { model?: unknown };
+
+/** Gemini reports models as `models/gemini-2.5-pro` in some places; rows and prices use the bare name. */
+function bareModel(model: unknown): string {
+  return typeof model === 'string' ? model.replace(/^(?:publishers\/google\/)?models\//, '') : '';
+}
+
+/** Tracks `models.generateContent`, `models.generateContentStream` and `models.embedContent` of `@google/genai`. */
+export function wrapGemini<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  const tree: TrackTree = {
+    models: {
+      generateContent: (original) => tracked(original, 'generateContent', false),
+      generateContentStream: (original) => tracked(original, 'generateContentStream', true),
+      embedContent: (original) => tracked(original, 'embedContent', false),
+    },
+  };
+
+  function tracked(original: Fn, operation: string, streamed: boolean) {
+    return function call(params: unknown, ...rest: unknown[]) {
+      if (!runtime.enabled || params === null || typeof params !== 'object') return original(params, ...rest);
+      const { forward, tags } = takeCallOptions(params);
+      const p = forward as Params;
+      const scope = new CallScope({ provider, operation, requestModel: bareModel(p.model), streamed, params: p, callTags: tags, options });
+      let promise: Promise<unknown>;
+      try {
+        promise = original(p, ...rest) as Promise<unknown>;
+      } catch (error) {
+        scope.fail(error);
+        throw error;
+      }
+      return Promise.resolve(promise).then(
+        (result) => {
+          if (streamed) return watchStream(result as AsyncGenerator<unknown>, scope, streamWatcher());
+          const r = result as { usageMetadata?: unknown; modelVersion?: unknown };
+          scope.ok(operation === 'embedContent' ? geminiEmbedUsage(result) : geminiUsage(r?.usageMetadata), bareModel(r?.modelVersion) || undefined);
+          return result;
+        },
+        (error) => {
+          scope.fail(error);
+          throw error;
+        },
+      );
+    };
+  }
+
+  function streamWatcher() {
+    let usage: unknown;
+    let model: unknown;
+    return {
+      observe(chunk: unknown) {
+        const c = chunk as { usageMetadata?: unknown; modelVersion?: unknown };
+        // Every chunk carries the running totals; the last one seen is the call's usage.
+        if (c?.usageMetadata) usage = c.usageMetadata;
+        if (c?.modelVersion) model = c.modelVersion;
+        return true;
+      },
+      finish(s: CallScope, how: { complete: boolean; error?: unknown }) {
+        s.ok(usage === undefined ? missingUsage('usageMetadata: no chunk carried usage') : geminiUsage(usage), bareModel(model) || undefined, how.complete ? 'ok' : 'aborted', how.error);
+      },
+    };
+  }
+
+  return proxyClient(client, tree);
+}

@@ -1,0 +1,151 @@
+import { runtime } from '../core/runtime.js';
+import { CallScope } from './call-tracker.js';
+import { takeCallOptions } from './call-tags.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
+import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
+import { trackApiPromise } from './stainless-promise.js';
+import { watchStainlessStream, type StreamWatcher } from './tracked-iterator.js';
+import { missingUsage } from './usage-reader.js';
+import type { ResolvedWrapOptions } from './wrap-options.js';
+
+/** OpenAI-compatible servers known to reject `stream_options` (they send usage in the last chunk anyway). */
+const NO_STREAM_OPTIONS = new Set(['mistral']);
+
+/** Base-URL hosts of OpenAI-compatible providers, so `wrap(new OpenAI({ baseURL }))` names them right. */
+const HOSTS: [RegExp, string][] = [
+  [/(^|\.)deepseek\.com$/, 'deepseek'],
+  [/(^|\.)groq\.com$/, 'groq'],
+  [/(^|\.)mistral\.ai$/, 'mistral'],
+  [/(^|\.)openrouter\.ai$/, 'openrouter'],
+  [/(^|\.)x\.ai$/, 'xai'],
+  [/(^|\.)together\.(xyz|ai)$/, 'together'],
+  [/(^|\.)fireworks\.ai$/, 'fireworks'],
+  [/(^|\.)cerebras\.ai$/, 'cerebras'],
+  [/(^|\.)perplexity\.ai$/, 'perplexity'],
+  [/(^|\.)openai\.azure\.com$/, 'azure'],
+];
+
+export function isOpenAIClient(client: unknown): boolean {
+  const c = client as { chat?: { completions?: { create?: unknown } }; embeddings?: { create?: unknown } };
+  return typeof c?.chat?.completions?.create === 'function' && typeof c?.embeddings?.create === 'function';
+}
+
+export function openaiProviderOf(client: unknown): string {
+  try {
+    const host = new URL(String((client as { baseURL?: unknown }).baseURL)).hostname;
+    for (const [pattern, name] of HOSTS) if (pattern.test(host)) return name;
+  } catch {
+    // No parsable base URL: the default endpoint.
+  }
+  return 'openai';
+}
+
+type Body = Record<string, unknown> & { model?: unknown; stream?: unknown; stream_options?: { include_usage?: unknown } | null };
+
+/** Tracks `chat.completions.create`, `responses.create` and `embeddings.create` of an `openai` client. */
+export function wrapOpenAI<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  const injectUsage = options.includeStreamUsage ?? !NO_STREAM_OPTIONS.has(provider);
+  const tree: TrackTree = {
+    chat: { completions: { create: (original) => tracked(original, 'chat.completions.create', chatCompletion) } },
+    responses: { create: (original) => tracked(original, 'responses.create', responses) },
+    embeddings: { create: (original) => tracked(original, 'embeddings.create', embeddings) },
+  };
+
+  function tracked(original: (...args: unknown[]) => unknown, operation: string, handler: Handler) {
+    return function trackedCall(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
+      if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
+      const fromBody = takeCallOptions(body);
+      const fromOptions = takeCallOptions(requestOptions);
+      const params = fromBody.forward as Body;
+      const scope = new CallScope({
+        provider,
+        operation,
+        requestModel: typeof params.model === 'string' ? params.model : '',
+        streamed: params.stream === true,
+        params,
+        callTags: fromOptions.tags ?? fromBody.tags,
+        options,
+      });
+      try {
+        return handler(original, params, fromOptions.forward, rest, scope);
+      } catch (error) {
+        // The SDK validated the arguments and threw before sending: still one error row, same error.
+        scope.fail(error);
+        throw error;
+      }
+    };
+  }
+
+  function chatCompletion(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
+    if (params.stream !== true) {
+      return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
+        const d = data as { usage?: unknown; model?: unknown };
+        scope.ok(chatUsage(d?.usage), d?.model);
+        return data;
+      });
+    }
+    const userAsked = params.stream_options?.include_usage !== undefined;
+    const inject = injectUsage && !userAsked;
+    const sent = inject ? { ...params, stream_options: { ...params.stream_options, include_usage: true } } : params;
+    let usage: unknown;
+    let model: unknown;
+    const watcher: StreamWatcher<unknown> = {
+      observe(chunk) {
+        const c = chunk as { usage?: unknown; model?: unknown; choices?: unknown[] };
+        if (c?.model) model = c.model;
+        if (c?.usage) usage = c.usage;
+        // The usage-only chunk exists because we asked for it; the user's loop never sees it.
+        return !(inject && c?.usage && Array.isArray(c.choices) && c.choices.length === 0);
+      },
+      finish(s, how) {
+        const u = usage !== undefined ? chatUsage(usage) : missingUsage(inject || userAsked ? 'usage: stream ended before the usage chunk' : 'usage: not requested (stream_options.include_usage is false)');
+        s.ok(u, model, how.complete ? 'ok' : 'aborted', how.error);
+      },
+    };
+    return trackApiPromise(original(sent, requestOptions, ...rest), scope, (stream) => watchStainlessStream(stream as object, scope, watcher));
+  }
+
+  function responses(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
+    if (params.stream !== true) {
+      return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
+        const d = data as { usage?: unknown; model?: unknown };
+        scope.ok(responsesUsage(d?.usage), d?.model);
+        return data;
+      });
+    }
+    let final: { usage?: unknown; model?: unknown } | undefined;
+    let model: unknown;
+    let failedEvent = false;
+    const watcher: StreamWatcher<unknown> = {
+      observe(event) {
+        const e = event as { type?: string; response?: { usage?: unknown; model?: unknown } };
+        if (e?.response?.model) model = e.response.model;
+        // completed, incomplete and failed all carry the final usage of the response.
+        if (e?.type === 'response.completed' || e?.type === 'response.incomplete' || e?.type === 'response.failed') {
+          final = e.response;
+          failedEvent = e.type === 'response.failed';
+        }
+        return true;
+      },
+      finish(s, how) {
+        const u = final ? responsesUsage(final.usage) : missingUsage('usage: stream ended before response.completed');
+        const status = !how.complete ? 'aborted' : failedEvent ? 'error' : 'ok';
+        s.ok(u, final?.model ?? model, status, how.error);
+      },
+    };
+    return trackApiPromise(original(params, requestOptions, ...rest), scope, (stream) => watchStainlessStream(stream as object, scope, watcher));
+  }
+
+  function embeddings(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
+    return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
+      const d = data as { usage?: unknown; model?: unknown };
+      scope.ok(embeddingsUsage(d?.usage), d?.model);
+      return data;
+    });
+  }
+
+  return proxyClient(client, tree);
+}
+
+type Fn = (...args: unknown[]) => unknown;
+type Handler = (original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) => unknown;

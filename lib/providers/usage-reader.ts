@@ -1,0 +1,80 @@
+import type { TokenBreakdown } from '../core/index.js';
+
+/** Usage normalised from any provider: totals plus disjoint buckets, and what was wrong with it. */
+export interface NormalizedUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  breakdown: TokenBreakdown;
+  /** Problems found in the provider's usage data (kept on the row as `metadata.usage_issues`). */
+  issues: string[];
+}
+
+/**
+ * Reads token counts defensively: providers (and proxies in front of them) send missing, null,
+ * negative, fractional or string counts. A bad count is treated as unknown (0) and reported, so
+ * the user's call still returns and the row says what it could not trust.
+ */
+export class UsageReader {
+  readonly issues: string[] = [];
+
+  /** A count at `obj[key]`; `required` reports a missing value, optional ones are silently 0. */
+  count(obj: unknown, key: string, path: string, required = false): number {
+    if (obj === null || typeof obj !== 'object') {
+      if (required) this.issues.push(`${path}.${key}: missing`);
+      return 0;
+    }
+    const raw = (obj as Record<string, unknown>)[key];
+    if (raw === undefined || raw === null) {
+      if (required) this.issues.push(`${path}.${key}: ${raw === null ? 'null' : 'missing'}`);
+      return 0;
+    }
+    if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+      this.issues.push(`${path}.${key}: not a number (${typeof raw})`);
+      return 0;
+    }
+    if (raw < 0) {
+      this.issues.push(`${path}.${key}: negative (${raw})`);
+      return 0;
+    }
+    if (!Number.isInteger(raw)) {
+      this.issues.push(`${path}.${key}: not an integer (${raw})`);
+      return Math.round(raw);
+    }
+    return raw;
+  }
+
+  /** An object at `obj[key]`, or undefined (reporting a wrong shape when present). */
+  object(obj: unknown, key: string, path: string): Record<string, unknown> | undefined {
+    if (obj === null || typeof obj !== 'object') return undefined;
+    const raw = (obj as Record<string, unknown>)[key];
+    if (raw === undefined || raw === null) return undefined;
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      this.issues.push(`${path}.${key}: unexpected shape (${Array.isArray(raw) ? 'array' : typeof raw})`);
+      return undefined;
+    }
+    return raw as Record<string, unknown>;
+  }
+
+  /** `whole - parts`, reporting (and clamping) a part that exceeds the whole it belongs to. */
+  rest(whole: number, parts: number, what: string): number {
+    if (parts <= whole) return whole - parts;
+    this.issues.push(`${what}: parts (${parts}) exceed the total (${whole})`);
+    return 0;
+  }
+
+  finish(breakdown: TokenBreakdown, cachedTokens: number): NormalizedUsage {
+    const b = breakdown;
+    const inputTokens = (b.inputUncached ?? 0) + (b.cacheRead ?? 0) + (b.cacheWrite5m ?? 0) + (b.cacheWrite1h ?? 0) + (b.inputAudio ?? 0);
+    const outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0);
+    // Zero buckets are left out so stored breakdowns stay small and readable.
+    const compact: TokenBreakdown = {};
+    for (const [k, v] of Object.entries(b)) if (v) compact[k as keyof TokenBreakdown] = v;
+    return { inputTokens, outputTokens, cachedTokens, breakdown: compact, issues: this.issues };
+  }
+}
+
+/** Usage for a call whose response carried none we could read. */
+export function missingUsage(issue: string): NormalizedUsage {
+  return { inputTokens: 0, outputTokens: 0, cachedTokens: 0, breakdown: {}, issues: [issue] };
+}
