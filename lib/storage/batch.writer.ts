@@ -1,0 +1,438 @@
+import type { CallRecord, SpanRecord, TelemetrySink } from '../core/call-record.js';
+import { batchStatements, callColumns, spanColumns, type BatchStatements } from './batch.sql.js';
+import { DeadLetterFile } from './dead-letter.file.js';
+import { DiskSpool } from './disk.spool.js';
+import { describeError, isConnectionError, isDataError } from './error.classifier.js';
+import { decodeItem, encodeItem, type TelemetryItem } from './record.codec.js';
+import type { SqlPool } from './sql.pool.js';
+import type { ResolvedWriterOptions } from './writer.options.js';
+
+/** Health figures of the writer (what `KostrackHealth` reports). */
+export interface WriterHealth {
+  /** Null until the first attempt to write. */
+  databaseReachable: boolean | null;
+  /** Rows in memory, queued or in flight. */
+  queueDepth: number;
+  /** Bytes waiting in the disk spool (all segments in the folder). */
+  spoolBytes: number;
+  /** Rows this process sent to the spool since it started. */
+  spooledRows: number;
+  /** Rows written to the dead-letter file since start. */
+  deadLettered: number;
+  /** Rows inserted (duplicates excluded) since start. */
+  written: { calls: number; spans: number };
+  lastFlushAt: Date | null;
+  lastError: { code: string | null; message: string; at: Date } | null;
+}
+
+/** A row the writer could not turn into parameters; treated like a row PostgreSQL rejected. */
+class RowEncodingError extends Error {
+  readonly code = '22000';
+}
+
+/** FIFO with O(1) push and batch removal from the front. */
+class ItemQueue {
+  private items: TelemetryItem[] = [];
+  private head = 0;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(item: TelemetryItem): void {
+    this.items.push(item);
+  }
+  peek(n: number): TelemetryItem[] {
+    return this.items.slice(this.head, this.head + n);
+  }
+  drop(n: number): void {
+    this.head += n;
+    if (this.head >= this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+  takeAll(): TelemetryItem[] {
+    const all = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return all;
+  }
+}
+
+type Outcome = 'ok' | 'down';
+
+export interface BatchWriterInit {
+  pool: SqlPool;
+  schema: string;
+  options: ResolvedWriterOptions;
+  /** Runs before the first write (migrations); retried like a write while it fails. */
+  prepare?: () => Promise<unknown>;
+  warn?: (message: string) => void;
+}
+
+/**
+ * The storage sink. `recordCall`/`recordSpan` only push to memory (or append to the spool past
+ * the bound): O(1), no await, no throw. A single pump writes batches, each in one statement
+ * or transaction, retries outages with backoff and jitter, bisects rejected batches down to the
+ * poison rows, and replays the spool when the database is reachable.
+ */
+export class BatchWriter implements TelemetrySink {
+  private readonly queue = new ItemQueue();
+  private readonly spool: DiskSpool;
+  private readonly deadLetter: DeadLetterFile;
+  private readonly sql: BatchStatements;
+  private readonly options: ResolvedWriterOptions;
+  private readonly pool: SqlPool;
+  private readonly warn: (message: string) => void;
+  private prepare: (() => Promise<unknown>) | null;
+
+  private pumping: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private spoolSyncQueued = false;
+  private failures = 0;
+  private wake: (() => void) | null = null;
+  private replay: { path: string; lines: AsyncGenerator<string[]>; pending: string[] | null } | null = null;
+  private started = false;
+  private closing = false;
+  private closed = false;
+  private warnedDown = false;
+  private exitHooks: { beforeExit: () => void; exit: () => void } | null = null;
+
+  private reachable: boolean | null = null;
+  private lastFlushAt: Date | null = null;
+  private lastError: WriterHealth['lastError'] = null;
+  private readonly written = { calls: 0, spans: 0 };
+
+  constructor(init: BatchWriterInit) {
+    this.pool = init.pool;
+    this.options = init.options;
+    this.sql = batchStatements(init.schema);
+    this.spool = new DiskSpool(init.options.spoolDir);
+    this.deadLetter = new DeadLetterFile(init.options.deadLetterFile);
+    this.prepare = init.prepare ?? null;
+    this.warn = init.warn ?? ((m) => process.emitWarning(m, { code: 'KOSTRACK' }));
+  }
+
+  /** Starts writing, and replays what earlier runs left in the spool. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    // A script that ends without close(): finish writing before the loop exits, and on a
+    // synchronous exit() put what is left in the spool rather than lose it.
+    const beforeExit = () => {
+      if (this.queue.size > 0 && !this.closing) this.kick();
+    };
+    const exit = () => this.spoolRemaining();
+    process.on('beforeExit', beforeExit);
+    process.on('exit', exit);
+    this.exitHooks = { beforeExit, exit };
+    this.kick();
+  }
+
+  recordCall(call: CallRecord): void {
+    this.enqueue({ kind: 'call', record: call });
+  }
+
+  recordSpan(span: SpanRecord): void {
+    this.enqueue({ kind: 'span', record: span });
+  }
+
+  health(): WriterHealth {
+    return {
+      databaseReachable: this.reachable,
+      queueDepth: this.queue.size,
+      spoolBytes: this.spool.backlogBytes(),
+      spooledRows: this.spool.appendedRows,
+      deadLettered: this.deadLetter.count,
+      written: { ...this.written },
+      lastFlushAt: this.lastFlushAt,
+      lastError: this.lastError,
+    };
+  }
+
+  /**
+   * Resolves once memory and the spool are empty (everything committed or dead-lettered), or
+   * rejects after `timeoutMs`. For tests and scripts; the record path never needs it.
+   */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) throw new Error('Kostrack writer is closed');
+      this.interruptBackoff();
+      this.kick();
+      await this.pumping;
+      if (this.queue.size === 0 && !this.spool.hasBacklog() && this.replay === null) return;
+      if (Date.now() > deadline) throw new Error(`Kostrack writer did not drain in ${timeoutMs} ms (queue ${this.queue.size})`);
+      await sleep(20);
+    }
+  }
+
+  /**
+   * Writes what is in memory for up to `deadlineMs`, then puts the rest in the spool (the next
+   * start replays it). After close, records go straight to the spool: nothing is ever dropped.
+   */
+  async close(deadlineMs = this.options.shutdownDeadlineMs): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.interruptBackoff();
+    let timeout: NodeJS.Timeout | undefined;
+    const flushed = (async () => {
+      // While closing, the pump stops at the first failed write instead of backing off.
+      if (this.queue.size === 0) return;
+      do {
+        this.kick();
+        await this.pumping;
+      } while (this.queue.size > 0 && !this.isDown());
+    })();
+    await Promise.race([flushed, new Promise<void>((resolve) => (timeout = setTimeout(resolve, deadlineMs)))]);
+    clearTimeout(timeout);
+    this.closed = true;
+    // An in-flight batch is spooled too: if it also commits, its replay inserts nothing.
+    this.spoolRemaining();
+    this.spool.close();
+    if (this.exitHooks) {
+      process.off('beforeExit', this.exitHooks.beforeExit);
+      process.off('exit', this.exitHooks.exit);
+      this.exitHooks = null;
+    }
+    if (this.replay) await this.replay.lines.return(undefined).catch(() => undefined);
+  }
+
+  // ---- record path ----
+
+  private enqueue(item: TelemetryItem): void {
+    try {
+      if (this.closed || this.queue.size >= this.options.maxQueue) {
+        this.spool.append(encodeItem(item));
+        if (this.closed) this.spool.sync();
+        else this.queueSpoolSync();
+        return;
+      }
+      this.queue.push(item);
+      if (!this.started) return;
+      if (this.queue.size >= this.options.batchSize) this.kick();
+      else this.arm();
+    } catch (e) {
+      // Disk full or unwritable spool: the one case a row can be lost, so say so loudly.
+      this.warn(`Kostrack could not queue a ${item.kind}: ${describeError(e).message}`);
+    }
+  }
+
+  /** Lines past the bound are written within one tick, so they never pile up in memory. */
+  private queueSpoolSync(): void {
+    if (this.spoolSyncQueued) return;
+    this.spoolSyncQueued = true;
+    setImmediate(() => {
+      this.spoolSyncQueued = false;
+      try {
+        this.spool.sync();
+      } catch (e) {
+        this.warn(`Kostrack could not write its spool: ${describeError(e).message}`);
+      }
+    });
+  }
+
+  private arm(): void {
+    if (this.timer || this.pumping || this.closing) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kick();
+    }, this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private kick(): void {
+    if (this.pumping || this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      if (this.queue.size > 0 && !this.closing) this.arm();
+    });
+  }
+
+  // ---- write path ----
+
+  private async pump(): Promise<void> {
+    while (!this.closed) {
+      if (this.prepare) {
+        try {
+          await this.prepare();
+          this.prepare = null;
+          this.reachable = true;
+        } catch (e) {
+          this.markFailed(e);
+          if (this.closing) return;
+          await this.backoff();
+          continue;
+        }
+      }
+      const size = this.queue.size;
+      if (size > 0 && (size >= this.options.batchSize || this.closing || this.replay === null)) {
+        const batch = this.queue.peek(this.options.batchSize);
+        const outcome = await this.write(batch);
+        if (this.closed) return;
+        if (outcome === 'down') {
+          if (this.closing) return;
+          await this.backoff();
+          continue;
+        }
+        this.queue.drop(batch.length);
+        // A partial batch waits for the timer so batches stay large under a steady trickle.
+        if (this.queue.size < this.options.batchSize && !this.closing && this.replay === null && !this.spool.hasBacklog()) return;
+        continue;
+      }
+      // Replay only while running: on shutdown the spool simply waits for the next start.
+      if (this.closing) return;
+      const step = await this.replayStep();
+      if (step === 'idle') return;
+      if (step === 'down') await this.backoff();
+    }
+  }
+
+  /** Replays one batch of the oldest spool segment. */
+  private async replayStep(): Promise<'idle' | 'progress' | 'down'> {
+    if (!this.replay) {
+      const path = this.spool.claim();
+      if (!path) return 'idle';
+      this.replay = { path, lines: this.spool.read(path, this.options.batchSize), pending: null };
+    }
+    const replay = this.replay;
+    if (!replay.pending) {
+      const next = await replay.lines.next();
+      if (next.done) {
+        this.spool.release(replay.path);
+        this.replay = null;
+        return 'progress';
+      }
+      replay.pending = next.value;
+    }
+    const items: TelemetryItem[] = [];
+    for (const line of replay.pending) {
+      try {
+        items.push(decodeItem(line));
+      } catch (e) {
+        // A torn last line from a crash mid-append; kept for inspection, never retried.
+        this.deadLetter.writeRaw(line, { code: 'SPOOL', message: `unreadable spool line: ${describeError(e).message}` });
+      }
+    }
+    if ((await this.write(items)) === 'down') return 'down';
+    replay.pending = null;
+    return 'progress';
+  }
+
+  /** Writes a batch; on a data error splits it until the poison rows stand alone and dead-letters them. */
+  private async write(items: TelemetryItem[]): Promise<Outcome> {
+    if (items.length === 0) return 'ok';
+    try {
+      await this.commit(items);
+      this.markWritten();
+      return 'ok';
+    } catch (e) {
+      if (!isDataError(e)) {
+        this.markFailed(e);
+        return 'down';
+      }
+      if (items.length === 1) {
+        const reason = describeError(e);
+        this.deadLetter.write(items[0], reason);
+        this.lastError = { ...reason, at: new Date() };
+        this.warn(`Kostrack dead-lettered a ${items[0].kind} PostgreSQL rejected (${reason.code}) into ${this.deadLetter.path}`);
+        return 'ok';
+      }
+      const mid = items.length >> 1;
+      if ((await this.write(items.slice(0, mid))) === 'down') return 'down';
+      return this.write(items.slice(mid));
+    }
+  }
+
+  private async commit(items: TelemetryItem[]): Promise<void> {
+    const calls: CallRecord[] = [];
+    const spans: SpanRecord[] = [];
+    for (const item of items) (item.kind === 'call' ? calls : spans).push(item.record as never);
+    let callParams: unknown[][] | null = null;
+    let spanParams: unknown[][] | null = null;
+    try {
+      if (calls.length > 0) callParams = callColumns(calls);
+      if (spans.length > 0) spanParams = spanColumns(spans);
+    } catch (e) {
+      throw new RowEncodingError(`row cannot be encoded: ${describeError(e).message}`);
+    }
+    type Counts = { inserted: number };
+    if (callParams && spanParams) {
+      const [c, s] = await this.pool.transaction(async (db) => [
+        (await db.query<Counts>(this.sql.calls, callParams))[0],
+        (await db.query<Counts>(this.sql.spans, spanParams))[0],
+      ]);
+      this.written.calls += c.inserted;
+      this.written.spans += s.inserted;
+    } else if (callParams) {
+      // One statement is atomic on its own: no BEGIN/COMMIT round trips.
+      this.written.calls += (await this.pool.query<Counts>(this.sql.calls, callParams))[0].inserted;
+    } else if (spanParams) {
+      this.written.spans += (await this.pool.query<Counts>(this.sql.spans, spanParams))[0].inserted;
+    }
+  }
+
+  private markWritten(): void {
+    this.reachable = true;
+    this.lastFlushAt = new Date();
+    if (this.failures > 0 && this.warnedDown) this.warn('Kostrack storage is writing again');
+    this.failures = 0;
+    this.warnedDown = false;
+  }
+
+  private markFailed(error: unknown): void {
+    const reason = describeError(error);
+    this.lastError = { ...reason, at: new Date() };
+    this.reachable = !isConnectionError(error);
+    this.failures++;
+    if (!this.warnedDown) {
+      this.warnedDown = true;
+      this.warn(`Kostrack storage cannot write (${reason.code ?? 'error'}: ${reason.message}); retrying, rows past ${this.options.maxQueue} go to ${this.options.spoolDir}`);
+    }
+  }
+
+  /** Exponential backoff with equal jitter, so replicas that lost the database together do not retry in step. */
+  private backoff(): Promise<void> {
+    const exp = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.min(this.failures - 1, 20));
+    const delay = exp / 2 + Math.random() * (exp / 2);
+    return new Promise((resolve) => {
+      const t = setTimeout(done, delay);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  private isDown(): boolean {
+    return this.reachable === false;
+  }
+
+  private interruptBackoff(): void {
+    this.wake?.();
+  }
+
+  /** Moves every row still in memory to the spool (shutdown, process exit). */
+  private spoolRemaining(): void {
+    try {
+      for (const item of this.queue.takeAll()) this.spool.append(encodeItem(item));
+      this.spool.sync();
+    } catch (e) {
+      this.warn(`Kostrack could not spool ${this.queue.size} rows at exit: ${describeError(e).message}`);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,189 @@
+import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/**
+ * Append-only overflow on disk, in segment files of JSON lines.
+ *
+ * - `active-<pid>-<n>.jsonl`: the segment this process appends to (synchronously: the record
+ *   path must not await, and a sync append bounds memory however fast calls arrive).
+ * - `ready-<pid>-<n>.jsonl`: a closed segment waiting to be replayed.
+ * - `replay-<pid>-<n>.jsonl`: a segment a live process is replaying.
+ *
+ * A segment is claimed by renaming it (atomic; the loser's rename fails), so processes that share
+ * a folder never replay the same segment at once; segments of dead processes are claimable.
+ * A segment is deleted only after every row in it was committed, so a crash mid-replay replays it
+ * again, which the idempotent writes turn into a no-op.
+ */
+export class DiskSpool {
+  private fd: number | null = null;
+  private activeName: string | null = null;
+  private sequence = 0;
+  private buffer: string[] = [];
+  private bufferedBytes = 0;
+  private activeBytes = 0;
+  /** Lines appended by this process (for health); rows already on disk at start are not counted. */
+  appendedRows = 0;
+
+  constructor(
+    readonly dir: string,
+    /** Lines are gathered up to this many bytes before one write; it bounds what a crash can lose. */
+    private readonly chunkBytes = 64 * 1024,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Queues one line; written at once when the chunk is full, else at the next {@link sync}. */
+  append(line: string): void {
+    this.buffer.push(line);
+    this.bufferedBytes += line.length + 1;
+    this.appendedRows++;
+    if (this.bufferedBytes >= this.chunkBytes) this.sync();
+  }
+
+  /** Writes the gathered lines to the active segment. */
+  sync(): void {
+    if (this.buffer.length === 0) return;
+    const data = this.buffer.join('\n') + '\n';
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    if (this.fd === null) {
+      this.activeName = `active-${process.pid}-${Date.now()}-${this.sequence++}.jsonl`;
+      this.fd = openSync(join(this.dir, this.activeName), 'a');
+      this.activeBytes = 0;
+    }
+    const bytes = Buffer.from(data, 'utf8');
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset);
+    this.activeBytes += bytes.length;
+  }
+
+  /** Closes the active segment so it can be replayed; new lines start a new one. */
+  seal(): void {
+    this.sync();
+    if (this.fd === null || this.activeName === null) return;
+    closeSync(this.fd);
+    const name = this.activeName;
+    this.fd = null;
+    this.activeName = null;
+    this.activeBytes = 0;
+    renameSync(join(this.dir, name), join(this.dir, name.replace(/^active-/, 'ready-')));
+  }
+
+  /** Bytes waiting on disk (all segments in the folder, including other processes' and unsynced lines). */
+  backlogBytes(): number {
+    let total = this.bufferedBytes;
+    for (const name of this.segmentNames()) {
+      try {
+        total += statSync(join(this.dir, name)).size;
+      } catch {
+        // Deleted by a concurrent replay between listing and stat.
+      }
+    }
+    return total;
+  }
+
+  /** Whether anything is waiting, cheaply (no stat of every segment). */
+  hasBacklog(): boolean {
+    return this.bufferedBytes > 0 || this.activeBytes > 0 || this.segmentNames().some((n) => this.claimable(n));
+  }
+
+  /**
+   * Claims the oldest replayable segment: our own sealed ones, and any left by dead processes.
+   * Seals our active segment first when it is the only thing left.
+   */
+  claim(): string | null {
+    let names = this.segmentNames().filter((n) => this.claimable(n));
+    if (names.length === 0 && (this.activeBytes > 0 || this.bufferedBytes > 0)) {
+      this.seal();
+      names = this.segmentNames().filter((n) => this.claimable(n));
+    }
+    names.sort((a, b) => stamp(a) - stamp(b));
+    for (const name of names) {
+      const claimed = `replay-${process.pid}-${name.replace(/^(active|ready|replay)-\d+-/, '')}`;
+      try {
+        renameSync(join(this.dir, name), join(this.dir, claimed));
+        this.replaying.add(claimed);
+        return join(this.dir, claimed);
+      } catch {
+        // Another process claimed it first.
+      }
+    }
+    return null;
+  }
+
+  /** Reads a claimed segment in batches of lines; memory stays at one batch. */
+  async *read(path: string, batchLines: number): AsyncGenerator<string[]> {
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    let batch: string[] = [];
+    for await (const line of lines) {
+      if (line === '') continue;
+      batch.push(line);
+      if (batch.length >= batchLines) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /** Called once every row of a claimed segment is committed. */
+  release(path: string): void {
+    this.replaying.delete(basename(path));
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Syncs and closes; the active segment is sealed so the next start replays it. */
+  close(): void {
+    this.seal();
+  }
+
+  /** The fd size of the active segment, for tests. */
+  activeSize(): number {
+    return this.fd === null ? 0 : fstatSync(this.fd).size;
+  }
+
+  private segmentNames(): string[] {
+    try {
+      return readdirSync(this.dir).filter((n) => /^(active|ready|replay)-\d+-.*\.jsonl$/.test(n));
+    } catch {
+      return [];
+    }
+  }
+
+  private claimable(name: string): boolean {
+    const [state, pidText] = name.split('-');
+    const pid = Number(pidText);
+    if (state === 'ready') return true;
+    if (name === this.activeName) return false;
+    // Our own pid on a segment we do not hold open: left by an earlier process that had our pid.
+    if (pid === process.pid) return state === 'active' || state === 'replay' ? !this.isOurs(name) : true;
+    return !alive(pid);
+  }
+
+  private isOurs(name: string): boolean {
+    return name === this.activeName || this.replaying.has(name);
+  }
+
+  /** Names of segments this process is replaying now (claimed, not yet released). */
+  readonly replaying = new Set<string>();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creation time from `<state>-<pid>-<ms>-<n>.jsonl`, for oldest-first replay. */
+function stamp(name: string): number {
+  const parts = name.split('-');
+  return Number(parts[2]) * 1e6 + Number(parts[3]?.split('.')[0] ?? 0);
+}

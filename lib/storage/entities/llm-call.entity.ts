@@ -1,0 +1,30 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** One LLM call (`llm_calls`). Money columns are exact decimal strings, never floats. */
+@Entity({ name: 'llm_calls' })
+@Index('llm_calls_trace_time_idx', ['traceId', 'time'])
+@Index('llm_calls_time_idx', ['time'])
+export class LlmCallEntity {
+  @PrimaryColumn({ name: 'span_id', type: 'uuid' }) spanId: string;
+  @Column({ type: 'timestamptz' }) time: Date;
+  @Column({ name: 'service_id', type: 'text' }) serviceId: string;
+  @Column({ type: 'text' }) provider: string;
+  @Column({ type: 'text' }) model: string;
+  @Column({ type: 'text' }) operation: string;
+  @Column({ name: 'pricing_model', type: 'text', nullable: true }) pricingModel: string | null;
+  @Column({ name: 'pricing_source', type: 'text' }) pricingSource: string;
+  @Column({ name: 'input_tokens', type: 'integer' }) inputTokens: number;
+  @Column({ name: 'output_tokens', type: 'integer' }) outputTokens: number;
+  @Column({ name: 'cached_tokens', type: 'integer' }) cachedTokens: number;
+  /** NULL when the call could not be priced. */
+  @Column({ name: 'cost_usd', type: 'numeric', nullable: true }) costUsd: string | null;
+  @Column({ name: 'token_breakdown', type: 'jsonb', default: {} }) tokenBreakdown: Record<string, number>;
+  @Column({ name: 'latency_ms', type: 'integer' }) latencyMs: number;
+  @Column({ type: 'text' }) status: string;
+  @Column({ name: 'error_class', type: 'text', nullable: true }) errorClass: string | null;
+  @Column({ type: 'boolean' }) streamed: boolean;
+  @Column({ name: 'trace_id', type: 'uuid', nullable: true }) traceId: string | null;
+  @Column({ name: 'parent_span_id', type: 'uuid', nullable: true }) parentSpanId: string | null;
+  @Column({ type: 'jsonb', default: {} }) tags: Record<string, string>;
+  @Column({ type: 'jsonb', default: {} }) metadata: Record<string, unknown>;
+}

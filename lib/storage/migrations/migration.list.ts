@@ -1,0 +1,15 @@
+import { initDown, initUp } from './0001-init.migration.js';
+import { pricesDown, pricesUp } from './0002-prices.migration.js';
+
+/** One schema version. `name` follows TypeORM's `<Name><timestamp>` convention so hosts can run the same list. */
+export interface KostrackMigrationStep {
+  name: string;
+  timestamp: number;
+  up(schema: string): string[];
+  down(schema: string): string[];
+}
+
+export const MIGRATION_STEPS: readonly KostrackMigrationStep[] = [
+  { name: 'KostrackInit1767225600000', timestamp: 1767225600000, up: initUp, down: initDown },
+  { name: 'KostrackPrices1767312000000', timestamp: 1767312000000, up: pricesUp, down: pricesDown },
+];

@@ -1,0 +1,41 @@
+import pg from 'pg';
+import type { SqlPool, SqlRunner } from './sql.pool.js';
+import { isConnectionError } from './error.classifier.js';
+
+/** A `pg` pool wrapped as a {@link SqlPool}. */
+export class PgSqlPool implements SqlPool {
+  readonly pool: pg.Pool;
+
+  constructor(config: pg.PoolConfig, onIdleError: (error: Error) => void) {
+    this.pool = new pg.Pool(config);
+    // An idle client losing its server must not crash the host process (pg re-emits it here).
+    this.pool.on('error', onIdleError);
+  }
+
+  async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
+    return (await this.pool.query(sql, params as unknown[])).rows as R[];
+  }
+
+  async transaction<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const runner: SqlRunner = { query: async (sql, params) => (await client.query(sql, params as unknown[])).rows };
+      const result = await fn(runner);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (isConnectionError(error)) broken = error as Error;
+      else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction is destroyed rather than reused.
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

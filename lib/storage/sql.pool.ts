@@ -1,0 +1,11 @@
+/** The little of a database connection the storage layer needs; backed by `pg` or a host DataSource. */
+export interface SqlRunner {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface SqlPool extends SqlRunner {
+  /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
+  transaction<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
+  /** Releases connections this pool opened; a host's DataSource is left alone. */
+  close(): Promise<void>;
+}

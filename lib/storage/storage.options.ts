@@ -1,0 +1,99 @@
+import type { DataSource, DataSourceOptions } from 'typeorm';
+import { KostrackConfigError } from '../core/errors.js';
+import type { EmbeddedDatabaseOptions } from './embedded.database.js';
+import { DEFAULT_SCHEMA, validateSchemaName } from './schema.name.js';
+import { resolveWriterOptions, type ResolvedWriterOptions, type WriterOptions } from './writer.options.js';
+
+/** TypeORM's PostgreSQL options (`type: 'postgres'`). */
+export type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+
+/**
+ * Where Kostrack stores calls:
+ * - a `postgres://` / `postgresql://` URL;
+ * - TypeORM PostgreSQL options (`{ type: 'postgres', host, ... }`);
+ * - `{ dataSource: 'name' }`: the host's TypeORM DataSource registered under that name
+ *   (`'default'` for the unnamed one), or the DataSource itself;
+ * - `false`: no storage (calls are still traced in-process);
+ * - nothing: `KOSTRACK_DATABASE_URL` if set, else the embedded PGlite database.
+ */
+export type DatabaseOption = string | PostgresConnectionOptions | { dataSource: string | DataSource } | false;
+
+export interface StorageOptions {
+  database?: DatabaseOption;
+  /** Schema of Kostrack's tables and its migrations table. Default `public` (or the TypeORM options' schema). */
+  schema?: string;
+  writer?: WriterOptions;
+  /** The embedded database used when nothing else is configured. */
+  embedded?: EmbeddedDatabaseOptions;
+  /** Run Kostrack's migrations at start (its own `kostrack_migrations` table). Default true. */
+  migrationsRun?: boolean;
+}
+
+export type ResolvedDatabase =
+  | { kind: 'off' }
+  | { kind: 'url'; url: string }
+  | { kind: 'options'; options: PostgresConnectionOptions }
+  | { kind: 'dataSource'; dataSource: string | DataSource }
+  | { kind: 'embedded'; options: EmbeddedDatabaseOptions };
+
+export interface ResolvedStorageOptions {
+  database: ResolvedDatabase;
+  schema: string;
+  writer: ResolvedWriterOptions;
+  migrationsRun: boolean;
+}
+
+const URL_SCHEME = /^postgres(ql)?:\/\//i;
+
+/** Validates storage options up front, so a typo fails the boot with a message instead of losing rows later. */
+export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedStorageOptions {
+  if (typeof options !== 'object' || options === null) throw new KostrackConfigError('Kostrack storage options must be an object');
+  const database = resolveDatabase(options.database, env);
+  let schema = DEFAULT_SCHEMA;
+  if (database.kind === 'options' && database.options.schema !== undefined) schema = database.options.schema;
+  if (options.schema !== undefined) schema = options.schema;
+  validateSchemaName(schema);
+  if (options.migrationsRun !== undefined && typeof options.migrationsRun !== 'boolean')
+    throw new KostrackConfigError(`Kostrack storage: migrationsRun must be a boolean, got ${JSON.stringify(options.migrationsRun)}`);
+  if (options.embedded !== undefined && (typeof options.embedded !== 'object' || options.embedded === null))
+    throw new KostrackConfigError('Kostrack storage: embedded must be an object like { dataDir: ".kostrack/pgdata" }');
+  return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true };
+
+  function resolveDatabase(value: unknown, env: NodeJS.ProcessEnv): ResolvedDatabase {
+    if (value === false) return { kind: 'off' };
+    if (value === undefined || value === null) {
+      const fromEnv = env.KOSTRACK_DATABASE_URL;
+      if (fromEnv) return resolveDatabase(fromEnv, {});
+      return { kind: 'embedded', options: options.embedded ?? {} };
+    }
+    if (typeof value === 'string') {
+      if (!URL_SCHEME.test(value))
+        throw new KostrackConfigError(
+          `Kostrack storage: database must be a postgres:// or postgresql:// URL, got ${JSON.stringify(redact(value))}`,
+        );
+      return { kind: 'url', url: value };
+    }
+    if (typeof value !== 'object' || Array.isArray(value))
+      throw new KostrackConfigError(`Kostrack storage: database must be a URL, TypeORM postgres options, { dataSource } or false; got ${typeof value}`);
+    const object = value as Record<string, unknown>;
+    if ('dataSource' in object) {
+      const ds = object.dataSource;
+      const isDataSource = typeof ds === 'object' && ds !== null && typeof (ds as DataSource).query === 'function';
+      if (!(typeof ds === 'string' && ds !== '') && !isDataSource)
+        throw new KostrackConfigError('Kostrack storage: database.dataSource must be a DataSource name (e.g. "default") or a TypeORM DataSource');
+      return { kind: 'dataSource', dataSource: ds as string | DataSource };
+    }
+    if (object.type !== 'postgres')
+      throw new KostrackConfigError(
+        `Kostrack storage: database options must have type: 'postgres' (Kostrack stores in PostgreSQL), got ${JSON.stringify(object.type)}`,
+      );
+    if (object.url !== undefined && (typeof object.url !== 'string' || !URL_SCHEME.test(object.url)))
+      throw new KostrackConfigError('Kostrack storage: database.url must be a postgres:// URL');
+    return { kind: 'options', options: value as PostgresConnectionOptions };
+  }
+}
+
+/** A URL with its password masked, for error messages. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}

@@ -1,0 +1,119 @@
+import type { DataSource } from 'typeorm';
+import pg from 'pg';
+import { KostrackConfigError } from '../core/errors.js';
+import { BatchWriter, type WriterHealth } from './batch.writer.js';
+import { DataSourceSqlPool } from './datasource.pool.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.database.js';
+import { describeError, isConnectionError } from './error.classifier.js';
+import { runMigrations } from './migrations/migration.runner.js';
+import { PgSqlPool } from './pg.pool.js';
+import type { SqlPool } from './sql.pool.js';
+import { resolveStorageOptions, type PostgresConnectionOptions, type StorageOptions } from './storage.options.js';
+
+/** Health of storage as a whole; `enabled: false` when `database: false`. */
+export interface StorageHealth extends Partial<WriterHealth> {
+  enabled: boolean;
+  schema?: string;
+}
+
+export interface OpenStorageContext {
+  /** Finds the host's DataSource by name (the Nest layer looks it up in the container). */
+  resolveDataSource?: (name: string) => DataSource | undefined;
+  warn?: (message: string) => void;
+}
+
+/**
+ * The database, its migrations and the writer, opened and closed together. Framework-free:
+ * the Nest layer wraps it in a lifecycle provider; scripts use it directly with `addSink`.
+ */
+export class TelemetryStorage {
+  private constructor(
+    readonly writer: BatchWriter,
+    readonly pool: SqlPool,
+    readonly schema: string,
+    /** The URL when Kostrack opened the connection itself (embedded or configured by URL). */
+    readonly url: string | null,
+    private readonly embedded: EmbeddedDatabase | null,
+  ) {}
+
+  /**
+   * Opens storage and starts the writer. Bad options throw a `KostrackConfigError`. An
+   * unreachable database does not: the writer keeps retrying (migrations included) and spools,
+   * because an app must boot and serve even while its cost database is away.
+   * Returns null for `database: false`.
+   */
+  static async open(options: StorageOptions = {}, context: OpenStorageContext = {}): Promise<TelemetryStorage | null> {
+    const resolved = resolveStorageOptions(options);
+    const warn = context.warn ?? ((m: string) => process.emitWarning(m, { code: 'KOSTRACK' }));
+    const db = resolved.database;
+    if (db.kind === 'off') return null;
+
+    let pool: SqlPool;
+    let url: string | null = null;
+    let embedded: EmbeddedDatabase | null = null;
+    const onIdleError = (e: Error) => warn(`Kostrack lost an idle database connection: ${describeError(e).message}`);
+    if (db.kind === 'dataSource') {
+      const ds = typeof db.dataSource === 'string' ? context.resolveDataSource?.(db.dataSource) : db.dataSource;
+      if (!ds)
+        throw new KostrackConfigError(
+          `Kostrack storage: no TypeORM DataSource named "${String(db.dataSource)}" was found; register it with TypeOrmModule, or pass a URL or options as \`database\``,
+        );
+      pool = new DataSourceSqlPool(ds);
+    } else {
+      if (db.kind === 'embedded') {
+        embedded = await startEmbeddedDatabase(db.options);
+        url = embedded.url;
+      } else if (db.kind === 'url') url = db.url;
+      const config = db.kind === 'options' ? poolConfigOf(db.options) : { connectionString: url!, max: 4 };
+      pool = new PgSqlPool({ connectionTimeoutMillis: 5000, query_timeout: 120_000, ...config }, onIdleError);
+    }
+
+    const migrate = resolved.migrationsRun ? () => runMigrations(pool, resolved.schema) : undefined;
+    let prepare = migrate;
+    if (migrate) {
+      try {
+        await migrate();
+        prepare = undefined;
+      } catch (e) {
+        if (!isConnectionError(e)) {
+          await pool.close().catch(() => undefined);
+          await embedded?.stop();
+          throw e;
+        }
+        warn(`Kostrack storage: database unreachable at start (${describeError(e).message}); migrations and writes will retry`);
+      }
+    }
+    const writer = new BatchWriter({ pool, schema: resolved.schema, options: resolved.writer, prepare, warn });
+    writer.start();
+    return new TelemetryStorage(writer, pool, resolved.schema, url, embedded);
+  }
+
+  health(): StorageHealth {
+    return { enabled: true, schema: this.schema, ...this.writer.health() };
+  }
+
+  /** Flushes within `deadlineMs` (the rest is spooled for the next start), then closes connections. */
+  async close(deadlineMs?: number): Promise<void> {
+    await this.writer.close(deadlineMs);
+    // A pool stuck on an unreachable server must not hold shutdown hostage.
+    await Promise.race([this.pool.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.embedded?.stop();
+  }
+}
+
+/** TypeORM PostgreSQL options as a `pg` pool configuration. */
+function poolConfigOf(o: PostgresConnectionOptions): pg.PoolConfig {
+  return {
+    ...(o.extra ?? {}),
+    connectionString: o.url,
+    host: o.host,
+    port: o.port,
+    user: o.username,
+    password: o.password as pg.PoolConfig['password'],
+    database: o.database,
+    ssl: o.ssl as pg.PoolConfig['ssl'],
+    application_name: o.applicationName,
+    max: o.poolSize ?? 4,
+    ...(o.connectTimeoutMS !== undefined ? { connectionTimeoutMillis: o.connectTimeoutMS } : {}),
+  };
+}
