@@ -1,9 +1,93 @@
-import type { CallInput, CallRecord } from './call-record.js';
+import type { CallInput, CallRecord, CallStatus, TokenBreakdown } from './call-record.js';
 import { newId } from './ids.js';
+import type { Usd } from './money.js';
 import { runtime } from './runtime.js';
 import { errorClassOf } from './span-lifecycle.js';
-import { EMPTY_TAGS, mergeTags } from './tags.js';
+import { EMPTY_TAGS, mergeTags, type Tags } from './tags.js';
 import type { TraceContext } from './trace-context.js';
+
+const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * A recorded call. Its merged tags and its Date are built when first read (by the writer, in a
+ * batch) rather than on the tracked call's path.
+ */
+class RecordedCall implements CallRecord {
+  readonly provider: string;
+  readonly model: string;
+  readonly operation: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly tokenBreakdown: TokenBreakdown;
+  readonly costUsd: Usd | null;
+  readonly pricingModel: string | null;
+  readonly pricingSource: string;
+  readonly latencyMs: number;
+  readonly status: CallStatus;
+  readonly errorClass: string | null;
+  readonly streamed: boolean;
+  readonly spanId: string;
+  readonly traceId: string | null;
+  readonly parentSpanId: string | null;
+  readonly serviceId: string;
+  readonly metadata: Record<string, unknown>;
+  /** Epoch milliseconds when the call started. */
+  readonly startMs: number;
+  private merged: Tags | undefined;
+
+  constructor(
+    input: CallInput,
+    private readonly context: TraceContext | undefined,
+    private readonly moduleTags: Tags,
+    private readonly clientTags: Tags | undefined,
+    private readonly ownTags: Tags | undefined,
+  ) {
+    this.provider = input.provider;
+    this.model = input.model;
+    this.operation = input.operation;
+    this.inputTokens = input.inputTokens;
+    this.outputTokens = input.outputTokens;
+    this.cachedTokens = input.cachedTokens;
+    this.tokenBreakdown = input.tokenBreakdown;
+    this.costUsd = input.costUsd;
+    this.pricingModel = input.pricingModel;
+    this.pricingSource = input.pricingSource;
+    this.latencyMs = input.latencyMs;
+    this.status = input.status;
+    this.errorClass = input.errorClass ?? null;
+    this.streamed = input.streamed;
+    this.spanId = newId();
+    this.traceId = context ? context.traceId : null;
+    // The seed: NULL for calls made directly in the trace's own root.
+    this.parentSpanId = !context || (context.parent === null && context.parentSpanId === null) ? null : context.spanId;
+    this.serviceId = runtime.serviceId;
+    this.metadata = input.metadata ?? NO_METADATA;
+    this.startMs = input.time ? input.time.getTime() : Date.now() - input.latencyMs;
+  }
+
+  get time(): Date {
+    return new Date(this.startMs);
+  }
+
+  /** client < module < trace < span < call, with `span_name` the innermost span's name. */
+  get tags(): Tags {
+    if (this.merged) return this.merged;
+    const ctx = this.context;
+    const own = this.ownTags && this.ownTags !== EMPTY_TAGS ? this.ownTags : undefined;
+    this.merged = ctx
+      ? own
+        ? mergeTags(ctx.callTags(this.clientTags), own, ctx.spanNameTag)
+        : ctx.callTags(this.clientTags)
+      : mergeTags(this.clientTags, this.moduleTags, own);
+    return this.merged;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const { context: _c, moduleTags: _m, clientTags: _ct, ownTags: _o, merged: _t, ...fields } = this;
+    return { ...fields, costUsd: this.costUsd?.toString() ?? null, time: this.time.toISOString(), tags: this.tags };
+  }
+}
 
 /**
  * The one entry point through which providers record a finished LLM call. It links the call
@@ -13,36 +97,12 @@ import type { TraceContext } from './trace-context.js';
 export function recordCall(input: CallInput, context: TraceContext | undefined = runtime.als.getStore()): CallRecord | null {
   if (!runtime.enabled) return null;
   try {
-    const tags = { ...mergeTags(input.clientTags, context ? context.tags : runtime.tags, input.tags) } as Record<string, string>;
-    if (context) tags.span_name = context.name;
-    const record: CallRecord = {
-      provider: input.provider,
-      model: input.model,
-      operation: input.operation,
-      inputTokens: input.inputTokens,
-      outputTokens: input.outputTokens,
-      cachedTokens: input.cachedTokens,
-      tokenBreakdown: input.tokenBreakdown,
-      costUsd: input.costUsd,
-      pricingModel: input.pricingModel,
-      pricingSource: input.pricingSource,
-      latencyMs: input.latencyMs,
-      status: input.status,
-      errorClass: input.errorClass ?? null,
-      streamed: input.streamed,
-      spanId: newId(),
-      traceId: context ? context.traceId : null,
-      // The seed: NULL for calls made directly in the trace's own root.
-      parentSpanId: !context || (context.isRoot && context.parentSpanId === null) ? null : context.spanId,
-      time: input.time ?? new Date(Date.now() - input.latencyMs),
-      serviceId: runtime.serviceId,
-      tags: tags === EMPTY_TAGS ? EMPTY_TAGS : tags,
-      metadata: input.metadata ?? {},
-    };
+    const record = new RecordedCall(input, context, runtime.tags, input.clientTags, input.tags);
     context?.addCall(record);
-    for (const sink of runtime.sinks) {
+    const sinks = runtime.sinks;
+    for (let i = 0; i < sinks.length; i++) {
       try {
-        sink.recordCall(record);
+        sinks[i].recordCall(record);
       } catch (e) {
         runtime.warn(`Kostrack sink failed to take a call: ${errorClassOf(e)}`);
       }

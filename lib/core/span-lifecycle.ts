@@ -1,6 +1,6 @@
 import { newId } from './ids.js';
 import { runtime } from './runtime.js';
-import { mergeTags, type Tags } from './tags.js';
+import type { Tags } from './tags.js';
 import { TraceContext } from './trace-context.js';
 import type { SpanRecord } from './call-record.js';
 
@@ -22,46 +22,20 @@ export function openSpan(spec: SpanSpec): TraceContext | null {
   if (!runtime.enabled) return null;
   const parent = spec.newTrace || spec.traceId ? null : (spec.parent ?? runtime.als.getStore() ?? null);
   if (parent) {
-    return new TraceContext({
-      traceId: parent.traceId,
-      spanId: newId(),
-      parentSpanId: parent.spanId,
-      parent,
-      name: spec.name,
-      tags: mergeTags(parent.tags, spec.tags),
-    });
+    return new TraceContext(parent.traceId, newId(), parent.spanId, parent, spec.name, parent.tags, spec.tags, runtime.serviceId);
   }
-  return new TraceContext({
-    traceId: spec.traceId ?? newId(),
-    spanId: newId(),
-    parentSpanId: spec.parentSpanId ?? null,
-    parent: null,
-    name: spec.name,
-    tags: mergeTags(runtime.tags, spec.tags),
-  });
+  const traceId = spec.traceId ?? newId();
+  return new TraceContext(traceId, newId(), spec.parentSpanId ?? null, null, spec.name, runtime.tags, spec.tags, runtime.serviceId);
 }
 
 /** Ends a span once and hands its record to the sinks. */
 export function closeSpan(node: TraceContext, error?: unknown): void {
-  if (node.endTime) return;
-  node.endTime = new Date();
+  if (node.endMs !== null) return;
+  node.endMs = Date.now();
   node.status = error === undefined ? 'ok' : 'error';
   node.errorClass = error === undefined ? null : errorClassOf(error);
-  const record: SpanRecord = {
-    traceId: node.traceId,
-    spanId: node.spanId,
-    parentSpanId: node.parentSpanId,
-    isRoot: node.isRoot,
-    name: node.name,
-    tags: node.tags,
-    serviceId: runtime.serviceId,
-    startTime: node.startTime,
-    endTime: node.endTime,
-    status: node.status,
-    errorClass: node.errorClass,
-    costUsd: node.totalCost,
-    callCount: node.callCount,
-  };
+  // The closed context is itself the span record: no copy on the hot path.
+  const record = node as TraceContext & SpanRecord;
   for (const sink of runtime.sinks) {
     try {
       sink.recordSpan(record);

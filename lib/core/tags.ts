@@ -24,15 +24,18 @@ export function normalizeTags(
     if (mode === 'strict') throw new KostrackConfigError(`Invalid tags: ${reason}`);
     onDrop?.(reason);
   };
+  if (isCleanTags(input)) return input as Tags;
   if (typeof input !== 'object' || Array.isArray(input)) {
     fail(`expected a plain object of string values, got ${Array.isArray(input) ? 'an array' : typeof input}`);
     return EMPTY_TAGS;
   }
   const out: Record<string, string> = {};
   let count = 0;
-  for (const [key, raw] of Object.entries(input)) {
+  for (const key in input) {
+    if (!Object.prototype.hasOwnProperty.call(input, key)) continue;
+    const raw = (input as Record<string, unknown>)[key];
     if (raw === undefined) continue;
-    if (!KEY.test(key) || key.length > TAG_LIMITS.maxKeyLength) {
+    if (!validKeys.has(key) && !checkKey(key)) {
       fail(`key ${JSON.stringify(key.slice(0, 80))} must match ${KEY} and be at most ${TAG_LIMITS.maxKeyLength} characters`);
       continue;
     }
@@ -53,24 +56,38 @@ export function normalizeTags(
     }
     out[key] = value;
   }
-  return count === 0 ? EMPTY_TAGS : Object.freeze(out);
+  return count === 0 ? EMPTY_TAGS : out;
 }
 
-/** The one place tags merge: later layers win (client < module < trace < span < call). */
-export function mergeTags(...layers: (Tags | undefined)[]): Tags {
-  let result: Tags = EMPTY_TAGS;
-  let copied = false;
-  for (const layer of layers) {
-    if (!layer || layer === EMPTY_TAGS) continue;
-    if (result === EMPTY_TAGS) {
-      result = layer;
-      continue;
-    }
-    if (!copied) {
-      result = { ...result };
-      copied = true;
-    }
-    Object.assign(result as Record<string, string>, layer);
+/** The common case: a plain object of short strings under keys seen before; used without copying. */
+function isCleanTags(input: unknown): boolean {
+  if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) return false;
+  let count = 0;
+  for (const key in input) {
+    const value = (input as Record<string, unknown>)[key];
+    if (typeof value !== 'string' || value.length > TAG_LIMITS.maxValueLength || !validKeys.has(key)) return false;
+    if (++count > TAG_LIMITS.maxTags) return false;
   }
-  return result;
+  return count > 0;
+}
+
+// Tag keys repeat across calls ('feature', 'user_id'); checking each once keeps tracing cheap.
+const validKeys = new Set<string>();
+function checkKey(key: string): boolean {
+  if (!KEY.test(key) || key.length > TAG_LIMITS.maxKeyLength) return false;
+  if (validKeys.size < 10_000) validKeys.add(key);
+  return true;
+}
+
+/**
+ * The one place tags merge: later layers win (client < module < trace < span < call). Returns a
+ * layer itself when it is the only non-empty one, else one new object.
+ */
+export function mergeTags(a?: Tags, b?: Tags, c?: Tags): Tags {
+  const hasA = a !== undefined && a !== EMPTY_TAGS;
+  const hasB = b !== undefined && b !== EMPTY_TAGS;
+  const hasC = c !== undefined && c !== EMPTY_TAGS;
+  if (hasA ? !hasB && !hasC : hasB !== hasC) return hasA ? a : hasB ? b : c!;
+  if (!hasA && !hasB) return EMPTY_TAGS;
+  return Object.assign({}, a, b, c);
 }

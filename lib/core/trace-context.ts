@@ -1,6 +1,6 @@
 import { type Usd, usdToNumber, usdToString } from './money.js';
-import type { CallRecord, SpanStatus } from './call-record.js';
-import type { Tags } from './tags.js';
+import type { CallRecord, SpanRecord, SpanStatus } from './call-record.js';
+import { mergeTags, type Tags } from './tags.js';
 
 /** One line of {@link TraceContext.costBreakdown}. */
 export interface CostBreakdownItem {
@@ -30,18 +30,11 @@ interface ModelTotals {
  * A trace or span while it runs. The root of a trace is a `TraceContext` like any span; costs
  * recorded in a span roll up live into it and every ancestor, so totals are right at every moment.
  */
-export class TraceContext {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** Null for a root that did not continue a remote parent. */
-  readonly parentSpanId: string | null;
-  readonly parent: TraceContext | null;
+export class TraceContext implements Omit<SpanRecord, 'status' | 'endTime'> {
   readonly root: TraceContext;
-  readonly name: string;
-  /** Module, trace and span tags merged (not client or call tags). */
-  readonly tags: Tags;
-  readonly startTime: Date;
-  endTime: Date | null = null;
+  /** Epoch milliseconds; Dates are built only when read (off the hot path). */
+  readonly startMs: number;
+  endMs: number | null = null;
   status: SpanStatus = 'running';
   errorClass: string | null = null;
   /** Set by the Nest layer when a request-level trace was opened for a specific handler. */
@@ -49,24 +42,42 @@ export class TraceContext {
 
   private cost: Usd = 0n;
   private calls = 0;
-  private readonly byModel = new Map<string, ModelTotals>();
+  private merged: Tags | undefined;
+  private nameTag: Tags | undefined;
+  private lastClientTags: Tags | undefined;
+  private lastCallTags: Tags | undefined;
+  /** Totals per model: most spans see one model, so a Map is made only for the second. */
+  private firstModel: ModelTotals | undefined;
+  private byModel: Map<string, ModelTotals> | undefined;
 
-  constructor(init: {
-    traceId: string;
-    spanId: string;
-    parentSpanId: string | null;
-    parent: TraceContext | null;
-    name: string;
-    tags: Tags;
-  }) {
-    this.traceId = init.traceId;
-    this.spanId = init.spanId;
-    this.parentSpanId = init.parentSpanId;
-    this.parent = init.parent;
-    this.root = init.parent ? init.parent.root : this;
-    this.name = init.name;
-    this.tags = init.tags;
-    this.startTime = new Date();
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    /** Null for a root that did not continue a remote parent. */
+    readonly parentSpanId: string | null,
+    readonly parent: TraceContext | null,
+    readonly name: string,
+    /** Tags this span inherits: the parent's, or the module's for a root. */
+    private readonly inherited: Tags,
+    /** Tags given to this span itself. */
+    readonly ownTags: Tags,
+    readonly serviceId: string,
+  ) {
+    this.root = parent ? parent.root : this;
+    this.startMs = Date.now();
+  }
+
+  /** Module, trace and span tags merged (not client or call tags). */
+  get tags(): Tags {
+    return (this.merged ??= mergeTags(this.inherited, this.ownTags));
+  }
+
+  get startTime(): Date {
+    return new Date(this.startMs);
+  }
+
+  get endTime(): Date | null {
+    return this.endMs === null ? null : new Date(this.endMs);
   }
 
   get isRoot(): boolean {
@@ -76,6 +87,28 @@ export class TraceContext {
   /** Exact total of every call in this span and its descendants. */
   get totalCost(): Usd {
     return this.cost;
+  }
+
+  /** Same as {@link totalCost}; the name storage reads from a span record. */
+  get costUsd(): Usd {
+    return this.cost;
+  }
+
+  /**
+   * The tags a call made here carries: `clientTags` under this span's tags, plus `span_name`.
+   * Cached per client, since a span's calls usually come from one client (read-only; shared).
+   */
+  callTags(clientTags: Tags | undefined): Tags {
+    if (this.lastCallTags === undefined || this.lastClientTags !== clientTags) {
+      this.lastClientTags = clientTags;
+      this.lastCallTags = mergeTags(clientTags, this.tags, (this.nameTag ??= { span_name: this.name }));
+    }
+    return this.lastCallTags;
+  }
+
+  /** `{ span_name }`, the reserved tag that wins over every other layer. */
+  get spanNameTag(): Tags {
+    return (this.nameTag ??= { span_name: this.name });
   }
 
   /** The total as a float, for display. Use {@link totalCostDecimal} or {@link totalCost} to compute. */
@@ -94,12 +127,12 @@ export class TraceContext {
   }
 
   get durationMs(): number | null {
-    return this.endTime ? this.endTime.getTime() - this.startTime.getTime() : null;
+    return this.endMs === null ? null : this.endMs - this.startMs;
   }
 
   /** Per-model attribution, most expensive first; `pct` has one decimal and sums to 100. */
   costBreakdown(): CostBreakdownItem[] {
-    const rows = [...this.byModel.values()].sort((a, b) =>
+    const rows = (this.byModel ? [...this.byModel.values()] : this.firstModel ? [this.firstModel] : []).sort((a, b) =>
       a.cost === b.cost ? a.model.localeCompare(b.model) : a.cost > b.cost ? -1 : 1,
     );
     const pcts = shares(rows.map((r) => r.cost), this.cost);
@@ -118,28 +151,34 @@ export class TraceContext {
   /** @internal Adds a finished call here and in every ancestor. */
   addCall(call: CallRecord): void {
     const cost = call.costUsd ?? 0n;
-    const key = call.provider + '\u0000' + call.model;
     for (let node: TraceContext | null = this; node; node = node.parent) {
       node.cost += cost;
       node.calls += 1;
-      const m = node.byModel.get(key);
-      if (m) {
-        m.cost += cost;
-        m.calls += 1;
-        m.inputTokens += call.inputTokens;
-        m.outputTokens += call.outputTokens;
-      } else {
-        node.byModel.set(key, {
-          provider: call.provider,
-          model: call.model,
-          cost,
-          calls: 1,
-          inputTokens: call.inputTokens,
-          outputTokens: call.outputTokens,
-        });
-      }
+      node.modelTotals(call.provider, call.model, cost, call.inputTokens, call.outputTokens);
     }
   }
+
+  private modelTotals(provider: string, model: string, cost: Usd, inputTokens: number, outputTokens: number): void {
+    const first = this.firstModel;
+    let m: ModelTotals | undefined;
+    if (first && first.model === model && first.provider === provider) m = first;
+    else if (this.byModel) m = this.byModel.get(provider + '\u0000' + model);
+    if (m) {
+      m.cost += cost;
+      m.calls += 1;
+      m.inputTokens += inputTokens;
+      m.outputTokens += outputTokens;
+      return;
+    }
+    m = { provider, model, cost, calls: 1, inputTokens, outputTokens };
+    if (!first) {
+      this.firstModel = m;
+      return;
+    }
+    if (!this.byModel) this.byModel = new Map([[first.provider + '\u0000' + first.model, first]]);
+    this.byModel.set(provider + '\u0000' + model, m);
+  }
+
 
   toJSON(): Record<string, unknown> {
     return {

@@ -95,5 +95,5 @@ const NIL = '00000000-0000-0000-0000-000000000000';
 let disabled: TraceContext | undefined;
 /** When Kostrack is disabled the body still gets a context to read; it stays empty. */
 function disabledContext(): TraceContext {
-  return (disabled ??= new TraceContext({ traceId: NIL, spanId: NIL, parentSpanId: null, parent: null, name: 'disabled', tags: EMPTY_TAGS }));
+  return (disabled ??= new TraceContext(NIL, NIL, null, null, 'disabled', EMPTY_TAGS, EMPTY_TAGS, 'disabled'));
 }
