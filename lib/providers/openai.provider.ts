@@ -98,7 +98,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
         return !(inject && c?.usage && Array.isArray(c.choices) && c.choices.length === 0);
       },
       finish(s, how) {
-        const u = usage !== undefined ? chatUsage(usage) : missingUsage(inject || userAsked ? 'usage: stream ended before the usage chunk' : 'usage: not requested (stream_options.include_usage is false)');
+        const u = usage !== undefined ? chatUsage(usage) : missingUsage(inject || params.stream_options?.include_usage === true ? 'usage: stream ended before the usage chunk' : 'usage: not requested (stream_options.include_usage is false)');
         s.ok(u, model, how.complete ? 'ok' : 'aborted', how.error);
       },
     };
