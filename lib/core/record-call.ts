@@ -83,9 +83,10 @@ class RecordedCall implements CallRecord {
     return this.merged;
   }
 
-  toJSON(): Record<string, unknown> {
+  /** The record's fields (money stays a bigint of 1e-15 USD; serialise it with a replacer). */
+  toJSON(): CallRecord {
     const { context: _c, moduleTags: _m, clientTags: _ct, ownTags: _o, merged: _t, ...fields } = this;
-    return { ...fields, costUsd: this.costUsd?.toString() ?? null, time: this.time.toISOString(), tags: this.tags };
+    return { ...fields, time: this.time, tags: this.tags };
   }
 }
 

@@ -34,14 +34,64 @@ export function closeSpan(node: TraceContext, error?: unknown): void {
   node.endMs = Date.now();
   node.status = error === undefined ? 'ok' : 'error';
   node.errorClass = error === undefined ? null : errorClassOf(error);
-  // The closed context is itself the span record: no copy on the hot path.
-  const record = node as TraceContext & SpanRecord;
+  const record = new FinishedSpan(node);
   for (const sink of runtime.sinks) {
     try {
       sink.recordSpan(record);
     } catch (e) {
       runtime.warn(`Kostrack sink failed to take a span: ${errorClassOf(e)}`);
     }
+  }
+}
+
+/** A span as the sinks get it; Dates are built when read (by the writer, in a batch). */
+class FinishedSpan implements SpanRecord {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | null;
+  readonly isRoot: boolean;
+  readonly name: string;
+  readonly serviceId: string;
+  readonly status: 'ok' | 'error';
+  readonly errorClass: string | null;
+  readonly costUsd: bigint;
+  readonly callCount: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  private readonly node: TraceContext;
+
+  constructor(node: TraceContext) {
+    this.node = node;
+    this.traceId = node.traceId;
+    this.spanId = node.spanId;
+    this.parentSpanId = node.parentSpanId;
+    this.isRoot = node.parent === null;
+    this.name = node.name;
+    this.serviceId = node.serviceId;
+    this.status = node.status === 'error' ? 'error' : 'ok';
+    this.errorClass = node.errorClass;
+    this.costUsd = node.totalCost;
+    this.callCount = node.callCount;
+    this.startMs = node.startMs;
+    this.endMs = node.endMs!;
+  }
+
+  get tags(): Tags {
+    return this.node.tags;
+  }
+
+  get startTime(): Date {
+    return new Date(this.startMs);
+  }
+
+  get endTime(): Date {
+    return new Date(this.endMs);
+  }
+
+  /** The record's fields (money stays a bigint of 1e-15 USD; serialise it with a replacer). */
+  toJSON(): SpanRecord {
+    const { node: _node, ...fields } = this;
+    return { ...fields, tags: this.tags, startTime: this.startTime, endTime: this.endTime };
   }
 }
 

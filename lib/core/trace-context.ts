@@ -1,5 +1,5 @@
 import { type Usd, usdToNumber, usdToString } from './money.js';
-import type { CallRecord, SpanRecord, SpanStatus } from './call-record.js';
+import type { CallRecord, SpanStatus } from './call-record.js';
 import { mergeTags, type Tags } from './tags.js';
 
 /** One line of {@link TraceContext.costBreakdown}. */
@@ -30,7 +30,7 @@ interface ModelTotals {
  * A trace or span while it runs. The root of a trace is a `TraceContext` like any span; costs
  * recorded in a span roll up live into it and every ancestor, so totals are right at every moment.
  */
-export class TraceContext implements Omit<SpanRecord, 'status' | 'endTime'> {
+export class TraceContext {
   readonly root: TraceContext;
   /** Epoch milliseconds; Dates are built only when read (off the hot path). */
   readonly startMs: number;
@@ -86,11 +86,6 @@ export class TraceContext implements Omit<SpanRecord, 'status' | 'endTime'> {
 
   /** Exact total of every call in this span and its descendants. */
   get totalCost(): Usd {
-    return this.cost;
-  }
-
-  /** Same as {@link totalCost}; the name storage reads from a span record. */
-  get costUsd(): Usd {
     return this.cost;
   }
 

@@ -123,6 +123,18 @@ describe('trace and span semantics', () => {
     expect(sink.spans).toMatchObject([{ name: 'streaming', callCount: 3, status: 'ok' }]);
   });
 
+  it('serialises call and span records with their merged tags, dates and exact cost', () => {
+    const ctx = trace({ tags: { feature: 'f' } }, (t) => span('s', () => (recordCall(callInput('0.0047', { tags: { user_id: 'u' } })), t)));
+    const replacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v);
+    const call = JSON.parse(JSON.stringify(sink.calls[0], replacer));
+    expect(call).toMatchObject({ traceId: ctx.traceId, costUsd: '4700000000000n', tags: { feature: 'f', user_id: 'u', span_name: 's' } });
+    expect(new Date(call.time).getTime()).toBe(sink.calls[0].time.getTime());
+    const root = JSON.parse(JSON.stringify(sink.spans[1], replacer));
+    expect(root).toMatchObject({ spanId: ctx.spanId, isRoot: true, costUsd: '4700000000000n', callCount: 1, tags: { feature: 'f' }, status: 'ok' });
+    expect(Date.parse(root.endTime)).toBeGreaterThanOrEqual(Date.parse(root.startTime));
+    expect(JSON.parse(JSON.stringify(ctx))).toMatchObject({ totalCostUsd: '0.0047', callCount: 1 });
+  });
+
   it('records nothing and still runs the body when disabled', () => {
     configureKostrack({ enabled: false });
     expect(trace(() => 42)).toBe(42);
