@@ -1,0 +1,99 @@
+import { DataSource } from 'typeorm';
+import { afterAll, expect, it } from 'vitest';
+import { MIGRATION_STEPS } from '../../lib/storage/migrations/migration.list.js';
+import { runMigrations } from '../../lib/storage/migrations/migration.runner.js';
+import { kostrackMigrations } from '../../lib/storage/migrations/typeorm.migrations.js';
+import { kostrackEntities, LlmTraceEntity } from '../../lib/storage/entities/index.js';
+import { PgSqlPool } from '../../lib/storage/pg.pool.js';
+import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
+import { freshSchemaName, useTestDatabase } from '../support/database.js';
+import { tempWriterOptions } from './support/synthetic.js';
+
+const db = useTestDatabase('migr');
+const pools: PgSqlPool[] = [];
+const extraSchemas: string[] = [];
+const ALL = MIGRATION_STEPS.map((m) => m.name);
+
+function pool(): PgSqlPool {
+  const p = new PgSqlPool({ connectionString: db.url, max: 2 }, () => undefined);
+  pools.push(p);
+  return p;
+}
+function schema(): string {
+  const s = freshSchemaName('migr');
+  extraSchemas.push(s);
+  return s;
+}
+async function tables(s: string): Promise<string[]> {
+  const r = await db.pool.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+    [s],
+  );
+  return r.rows.map((x) => x.table_name);
+}
+
+afterAll(async () => {
+  for (const s of extraSchemas) await db.pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  for (const p of pools) await p.close();
+});
+
+it('runs twice: the second run has nothing to do', async () => {
+  const s = schema();
+  expect(await runMigrations(pool(), s)).toEqual(ALL);
+  expect(await runMigrations(pool(), s)).toEqual([]);
+  expect(await tables(s)).toEqual(['kostrack_migrations', 'llm_calls', 'llm_prices', 'llm_spans', 'llm_traces', 'trace_costs']);
+  const rows = await db.pool.query(`SELECT name FROM "${s}".kostrack_migrations ORDER BY id`);
+  expect(rows.rows.map((r) => r.name)).toEqual(ALL);
+});
+
+it('runs concurrently from two app instances without error, each step applied once', async () => {
+  const s = schema();
+  const [a, b] = await Promise.all([runMigrations(pool(), s), runMigrations(pool(), s)]);
+  expect([...a, ...b].sort()).toEqual([...ALL].sort());
+  // And two whole storages booting at once on a fresh schema.
+  const s2 = schema();
+  const opened = await Promise.all([
+    TelemetryStorage.open({ database: db.url, schema: s2, writer: tempWriterOptions() }),
+    TelemetryStorage.open({ database: db.url, schema: s2, writer: tempWriterOptions() }),
+  ]);
+  for (const o of opened) await o!.close();
+  const rows = await db.pool.query(`SELECT count(*)::int AS n FROM "${s2}".kostrack_migrations`);
+  expect(rows.rows[0].n).toBe(ALL.length);
+});
+
+it('upgrades a database at the previous schema version, keeping its rows', async () => {
+  const s = schema();
+  expect(await runMigrations(pool(), s, ALL.length - 1)).toEqual(ALL.slice(0, -1));
+  expect(await tables(s)).not.toContain('llm_prices');
+  await db.pool.query(`INSERT INTO "${s}".llm_traces (trace_id, name, total_cost_usd, call_count) VALUES ('6f1c7a52-5d4e-4b38-9d0c-2a7c1f0e9b11', 'old', 0.25, 3)`);
+  expect(await runMigrations(pool(), s)).toEqual(ALL.slice(-1));
+  expect(await tables(s)).toContain('llm_prices');
+  const r = await db.pool.query(`SELECT trace_name, total_cost_usd, call_count FROM "${s}".trace_costs`);
+  expect(r.rows).toEqual([{ trace_name: 'old', total_cost_usd: '0.25', call_count: '3' }]);
+});
+
+it("runs from a host's own TypeORM DataSource with the exported migrations and entities", async () => {
+  const s = schema();
+  await db.pool.query(`CREATE SCHEMA "${s}"`);
+  const ds = new DataSource({
+    type: 'postgres',
+    url: db.url,
+    schema: s,
+    entities: kostrackEntities,
+    migrations: kostrackMigrations,
+    migrationsTableName: 'host_migrations',
+    poolSize: 2,
+  });
+  await ds.initialize();
+  try {
+    const ran = await ds.runMigrations({ transaction: 'all' });
+    expect(ran.map((m) => m.name)).toEqual(ALL);
+    await ds.getRepository(LlmTraceEntity).insert({ traceId: '0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5b', name: 'host', totalCostUsd: '0.1' });
+    const found = await ds.getRepository(LlmTraceEntity).findOneByOrFail({ traceId: '0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5b' });
+    expect(found).toMatchObject({ name: 'host', totalCostUsd: '0.1', callCount: '0', serviceIds: [] });
+  } finally {
+    await ds.destroy();
+  }
+  expect(await tables(s)).toContain('llm_prices');
+});
+
