@@ -6,12 +6,14 @@ import { normalizeTags } from '../core/tags.js';
 import { KOSTRACK_ASYNC_OPTIONS_TYPE, KOSTRACK_OPTIONS, KOSTRACK_OPTIONS_TYPE, KostrackConfigurableModule } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
 import { TraceInterceptor } from './trace.interceptor.js';
+import { storageProviders } from './storage.providers.js';
+import { resolveStorageOptions } from '../storage/storage.options.js';
 
 /**
  * Tracks the cost of every LLM workflow run. Import once in the root module:
  * `KostrackModule.forRoot({ tags: { project: 'openmanagr' } })`.
  */
-@Module({ providers: [TraceInterceptor], exports: [TraceInterceptor] })
+@Module({ providers: [TraceInterceptor, ...storageProviders], exports: [TraceInterceptor, ...storageProviders] })
 export class KostrackModule extends KostrackConfigurableModule implements OnModuleInit {
   constructor(@Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions) {
     super();
@@ -52,6 +54,7 @@ function withInterceptor(definition: DynamicModule): DynamicModule {
 
 function validateOptions(options: KostrackModuleOptions): void {
   normalizeTags(options.tags);
+  if (options.database !== false) resolveStorageOptions(options);
   if (options.serviceId !== undefined && (typeof options.serviceId !== 'string' || options.serviceId === ''))
     throw new KostrackConfigError('KostrackModule: serviceId must be a non-empty string');
   if (options.requestTags !== undefined && typeof options.requestTags !== 'function')

@@ -1,8 +1,10 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { TagInput } from '../core/tags.js';
+import type { StorageOptions } from '../storage/storage.options.js';
 
 /** Options of `KostrackModule.forRoot()` / `forRootAsync()`. */
-export interface KostrackModuleOptions {
+/** Storage options (`database`, `schema`, `writer`, `embedded`, `migrationsRun`) are documented on {@link StorageOptions}. */
+export interface KostrackModuleOptions extends StorageOptions {
   /** Turns all tracking off (calls run untouched, nothing is recorded). Default true. */
   enabled?: boolean;
   /** Stored on every row as `service_id`; tells replicas and services apart. Default `KOSTRACK_SERVICE_ID` or `default`. */

@@ -128,7 +128,7 @@ describe('a trace with 3 spans and 8 calls', () => {
     const rows = await db.inSchema(
       `SELECT time, provider, model, cost_usd, tags->>'span_name' FROM llm_calls WHERE trace_id = '${root.traceId}' ORDER BY time;`,
     );
-    expect(rows.map((r) => [r.time.toISOString(), r.provider, r.model, r.cost_usd, r['?column?']])).toEqual([
+    expect(rows.map((r) => [(r.time as Date).toISOString(), r.provider, r.model, r.cost_usd, r['?column?']])).toEqual([
       [at(0).toISOString(), 'anthropic', 'claude-haiku-4-5-20251001', '0.000123456789012', 'invoice-pipeline'],
       [at(1).toISOString(), 'anthropic', 'claude-haiku-4-5-20251001', '0.0011', 'validate'],
       [at(2).toISOString(), 'anthropic', 'claude-haiku-4-5-20251001', '0.0022', 'validate'],

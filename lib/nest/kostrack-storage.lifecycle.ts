@@ -1,0 +1,73 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { addSink } from '../core/runtime.js';
+import { TelemetryStorage, type StorageHealth } from '../storage/telemetry.storage.js';
+import { resolveStorageOptions } from '../storage/storage.options.js';
+import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
+import type { KostrackModuleOptions } from './kostrack.options.js';
+
+/**
+ * Opens storage when the module starts (migrations in Kostrack's own table, then the writer as a
+ * sink of the core) and flushes it on shutdown within `writer.shutdownDeadlineMs`; what does not
+ * make it is spooled and replayed at the next start. Call `app.enableShutdownHooks()` so SIGTERM
+ * takes this path too.
+ */
+@Injectable()
+export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('Kostrack');
+  private storage: TelemetryStorage | null = null;
+  private detach: (() => void) | null = null;
+
+  constructor(
+    @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  /** The open storage, or null when storage is off (`database: false` or `enabled: false`). */
+  get current(): TelemetryStorage | null {
+    return this.storage;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.options.enabled === false || this.options.database === false) return;
+    resolveStorageOptions(this.options); // bad options fail the boot before anything opens
+    this.storage = await TelemetryStorage.open(this.options, {
+      resolveDataSource: (name) => this.findDataSource(name),
+      warn: (message) => this.logger.warn(message),
+    });
+    if (this.storage) this.detach = addSink(this.storage.writer);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const storage = this.storage;
+    if (!storage) return;
+    // Rows recorded while closing still reach the writer, which spools them once closed.
+    await storage.close();
+    this.detach?.();
+    this.detach = null;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Host DataSources are closed by their owner after this; ours already are.
+    this.storage = null;
+  }
+
+  health(): StorageHealth {
+    return this.storage ? this.storage.health() : { enabled: false };
+  }
+
+  /** The naming of @nestjs/typeorm: the `DataSource` class for "default", `<name>DataSource` otherwise. */
+  private findDataSource(name: string): DataSource | undefined {
+    const tokens: unknown[] = name === 'default' ? [DataSource, 'defaultDataSource'] : [`${name}DataSource`, name];
+    for (const token of tokens) {
+      try {
+        const found = this.moduleRef.get(token as string, { strict: false });
+        if (found instanceof DataSource || typeof (found as DataSource)?.query === 'function') return found as DataSource;
+      } catch {
+        // Not registered under this token; try the next.
+      }
+    }
+    return undefined;
+  }
+}

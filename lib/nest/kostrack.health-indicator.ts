@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { KostrackHealth } from './kostrack.health.js';
+
+/** The shape @nestjs/terminus expects from an indicator; built by hand so terminus stays optional. */
+export type KostrackHealthIndicatorResult<Key extends string = string> = Record<
+  Key,
+  { status: 'up' | 'down'; [detail: string]: unknown }
+>;
+
+/**
+ * For hosts that use @nestjs/terminus:
+ * `this.health.check([() => this.kostrack.isHealthy('kostrack')])`. A `down` result fails the check.
+ */
+@Injectable()
+export class KostrackHealthIndicator {
+  constructor(private readonly health: KostrackHealth) {}
+
+  isHealthy<Key extends string = 'kostrack'>(key: Key = 'kostrack' as Key): KostrackHealthIndicatorResult<Key> {
+    const h = this.health.check();
+    const details = h.enabled
+      ? {
+          databaseReachable: h.databaseReachable ?? null,
+          queueDepth: h.queueDepth ?? 0,
+          spoolBytes: h.spoolBytes ?? 0,
+          deadLettered: h.deadLettered ?? 0,
+          lastFlushAt: h.lastFlushAt?.toISOString() ?? null,
+          lastError: h.lastError ? `${h.lastError.code ?? 'error'}: ${h.lastError.message}` : null,
+        }
+      : { storage: 'disabled' };
+    return { [key]: { status: this.health.isUp() ? 'up' : 'down', ...details } } as unknown as KostrackHealthIndicatorResult<Key>;
+  }
+}
