@@ -7,3 +7,5 @@ export { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
 export { DEFAULT_TRACE_ID_HEADER } from './kostrack.constants.js';
 export { KostrackHealth } from './kostrack.health.js';
 export { KostrackHealthIndicator, type KostrackHealthIndicatorResult } from './kostrack.health-indicator.js';
+export { InjectLlmClient } from './inject-llm-client.decorator.js';
+export { createLlmClientProviders, llmClientToken, KOSTRACK_PRICE_BOOK, type LlmClientDefinition } from './llm-clients.providers.js';

@@ -7,13 +7,17 @@ import { KOSTRACK_ASYNC_OPTIONS_TYPE, KOSTRACK_OPTIONS, KOSTRACK_OPTIONS_TYPE, K
 import type { KostrackModuleOptions } from './kostrack.options.js';
 import { TraceInterceptor } from './trace.interceptor.js';
 import { storageProviders } from './storage.providers.js';
+import { createLlmClientProviders, priceBookProvider, validateClientOptions } from './llm-clients.providers.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
 
 /**
  * Tracks the cost of every LLM workflow run. Import once in the root module:
  * `KostrackModule.forRoot({ tags: { project: 'openmanagr' } })`.
  */
-@Module({ providers: [TraceInterceptor, ...storageProviders], exports: [TraceInterceptor, ...storageProviders] })
+@Module({
+  providers: [TraceInterceptor, ...storageProviders, priceBookProvider],
+  exports: [TraceInterceptor, ...storageProviders, priceBookProvider],
+})
 export class KostrackModule extends KostrackConfigurableModule implements OnModuleInit {
   constructor(@Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions) {
     super();
@@ -21,7 +25,7 @@ export class KostrackModule extends KostrackConfigurableModule implements OnModu
 
   static forRoot(options: typeof KOSTRACK_OPTIONS_TYPE = {}) {
     validateOptions(options);
-    return withInterceptor(super.forRoot(options));
+    return withClients(withInterceptor(super.forRoot(options)), options);
   }
 
   static forRootAsync(options: typeof KOSTRACK_ASYNC_OPTIONS_TYPE) {
@@ -52,8 +56,21 @@ function withInterceptor(definition: DynamicModule): DynamicModule {
   return { ...definition, providers: [...(definition.providers ?? []), global] };
 }
 
+/** Named LLM clients become global providers, injectable with `@InjectLlmClient(name)`. */
+function withClients(definition: DynamicModule, options: KostrackModuleOptions): DynamicModule {
+  const clients = createLlmClientProviders(options.clients);
+  if (clients.length === 0) return definition;
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), ...(options.clientImports ?? [])],
+    providers: [...(definition.providers ?? []), ...clients],
+    exports: [...(definition.exports ?? []), ...clients],
+  };
+}
+
 function validateOptions(options: KostrackModuleOptions): void {
   normalizeTags(options.tags);
+  validateClientOptions(options);
   if (options.database !== false) resolveStorageOptions(options);
   if (options.serviceId !== undefined && (typeof options.serviceId !== 'string' || options.serviceId === ''))
     throw new KostrackConfigError('KostrackModule: serviceId must be a non-empty string');

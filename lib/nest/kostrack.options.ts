@@ -1,5 +1,7 @@
-import type { ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext, ModuleMetadata } from '@nestjs/common';
 import type { TagInput } from '../core/tags.js';
+import type { PriceOverride } from '../pricing/price-table.js';
+import type { LlmClientDefinition } from './llm-clients.providers.js';
 import type { StorageOptions } from '../storage/storage.options.js';
 
 /** Options of `KostrackModule.forRoot()` / `forRootAsync()`. */
@@ -23,4 +25,13 @@ export interface KostrackModuleOptions extends StorageOptions {
   acceptTraceparent?: boolean;
   /** Register the trace interceptor globally (it only acts on `@Trace()` controllers). Default true. */
   globalInterceptor?: boolean;
+  /**
+   * Tracked LLM clients, any number, by name: `{ drafts: { provider: 'openai', factory: (cfg) => new OpenAI(...), inject: [ConfigService], tags } }`.
+   * Inject with `@InjectLlmClient('drafts')`. Declared in `forRoot` (provider tokens must be known up front).
+   */
+  clients?: Record<string, LlmClientDefinition>;
+  /** Modules that provide the `inject` dependencies of client factories (e.g. `ConfigModule`), unless they are global. */
+  clientImports?: NonNullable<ModuleMetadata['imports']>;
+  /** Price overrides (negotiated rates, fine-tuned models); they beat the genai-prices catalog. */
+  prices?: PriceOverride[];
 }

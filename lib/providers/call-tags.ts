@@ -15,7 +15,9 @@ export interface PerCallOptions {
  * Gemini (one params object): spread into the params: `{ model, contents, ...withTags({ step: 'draft' }) }`.
  * The returned object is typed as your options, so it type-checks where the SDK expects them.
  */
-export function withTags<O extends object = {}>(tags: TagInput, requestOptions?: O): O {
+export function withTags(tags: TagInput): {};
+export function withTags<O extends object>(tags: TagInput, requestOptions: O): O;
+export function withTags<O extends object>(tags: TagInput, requestOptions?: O): O {
   const normalized = normalizeTags(tags);
   return { ...(requestOptions as O), [KOSTRACK_KEY]: { tags: normalized } } as O;
 }

@@ -55,7 +55,7 @@ describe('anthropic messages.create', () => {
     h.server.route('POST', /\/v1\/messages/, async (_req, res) => {
       const { messageEvents } = await import('../loopback/anthropic.loopback.js');
       const events = messageEvents(SONNET, usage);
-      (events.at(-2)!.data as { usage: unknown }).usage = { ...usage };
+      (events.at(-2)!.data as unknown as { usage: unknown }).usage = { ...usage };
       const { sse } = await import('../loopback/loopback.server.js');
       return sse(res, events);
     });

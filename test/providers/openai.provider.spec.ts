@@ -261,7 +261,7 @@ describe('per-call tags, SDK behaviour', () => {
     expect(data.choices[0].message.content).toBe('Hello!');
     expect(response.status).toBe(200);
     expect(request_id).toBe('req_loopback');
-    expect(data._request_id).toBe('req_loopback');
+    expect((data as { _request_id?: string })._request_id).toBe('req_loopback');
     expect(h.only().costUsd).toBe(sum(atMtok(10, '2.50'), atMtok(5, '10')));
     h.sink.clear();
     const raw = await openai.chat.completions.create({ model: 'gpt-4o', messages }).asResponse();
@@ -298,7 +298,7 @@ describe('failures', () => {
     const openai = wrap(client());
     const err = await openai.chat.completions.create({ model: 'gpt-4o', messages }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((err as OpenAI.APIError).status).toBe(429);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(429);
     expect(h.only()).toMatchObject({ status: 'error', errorClass: 'RateLimitError', costUsd: 0n, model: 'gpt-4o' });
   });
 
