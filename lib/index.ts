@@ -1,2 +1,4 @@
 export * from './core/index.js';
 export * from './nest/index.js';
+export * from './pricing/index.js';
+export * from './providers/index.js';

@@ -92,13 +92,14 @@ class RecordedCall implements CallRecord {
 
 /**
  * The one entry point through which providers record a finished LLM call. It links the call
- * to `context` (default: the active span), rolls its cost up through every ancestor, and hands
+ * to `context` (default: the active span; `null` for none), rolls its cost up through every ancestor, and hands
  * the record to the sinks. It never throws: tracking must not break the user's call.
  */
-export function recordCall(input: CallInput, context: TraceContext | undefined = runtime.als.getStore()): CallRecord | null {
+export function recordCall(input: CallInput, context: TraceContext | null | undefined = runtime.als.getStore()): CallRecord | null {
   if (!runtime.enabled) return null;
   try {
-    const record = new RecordedCall(input, context, runtime.tags, input.clientTags, input.tags);
+    // `null` means "made outside any trace" (a stream created outside one but read inside one).
+    const record = new RecordedCall(input, context ?? undefined, runtime.tags, input.clientTags, input.tags);
     context?.addCall(record);
     const sinks = runtime.sinks;
     for (let i = 0; i < sinks.length; i++) {

@@ -87,8 +87,8 @@ export class CallScope {
           metadata,
           time: new Date(this.startMs),
         },
-        // recordCall defaults an undefined context to the *current* one; null keeps "no trace at call time".
-        this.context ?? (null as unknown as undefined),
+        // null keeps "no trace at call time" (undefined would mean the trace active now).
+        this.context ?? null,
       );
     } catch (e) {
       runtime.warn(`Kostrack could not record a ${this.init.provider} call: ${errorClassOf(e)}`);
