@@ -14,8 +14,7 @@ function isStainless(p: unknown): p is StainlessPromise<unknown> {
 }
 
 /**
- * Tracks a call that returns an SDK `APIPromise` and returns a genuine `APIPromise` of the same
- * class, so `withResponse()`, `asResponse()` and `_request_id` work as without Kostrack. The
+ * Tracks a call that returns an SDK `APIPromise` and returns that same `APIPromise`, so `withResponse()`, `asResponse()` and `_request_id` work as without Kostrack. The
  * response is parsed once, by whoever consumes it (we never read the body ourselves).
  * `onData` sees the parsed data (recording it, or wrapping a stream) and returns what the user gets.
  */
@@ -31,7 +30,9 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
       },
     ) as T;
   }
-  const tracked = promise._thenUnwrap((data) => onData(data));
+  // The user's own APIPromise is kept and instrumented in place: no second APIPromise, no second
+  // parse chain (that doubled the SDK's per-call allocations).
+  const tracked = promise;
   // HTTP errors, timeouts and connection failures reject the response promise before any parse.
   tracked.responsePromise = promise.responsePromise.then(undefined, (error: unknown) => {
     scope.fail(error);
@@ -39,12 +40,14 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
   });
   const parse = tracked.parseResponse;
   tracked.parseResponse = async (client: unknown, props: unknown) => {
+    let data: unknown;
     try {
-      return await parse(client, props);
+      data = await parse(client, props);
     } catch (error) {
       scope.fail(error);
       throw error;
     }
+    return onData(data);
   };
   const asResponse = tracked.asResponse;
   // `asResponse()` alone hands the user the unread body: we cannot see usage, so the row says so.

@@ -69,7 +69,10 @@ export class UsageReader {
     const outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0);
     // Zero buckets are left out so stored breakdowns stay small and readable.
     const compact: TokenBreakdown = {};
-    for (const [k, v] of Object.entries(b)) if (v) compact[k as keyof TokenBreakdown] = v;
+    for (const k in b) {
+      const v = b[k as keyof TokenBreakdown];
+      if (v) compact[k as keyof TokenBreakdown] = v;
+    }
     return { inputTokens, outputTokens, cachedTokens, breakdown: compact, issues: this.issues };
   }
 }
