@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { addSink } from '../core/runtime.js';
@@ -14,7 +14,7 @@ import type { KostrackModuleOptions } from './kostrack.options.js';
  * takes this path too.
  */
 @Injectable()
-export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Kostrack');
   private storage: TelemetryStorage | null = null;
   private detach: (() => void) | null = null;
@@ -48,10 +48,6 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     this.detach = null;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    // Host DataSources are closed by their owner after this; ours already are.
-    this.storage = null;
-  }
 
   health(): StorageHealth {
     return this.storage ? this.storage.health() : { enabled: false };
