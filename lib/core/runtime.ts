@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TraceContext } from './trace-context.js';
 import type { TelemetrySink } from './call-record.js';
 import { EMPTY_TAGS, type Tags } from './tags.js';
+import { isUuid } from './ids.js';
 
 /** Process-wide state. Lives on `globalThis` so two loaded copies of the package share one store. */
 export interface Runtime {
@@ -13,7 +14,15 @@ export interface Runtime {
   tags: Tags;
   /** Reports sink failures and dropped tags; never throws. */
   warn: (message: string) => void;
+  /**
+   * Asked when a new root trace opens with no trace id of its own: lets a bridge (OpenTelemetry)
+   * hand over the ambient trace so both systems share one id. Undefined = draw a fresh id.
+   */
+  traceIdSource?: TraceIdSource;
 }
+
+/** An ambient trace to join: its id, and the span that is our caller (both UUIDs). */
+export type TraceIdSource = () => { traceId: string; parentSpanId?: string } | undefined;
 
 const KEY = Symbol.for('kostrack.runtime.v1');
 type Holder = { [KEY]?: Runtime };
@@ -44,6 +53,27 @@ export function configureKostrack(options: RuntimeOptions): void {
   if (options.serviceId !== undefined) runtime.serviceId = options.serviceId;
   if (options.tags !== undefined) runtime.tags = options.tags;
   if (options.warn !== undefined) runtime.warn = options.warn;
+}
+
+/** Installs the source of ambient trace ids (one at a time); returns a function that removes it. */
+export function setTraceIdSource(source: TraceIdSource): () => void {
+  runtime.traceIdSource = source;
+  return () => {
+    if (runtime.traceIdSource === source) runtime.traceIdSource = undefined;
+  };
+}
+
+/** The source's answer when it is well-formed; a throwing or malformed source never breaks a trace. */
+export function ambientTrace(): { traceId: string; parentSpanId: string | null } | undefined {
+  const source = runtime.traceIdSource;
+  if (!source) return undefined;
+  try {
+    const found = source();
+    if (!found || !isUuid(found.traceId)) return undefined;
+    return { traceId: found.traceId.toLowerCase(), parentSpanId: isUuid(found.parentSpanId) ? found.parentSpanId.toLowerCase() : null };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Adds a sink; returns a function that removes it. */

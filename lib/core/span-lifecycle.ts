@@ -1,5 +1,5 @@
 import { newId } from './ids.js';
-import { runtime } from './runtime.js';
+import { ambientTrace, runtime } from './runtime.js';
 import type { Tags } from './tags.js';
 import { TraceContext } from './trace-context.js';
 import type { SpanRecord } from './call-record.js';
@@ -24,8 +24,11 @@ export function openSpan(spec: SpanSpec): TraceContext | null {
   if (parent) {
     return new TraceContext(parent.traceId, newId(), parent.spanId, parent, spec.name, parent.tags, spec.tags, runtime.serviceId);
   }
-  const traceId = spec.traceId ?? newId();
-  return new TraceContext(traceId, newId(), spec.parentSpanId ?? null, null, spec.name, runtime.tags, spec.tags, runtime.serviceId);
+  // An explicit (remote) trace id wins; else an ambient one (OpenTelemetry), else a fresh id.
+  const ambient = spec.traceId || !runtime.traceIdSource ? undefined : ambientTrace();
+  const traceId = spec.traceId ?? ambient?.traceId ?? newId();
+  const parentSpanId = ambient ? ambient.parentSpanId : (spec.parentSpanId ?? null);
+  return new TraceContext(traceId, newId(), parentSpanId, null, spec.name, runtime.tags, spec.tags, runtime.serviceId);
 }
 
 /** Ends a span once and hands its record to the sinks. */

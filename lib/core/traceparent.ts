@@ -39,3 +39,32 @@ export function traceHeaders(context: Pick<TraceContext, 'traceId' | 'spanId'>):
     tracestate: `${STATE_KEY}=${spanHex}`,
   };
 }
+
+/**
+ * Reads `traceparent`/`tracestate` from any header carrier a transport hands over: a plain object
+ * (Node/Express headers, Kafka headers with Buffer values, RabbitMQ properties), or anything with
+ * `get(name)` (fetch `Headers`, a `Map`, NATS `MsgHdrs`, gRPC `Metadata`).
+ */
+export function remoteParentFrom(carrier: unknown): RemoteParent | undefined {
+  if (carrier === null || typeof carrier !== 'object') return undefined;
+  return parseTraceparent(headerValue(carrier, 'traceparent'), headerValue(carrier, 'tracestate'));
+}
+
+function headerValue(carrier: object, name: string): string | undefined {
+  let raw: unknown;
+  try {
+    const get = (carrier as { get?: unknown }).get;
+    raw = typeof get === 'function' ? (get as (k: string) => unknown).call(carrier, name) : undefined;
+    if (raw === undefined || raw === null) {
+      const record = carrier as Record<string, unknown>;
+      raw = record[name] ?? record[name.charAt(0).toUpperCase() + name.slice(1)];
+    }
+  } catch {
+    return undefined;
+  }
+  // Node joins repeated headers into arrays, gRPC metadata returns arrays; the first one counts.
+  if (Array.isArray(raw)) raw = raw[0];
+  if (typeof raw === 'string') return raw;
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
+  return undefined;
+}

@@ -6,6 +6,7 @@ import { openSpan, type SpanSpec } from '../core/span-lifecycle.js';
 import { mergeTags, normalizeTags, type Tags } from '../core/tags.js';
 import { parseTraceparent } from '../core/traceparent.js';
 import { observeInSpan } from './decorators/instrument-method.js';
+import { rpcRemoteParent } from './rpc-remote-parent.js';
 import { DEFAULT_TRACE_ID_HEADER, TRACE_METADATA } from './kostrack.constants.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
@@ -82,6 +83,8 @@ export class TraceInterceptor implements NestInterceptor {
   }
 
   protected remoteParent(context: ExecutionContext) {
+    // Microservice handlers continue the caller's trace from the message headers.
+    if (context.getType() === 'rpc') return rpcRemoteParent(context.switchToRpc());
     if (context.getType() !== 'http') return undefined;
     const headers = context.switchToHttp().getRequest<HttpRequestLike>().headers ?? {};
     return parseTraceparent(headers.traceparent, headers.tracestate);

@@ -1,0 +1,1 @@
+export { KostrackCallbackHandler, type KostrackCallbackOptions } from './kostrack.callback-handler.js';
