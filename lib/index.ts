@@ -2,3 +2,4 @@ export * from './core/index.js';
 export * from './nest/index.js';
 export * from './pricing/index.js';
 export * from './providers/index.js';
+export * from './admin/index.js';

@@ -9,6 +9,9 @@ import { TraceInterceptor } from './trace.interceptor.js';
 import { storageProviders } from './storage.providers.js';
 import { createLlmClientProviders, priceBookProvider, validateClientOptions } from './llm-clients.providers.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
+// The one upward import: `admin` is a KostrackModule option, so the module mounts the admin routes.
+import { withAdmin } from '../admin/admin.module-parts.js';
+import type { AdminOptions } from '../admin/admin.options.js';
 
 /**
  * Tracks the cost of every LLM workflow run. Import once in the root module:
@@ -25,11 +28,13 @@ export class KostrackModule extends KostrackConfigurableModule implements OnModu
 
   static forRoot(options: typeof KOSTRACK_OPTIONS_TYPE = {}) {
     validateOptions(options);
-    return withClients(withInterceptor(super.forRoot(options)), options);
+    return withAdmin(withClients(withInterceptor(super.forRoot(options)), options), options.admin);
   }
 
-  static forRootAsync(options: typeof KOSTRACK_ASYNC_OPTIONS_TYPE) {
-    return withInterceptor(super.forRootAsync(options));
+  /** `admin` (enabled, path, guard) is given here because routes exist before the factory runs; its apiKey may come from the factory. */
+  static forRootAsync(options: typeof KOSTRACK_ASYNC_OPTIONS_TYPE & { admin?: AdminOptions }) {
+    const { admin, ...rest } = options;
+    return withAdmin(withInterceptor(super.forRootAsync(rest)), admin, true);
   }
 
   onModuleInit(): void {

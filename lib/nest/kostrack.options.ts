@@ -3,6 +3,7 @@ import type { TagInput } from '../core/tags.js';
 import type { PriceOverride } from '../pricing/price-table.js';
 import type { LlmClientDefinition } from './llm-clients.providers.js';
 import type { StorageOptions } from '../storage/storage.options.js';
+import type { AdminOptions } from '../admin/admin.options.js';
 
 /** Options of `KostrackModule.forRoot()` / `forRootAsync()`. */
 /** Storage options (`database`, `schema`, `writer`, `embedded`, `migrationsRun`) are documented on {@link StorageOptions}. */
@@ -34,4 +35,6 @@ export interface KostrackModuleOptions extends StorageOptions {
   clientImports?: NonNullable<ModuleMetadata['imports']>;
   /** Price overrides (negotiated rates, fine-tuned models); they beat the genai-prices catalog. */
   prices?: PriceOverride[];
+  /** The admin REST API and dashboard under `/<path>` (default `kostrack`); off unless `enabled`, guarded by `apiKey` or `guard`. */
+  admin?: AdminOptions;
 }

@@ -1,0 +1,98 @@
+import { Body, type CanActivate, Controller, Get, HttpCode, Inject, Param, Post, Query, type Type, UseGuards, ValidationPipe } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiExcludeController, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { AdminPricesService } from './admin.prices.service.js';
+import { AdminQueryService } from './admin.query.service.js';
+import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
+import { DashboardController } from './dashboard.controller.js';
+import { CostReportDto, PriceDto, PricesDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
+import { CostsQuery } from './dto/costs.query.js';
+import { CreatePriceBody } from './dto/create-price.body.js';
+import { ListTracesQuery } from './dto/list-traces.query.js';
+import { parseIsoTime } from './dto/query-values.js';
+import { PricesQuery, RangeQuery } from './dto/range.query.js';
+import { ParseTraceIdPipe } from './trace-id.pipe.js';
+
+/**
+ * Validation is wired per parameter with the DTO class given explicitly, so it works without
+ * emitted decorator metadata (tsx/esbuild builds) and whatever global pipes the host has.
+ * Unknown parameters are refused: a misspelt filter must not silently widen the result.
+ */
+function valid<T>(type: Type<T>): ValidationPipe {
+  return new ValidationPipe({ expectedType: type, transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
+}
+
+/** The admin REST API. Not registered by itself: `createAdminControllers` mounts a subclass under the configured path. */
+@ApiTags('kostrack')
+@ApiSecurity('kostrack-api-key')
+@ApiUnauthorizedResponse({ description: 'Missing or wrong API key' })
+export class AdminApiController {
+  constructor(
+    @Inject(AdminQueryService) private readonly queries: AdminQueryService,
+    @Inject(AdminPricesService) private readonly prices: AdminPricesService,
+    @Inject(KOSTRACK_ADMIN_STORE) private readonly store: AdminStore,
+  ) {}
+
+  @Get('traces')
+  @ApiOperation({ summary: 'Traces with their total cost, filtered, sorted, keyset-paginated' })
+  @ApiOkResponse({ type: TraceListDto })
+  @ApiBadRequestResponse({ description: 'A bad filter, limit or cursor' })
+  listTraces(@Query(valid(ListTracesQuery)) query: ListTracesQuery): Promise<TraceListDto> {
+    return this.queries.listTraces(query);
+  }
+
+  @Get('traces/:traceId')
+  @ApiOperation({ summary: 'One trace: span tree, calls in order, cost breakdown, totals' })
+  @ApiOkResponse({ type: TraceDetailDto })
+  @ApiBadRequestResponse({ description: 'traceId is not a UUID' })
+  @ApiNotFoundResponse({ description: 'No such trace' })
+  traceDetail(@Param('traceId', ParseTraceIdPipe) traceId: string): Promise<TraceDetailDto> {
+    return this.queries.traceDetail(traceId);
+  }
+
+  @Get('costs')
+  @ApiOperation({ summary: 'Spend grouped by model, provider, a tag, or an hour/day/week bucket (optionally split by a series)' })
+  @ApiOkResponse({ type: CostReportDto })
+  costs(@Query(valid(CostsQuery)) query: CostsQuery): Promise<CostReportDto> {
+    return this.queries.costs(query);
+  }
+
+  @Get('models/unpriced')
+  @ApiOperation({ summary: 'Models whose calls could not be priced' })
+  @ApiOkResponse({ type: UnpricedModelsDto })
+  unpriced(@Query(valid(RangeQuery)) query: RangeQuery): Promise<UnpricedModelsDto> {
+    return this.queries.unpricedModels(query);
+  }
+
+  @Get('prices')
+  @ApiOperation({ summary: 'Price overrides in effect: stored (llm_prices) and from the prices option' })
+  @ApiOkResponse({ type: PricesDto })
+  pricesInEffect(@Query(valid(PricesQuery)) query: PricesQuery): Promise<PricesDto> {
+    return this.prices.pricesAt(query.at !== undefined ? parseIsoTime(query.at) : new Date());
+  }
+
+  @Post('prices')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Store a price override with effective dates' })
+  @ApiCreatedResponse({ type: PriceDto })
+  createPrice(@Body(valid(CreatePriceBody)) body: CreatePriceBody): Promise<PriceDto> {
+    return this.prices.create(body);
+  }
+
+  @Get('health')
+  @ApiOperation({ summary: "The writer's health: queue depth, spool backlog, last flush, last error, database reachable" })
+  health() {
+    return this.store.health();
+  }
+}
+
+/** A controller class of this module's own, so two apps (or tests) can mount the API under different paths. */
+export function createAdminControllers(path: string, guard: Type<CanActivate>): Type[] {
+  class KostrackAdminController extends AdminApiController {}
+  Controller(path)(KostrackAdminController);
+  UseGuards(guard)(KostrackAdminController);
+  class KostrackDashboardController extends DashboardController {}
+  Controller(path)(KostrackDashboardController);
+  ApiExcludeController()(KostrackDashboardController);
+  return [KostrackAdminController, KostrackDashboardController];
+}
+

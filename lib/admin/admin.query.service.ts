@@ -1,0 +1,227 @@
+import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { usd, usdToString } from '../core/money.js';
+import { quoteSchema } from '../storage/schema.name.js';
+import type { SqlPool } from '../storage/sql.pool.js';
+import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
+import { iso, money, toTraceSummary, TRACE_COLUMNS, type CallRow, type SpanRow, type TraceRow } from './admin.rows.js';
+import type { CostGroupDto, CostReportDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
+import { TIME_BUCKETS, type CostsQuery, type TimeBucket } from './dto/costs.query.js';
+import { DEFAULT_PAGE_SIZE, type ListTracesQuery } from './dto/list-traces.query.js';
+import { parseIsoTime, TAG_FILTER } from './dto/query-values.js';
+import type { RangeQuery } from './dto/range.query.js';
+import type { TraceFilterQuery } from './dto/trace-filter.query.js';
+import { SqlParams } from './sql.params.js';
+import { decodeCursor, encodeCursor } from './trace.cursor.js';
+import { buildTraceDetail } from './trace-detail.builder.js';
+
+const DAY_MS = 86_400_000;
+const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: DAY_MS, week: 7 * DAY_MS };
+/** Enough for a year of hours; more buckets than a chart can show is a mistake, not a query. */
+const MAX_BUCKETS = 10_000;
+const MAX_GROUPS = 1000;
+
+/** Where a filter reads its columns: the trace rollup (list) or the call rows (cost report). */
+interface FilterTarget {
+  time: string;
+  tags: string;
+  service: (placeholder: string) => string;
+}
+const ON_TRACES: FilterTarget = { time: 't.started_at', tags: 't.tags', service: (p) => `t.service_ids @> ARRAY[${p}]::text[]` };
+const ON_CALLS: FilterTarget = { time: 'c.time', tags: 'c.tags', service: (p) => `c.service_id = ${p}` };
+
+/**
+ * Read side of the admin API. Every statement is fixed text plus bound parameters (tag keys
+ * included: they travel inside a JSON parameter or as the right operand of `->>`); the only
+ * spliced identifier is the schema, validated when the module starts.
+ */
+@Injectable()
+export class AdminQueryService {
+  private readonly logger = new Logger('KostrackAdmin');
+
+  constructor(@Inject(KOSTRACK_ADMIN_STORE) private readonly store: AdminStore) {}
+
+  async listTraces(q: ListTracesQuery): Promise<TraceListDto> {
+    const sort = q.sort ?? 'time';
+    const order = q.order ?? 'desc';
+    const limit = q.limit ?? DEFAULT_PAGE_SIZE;
+    const { pool, s } = this.db();
+    const p = new SqlParams();
+    const where = filterConditions(q, p, ON_TRACES);
+    if (q.minCost !== undefined) where.push(`t.total_cost_usd >= ${p.add(q.minCost)}::numeric`);
+    const col = sort === 'cost' ? 't.total_cost_usd' : 't.started_at';
+    const type = sort === 'cost' ? 'numeric' : 'timestamptz';
+    // started_at is set by both write paths; NULLs would sort apart and break the keyset.
+    if (sort === 'time') where.push('t.started_at IS NOT NULL');
+    if (q.cursor !== undefined) {
+      const c = decodeCursor(q.cursor, sort, order);
+      const cmp = order === 'desc' ? '<' : '>';
+      const v = p.add(c.value);
+      const id = p.add(c.traceId);
+      // The first condition alone is an index range; the second drops the ties already shown.
+      where.push(`${col} ${cmp}= ${v}::${type}`, `(${col} ${cmp} ${v}::${type} OR t.trace_id ${cmp} ${id}::uuid)`);
+    }
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const sql = `SELECT ${TRACE_COLUMNS},
+        to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_key
+      FROM ${s}.llm_traces t
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${col} ${dir}, t.trace_id ${dir}
+      LIMIT ${p.add(limit + 1)}`;
+    const rows = await this.run<TraceRow>(pool, sql, p.values);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > limit && last
+        ? encodeCursor({ sort, order, value: sort === 'cost' ? last.cost : last.started_key!, traceId: last.trace_id })
+        : null;
+    return { items: page.map(toTraceSummary), nextCursor, limit };
+  }
+
+  async traceDetail(traceId: string): Promise<TraceDetailDto> {
+    const { pool, s } = this.db();
+    // Three small indexed reads, in parallel on the pool's connections.
+    const [traces, spans, calls] = await Promise.all([
+      this.run<TraceRow>(pool, `SELECT ${TRACE_COLUMNS}, t.root_span_id, t.root_parent_span_id FROM ${s}.llm_traces t WHERE t.trace_id = $1`, [traceId]),
+      this.run<SpanRow>(
+        pool,
+        `SELECT span_id, parent_span_id, name, started_at, ended_at, status FROM ${s}.llm_spans WHERE trace_id = $1 ORDER BY started_at, span_id`,
+        [traceId],
+      ),
+      this.run<CallRow>(
+        pool,
+        `SELECT span_id, parent_span_id, time, service_id, provider, model, operation, cost_usd::text AS cost, pricing_source,
+                pricing_model, input_tokens, output_tokens, cached_tokens, token_breakdown, latency_ms, status, error_class,
+                streamed, tags, metadata
+           FROM ${s}.llm_calls WHERE trace_id = $1 ORDER BY time, span_id`,
+        [traceId],
+      ),
+    ]);
+    if (traces.length === 0) throw new NotFoundException(`No trace ${traceId}`);
+    return buildTraceDetail(traces[0], spans, calls);
+  }
+
+  async costs(q: CostsQuery): Promise<CostReportDto> {
+    const to = q.to !== undefined ? parseIsoTime(q.to) : new Date();
+    const from = q.from !== undefined ? parseIsoTime(q.from) : new Date(to.getTime() - 30 * DAY_MS);
+    if (from.getTime() >= to.getTime()) throw new BadRequestException('from must be before to');
+    const bucket = (TIME_BUCKETS as readonly string[]).includes(q.groupBy) ? (q.groupBy as TimeBucket) : null;
+    if (q.series !== undefined && !bucket) throw new BadRequestException('series needs groupBy hour, day or week');
+    if (bucket && (to.getTime() - from.getTime()) / BUCKET_MS[bucket] > MAX_BUCKETS)
+      throw new BadRequestException(`the range holds more than ${MAX_BUCKETS} ${bucket}s; narrow it or use a larger bucket`);
+
+    const { pool, s } = this.db();
+    const p = new SqlParams();
+    const where = [`c.time >= ${p.add(from.toISOString())}::timestamptz`, `c.time < ${p.add(to.toISOString())}::timestamptz`];
+    where.push(...filterConditions({ ...q, from: undefined, to: undefined }, p, ON_CALLS));
+
+    // Dimensions in a fixed order; GROUP BY uses positions so a bound tag key appears once.
+    const dims: string[] = [];
+    if (bucket) dims.push(`date_trunc(${p.add(bucket)}, c.time, 'UTC') AS bucket`);
+    const dim = bucket ? q.series : q.groupBy;
+    if (dim === 'model') dims.push('c.provider AS provider', 'c.model AS dim');
+    else if (dim === 'provider') dims.push('c.provider AS dim');
+    else if (dim?.startsWith('tag:')) dims.push(`c.tags->>${p.add(dim.slice(4))} AS dim`);
+    const positions = dims.map((_, i) => i + 1).join(', ');
+    const orderBy = bucket ? `1, cost DESC` : `sum(c.cost_usd) DESC NULLS LAST, ${positions}`;
+    const sql = `SELECT ${dims.join(', ')},
+        trim_scale(COALESCE(sum(c.cost_usd), 0))::text AS cost, count(*) AS calls,
+        count(*) FILTER (WHERE c.cost_usd IS NULL) AS unpriced,
+        COALESCE(sum(c.input_tokens), 0) AS input_tokens, COALESCE(sum(c.output_tokens), 0) AS output_tokens
+      FROM ${s}.llm_calls c
+      WHERE ${where.join(' AND ')}
+      GROUP BY ${positions}
+      ORDER BY ${orderBy}
+      LIMIT ${MAX_GROUPS}`;
+    const rows = await this.run<Record<string, unknown>>(pool, sql, p.values);
+    let total = 0n;
+    const groups = rows.map((r): CostGroupDto => {
+      const cost = usd(r.cost as string);
+      total += cost;
+      const g: CostGroupDto = {
+        key: bucket ? (r.bucket as Date).toISOString() : ((r.dim as string | null) ?? null),
+        costUsd: usdToString(cost),
+        calls: Number(r.calls),
+        unpricedCalls: Number(r.unpriced),
+        inputTokens: Number(r.input_tokens),
+        outputTokens: Number(r.output_tokens),
+      };
+      if (bucket) g.bucket = (r.bucket as Date).toISOString();
+      if (bucket && q.series !== undefined) g.series = (r.dim as string | null) ?? null;
+      if (dim === 'model') (bucket ? (g.seriesProvider = r.provider as string) : (g.provider = r.provider as string));
+      return g;
+    });
+    return { groupBy: q.groupBy, series: q.series ?? null, from: from.toISOString(), to: to.toISOString(), totalCostUsd: usdToString(total), groups };
+  }
+
+  async unpricedModels(q: RangeQuery): Promise<UnpricedModelsDto> {
+    const storage = this.store.storage();
+    if (!storage) {
+      const models = this.store.unpricedInProcess().map((m) => ({ ...m, firstSeen: m.firstSeen.toISOString(), lastSeen: null }));
+      return { source: 'process', models };
+    }
+    const p = new SqlParams();
+    const where = [`c.pricing_source = 'unpriced'`];
+    if (q.from !== undefined) where.push(`c.time >= ${p.add(parseIsoTime(q.from).toISOString())}::timestamptz`);
+    if (q.to !== undefined) where.push(`c.time < ${p.add(parseIsoTime(q.to).toISOString())}::timestamptz`);
+    const rows = await this.run<{ provider: string; model: string; calls: string; first_seen: Date; last_seen: Date }>(
+      storage.pool,
+      `SELECT c.provider, c.model, count(*) AS calls, min(c.time) AS first_seen, max(c.time) AS last_seen
+         FROM ${quoteSchema(storage.schema)}.llm_calls c WHERE ${where.join(' AND ')}
+        GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2 LIMIT ${MAX_GROUPS}`,
+      p.values,
+    );
+    return {
+      source: 'database',
+      models: rows.map((r) => ({ provider: r.provider, model: r.model, calls: Number(r.calls), firstSeen: r.first_seen.toISOString(), lastSeen: iso(r.last_seen) })),
+    };
+  }
+
+  /** The open pool and quoted schema, or 503 while storage is off. */
+  db(): { pool: SqlPool; s: string } {
+    const storage = this.store.storage();
+    if (!storage) throw new ServiceUnavailableException('Kostrack storage is off (database: false or enabled: false)');
+    return { pool: storage.pool, s: quoteSchema(storage.schema) };
+  }
+
+  /**
+   * Runs a statement; database errors never reach the client as text (it could show SQL or
+   * data). A value PostgreSQL rejects (class 22) is the request's fault: 400.
+   */
+  async run<R>(pool: SqlPool, sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (e) {
+      const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : '';
+      if (code.startsWith('22')) throw new BadRequestException('A filter value is out of range');
+      this.logger.error(`Admin query failed (${code || (e as Error)?.constructor?.name || 'error'}): ${(e as Error)?.message ?? e}`);
+      throw new InternalServerErrorException('Kostrack admin query failed');
+    }
+  }
+}
+
+/** Filters shared by traces and costs; all tag filters fold into one JSON containment parameter. */
+function filterConditions(q: TraceFilterQuery, p: SqlParams, target: FilterTarget): string[] {
+  const where: string[] = [];
+  if (q.from !== undefined) where.push(`${target.time} >= ${p.add(parseIsoTime(q.from).toISOString())}::timestamptz`);
+  if (q.to !== undefined) where.push(`${target.time} < ${p.add(parseIsoTime(q.to).toISOString())}::timestamptz`);
+  const wanted: [string, string][] = [];
+  if (q.feature !== undefined) wanted.push(['feature', q.feature]);
+  if (q.project !== undefined) wanted.push(['project', q.project]);
+  if (q.user !== undefined) wanted.push(['user_id', q.user]);
+  for (const t of q.tag ?? []) {
+    const m = TAG_FILTER.exec(t)!;
+    wanted.push([m[1], m[2]]);
+  }
+  if (wanted.length > 0) {
+    const tags: Record<string, string> = Object.create(null);
+    let contradictory = false;
+    for (const [k, v] of wanted) {
+      if (k in tags && tags[k] !== v) contradictory = true;
+      tags[k] = v;
+    }
+    // Two values for one key can never both match a trace.
+    where.push(contradictory ? 'false' : `${target.tags} @> ${p.add(JSON.stringify(tags))}::jsonb`);
+  }
+  if (q.service !== undefined) where.push(target.service(p.add(q.service)));
+  return where;
+}

@@ -1,0 +1,15 @@
+import type { PriceOverride } from '../pricing/price-table.js';
+import type { SqlPool } from '../storage/sql.pool.js';
+import type { StorageHealth } from '../storage/telemetry.storage.js';
+
+/** What the admin API reads: the open storage (null while off), health, and in-process pricing facts. */
+export interface AdminStore {
+  storage(): { pool: SqlPool; schema: string } | null;
+  health(): StorageHealth;
+  /** The module's `prices` option. */
+  priceOverrides(): readonly PriceOverride[];
+  /** Unpriced models this process has seen (used when storage is off). */
+  unpricedInProcess(): { provider: string; model: string; calls: number; firstSeen: Date }[];
+}
+
+export const KOSTRACK_ADMIN_STORE = Symbol.for('kostrack:admin-store');

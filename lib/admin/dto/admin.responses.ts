@@ -1,0 +1,154 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/**
+ * Response shapes, as classes so @nestjs/swagger can describe them. Money is a decimal string
+ * (exact; never a float), times are ISO-8601 strings.
+ */
+
+export class TraceSummaryDto {
+  @ApiProperty({ format: 'uuid' }) traceId: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ nullable: true, type: String }) feature: string | null;
+  @ApiProperty({ nullable: true, type: String }) userId: string | null;
+  @ApiProperty({ nullable: true, type: String }) project: string | null;
+  @ApiProperty({ example: '0.006523456789013' }) totalCostUsd: string;
+  @ApiProperty() callCount: number;
+  @ApiProperty() unpricedCallCount: number;
+  @ApiProperty() errorCallCount: number;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+  @ApiProperty() cachedTokens: number;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) endedAt: string | null;
+  @ApiProperty({ nullable: true, type: Number }) durationMs: number | null;
+  @ApiProperty({ nullable: true, type: String }) status: string | null;
+  @ApiProperty({ type: [String] }) serviceIds: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) tags: Record<string, string>;
+}
+
+export class TraceListDto {
+  @ApiProperty({ type: [TraceSummaryDto] }) items: TraceSummaryDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page' })
+  nextCursor: string | null;
+  @ApiProperty() limit: number;
+}
+
+export class CallDto {
+  @ApiProperty({ format: 'uuid' }) spanId: string;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) parentSpanId: string | null;
+  @ApiProperty({ format: 'date-time' }) time: string;
+  @ApiProperty() serviceId: string;
+  @ApiProperty() provider: string;
+  @ApiProperty() model: string;
+  @ApiProperty() operation: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Null when the call could not be priced' }) costUsd: string | null;
+  @ApiProperty() pricingSource: string;
+  @ApiProperty({ nullable: true, type: String }) pricingModel: string | null;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+  @ApiProperty() cachedTokens: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) tokenBreakdown: Record<string, number>;
+  @ApiProperty() latencyMs: number;
+  @ApiProperty() status: string;
+  @ApiProperty({ nullable: true, type: String }) errorClass: string | null;
+  @ApiProperty() streamed: boolean;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) tags: Record<string, string>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+}
+
+export class SpanNodeDto {
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'Null for a trace whose root span never landed' })
+  spanId: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) parentSpanId: string | null;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ enum: ['trace', 'span'] }) kind: 'trace' | 'span';
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) endedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) status: string | null;
+  @ApiProperty({ description: 'Cost of the calls in this span and its descendants' }) costUsd: string;
+  @ApiProperty({ description: 'Calls in this span and its descendants' }) callCount: number;
+  @ApiProperty({ type: [String], description: 'Ids of the calls made directly in this span, in order' }) callIds: string[];
+  @ApiProperty({ type: () => [SpanNodeDto] }) children: SpanNodeDto[];
+}
+
+export class CostBreakdownItemDto {
+  @ApiProperty() provider: string;
+  @ApiProperty() model: string;
+  @ApiProperty() costUsd: string;
+  @ApiProperty({ description: 'Share of the trace cost, one decimal; the shares sum to 100' }) pct: number;
+  @ApiProperty() calls: number;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+}
+
+export class TraceDetailDto {
+  @ApiProperty({ type: TraceSummaryDto }) trace: TraceSummaryDto;
+  @ApiProperty({ type: SpanNodeDto }) root: SpanNodeDto;
+  @ApiProperty({ type: [CallDto], description: 'Every call of the trace, by time' }) calls: CallDto[];
+  @ApiProperty({ type: [CostBreakdownItemDto] }) costBreakdown: CostBreakdownItemDto[];
+  @ApiProperty({ type: TraceSummaryDto, description: 'Totals from the rollup (same as trace)' }) totals: {
+    totalCostUsd: string;
+    callCount: number;
+    unpricedCallCount: number;
+    errorCallCount: number;
+    inputTokens: number;
+    outputTokens: number;
+    cachedTokens: number;
+    durationMs: number | null;
+    spanCount: number;
+  };
+}
+
+export class CostGroupDto {
+  @ApiProperty({ nullable: true, type: String, description: 'Model, provider, tag value (null: calls without the tag) or bucket start' })
+  key: string | null;
+  @ApiPropertyOptional({ description: 'The provider, when grouping by model' }) provider?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Bucket start, when grouping by time' }) bucket?: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'The series value, when `series` is given' }) series?: string | null;
+  @ApiPropertyOptional({ description: 'The series provider, when `series=model`' }) seriesProvider?: string;
+  @ApiProperty() costUsd: string;
+  @ApiProperty() calls: number;
+  @ApiProperty() unpricedCalls: number;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+}
+
+export class CostReportDto {
+  @ApiProperty() groupBy: string;
+  @ApiProperty({ nullable: true, type: String }) series: string | null;
+  @ApiProperty({ format: 'date-time' }) from: string;
+  @ApiProperty({ format: 'date-time' }) to: string;
+  @ApiProperty() totalCostUsd: string;
+  @ApiProperty({ type: [CostGroupDto] }) groups: CostGroupDto[];
+}
+
+export class UnpricedModelDto {
+  @ApiProperty() provider: string;
+  @ApiProperty() model: string;
+  @ApiProperty() calls: number;
+  @ApiProperty({ format: 'date-time' }) firstSeen: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) lastSeen: string | null;
+}
+
+export class UnpricedModelsDto {
+  @ApiProperty({ enum: ['database', 'process'], description: 'database: every replica; process: this process only (storage off)' })
+  source: 'database' | 'process';
+  @ApiProperty({ type: [UnpricedModelDto] }) models: UnpricedModelDto[];
+}
+
+export class PriceDto {
+  @ApiProperty({ nullable: true, type: Number, description: 'Row id of a stored price; null for the prices option' }) id: number | null;
+  @ApiProperty({ enum: ['stored', 'option'] }) source: 'stored' | 'option';
+  @ApiProperty() provider: string;
+  @ApiProperty() model: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'USD per million tokens by bucket' })
+  perMtok: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) effectiveFrom: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) effectiveTo: string | null;
+  @ApiProperty({ nullable: true, type: String }) note: string | null;
+}
+
+export class PricesDto {
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ type: [PriceDto] }) prices: PriceDto[];
+}
