@@ -15,6 +15,12 @@ export function langchainUsage(provider: string, responseMetadata: unknown, usag
   if (isObject(raw)) {
     if (typeof raw.prompt_tokens === 'number') return chatUsage(raw);
     if (provider === 'anthropic' && typeof raw.input_tokens === 'number' && typeof raw.output_tokens === 'number') return anthropicUsage(raw);
+    // Anthropic streams: LangChain keeps the cache fields (with the 5m/1h split) but moves the
+    // counts to usage_metadata, whose input includes the cache; rebuild the API's own shape.
+    if (provider === 'anthropic' && isObject(usageMetadata) && typeof usageMetadata.input_tokens === 'number') {
+      const cached = num(raw.cache_read_input_tokens) + num(raw.cache_creation_input_tokens);
+      return anthropicUsage({ ...raw, input_tokens: usageMetadata.input_tokens - cached, output_tokens: usageMetadata.output_tokens });
+    }
   }
   const gemini = (responseMetadata as { usageMetadata?: unknown } | undefined)?.usageMetadata;
   if (isObject(gemini) && typeof gemini.promptTokenCount === 'number') return geminiUsage(gemini);
@@ -48,6 +54,10 @@ function fromUsageMetadata(u: Record<string, unknown>): NormalizedUsage {
     },
     read,
   );
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
