@@ -25,10 +25,11 @@ export class ListTracesQuery extends TraceFilterQuery {
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
+  // class-validator runs these bottom-up; with stopAtFirstError, "not an integer" must come first.
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
   @Max(MAX_PAGE_SIZE)
+  @Min(1)
+  @IsInt()
   limit?: number;
 
   @ApiPropertyOptional({ description: '`nextCursor` of the previous page; keep the same sort, order and filters' })
