@@ -93,7 +93,7 @@ describe('400 for bad input', () => {
     const cursor = page.body.nextCursor as string;
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
     expect((await get('traces', { sort: 'cost', cursor })).status).toBe(200);
-    for (const other of [{ sort: 'time' }, { sort: 'cost', order: 'asc' }]) {
+    for (const other of [{ sort: 'time' }, { sort: 'cost', order: 'asc' }] as Record<string, string>[]) {
       const res = await get('traces', { ...other, cursor });
       expect(res.status).toBe(400);
       expect(res.body.message).toBe('cursor is invalid, or was made for another sort or order');
