@@ -18,7 +18,8 @@ export function stackedBarChart(title: string, report: CostReport, buckets: stri
     const name = g.series ?? '(none)';
     totals.set(name, (totals.get(name) ?? 0) + Number(g.costUsd));
   }
-  const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+  // Series with no spend (only unpriced calls) draw nothing, so they stay out of the legend too.
+  const ranked = [...totals.entries()].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([name]) => name);
   const named = ranked.slice(0, ranked.length > MAX_SERIES + 1 ? MAX_SERIES : ranked.length);
   const seriesOf = (s: string | null | undefined) => (named.includes(s ?? '(none)') ? (s ?? '(none)') : 'other');
   const series = ranked.length > named.length ? [...named, 'other'] : named;

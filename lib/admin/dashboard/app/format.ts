@@ -8,6 +8,8 @@ export function usdShort(value: string | null): string {
   if (n === 0) return '$0';
   if (n >= 100) return `$${n.toFixed(0)}`;
   if (n >= 1) return `$${n.toFixed(2)}`;
+  // Below a millionth, significant digits would print in exponent form; the exact string reads better.
+  if (n < 0.000001) return `$${value}`;
   // Small amounts: four significant digits, so $0.000045 does not read as $0.00.
   return `$${n.toPrecision(4).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')}`;
 }
@@ -26,7 +28,7 @@ export function duration(ms: number | null): string {
 
 export function dateTime(iso: string | null): string {
   if (!iso) return '–';
-  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return iso.replace('T', ' ').replace(/\.000Z$/, 'Z');
 }
 
 export function tokens(n: number): string {

@@ -100,7 +100,7 @@ export async function renderTraces(root: HTMLElement, api: AdminApi, state: List
       h('td', {}, h('a', { href: `#/trace/${t.traceId}` }, t.name ?? t.traceId.slice(0, 8))),
       h('td', {}, t.feature ?? ''),
       h('td', {}, t.userId ?? ''),
-      h('td', { class: 'num' }, String(t.callCount), t.unpricedCallCount ? h('span', { class: 'warn', title: 'unpriced calls' }, ` +${t.unpricedCallCount}?`) : null),
+      h('td', { class: 'num' }, String(t.callCount), t.unpricedCallCount ? h('span', { class: 'warn' }, ` (${t.unpricedCallCount} unpriced)`) : null),
       h('td', { class: 'num' }, duration(t.durationMs)),
       h('td', { class: 'num cost', title: usdExact(t.totalCostUsd) }, usdShort(t.totalCostUsd)),
     );

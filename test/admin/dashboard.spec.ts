@@ -1,0 +1,133 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { INestApplication } from '@nestjs/common';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_FILE, bundleDashboard } from '../../lib/admin/dashboard/build.dashboard.js';
+import { useTestDatabase } from '../support/database.js';
+import { API_KEY, seed, startAdminApp } from './support/admin.app.js';
+import { bulkTraces, invoiceTrace } from './support/admin.fixture.js';
+
+const SCREENSHOTS = 'test-output/screenshots';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+
+const db = useTestDatabase('admin_ui');
+let app: INestApplication;
+let browser: Browser;
+let page: Page;
+let origin: string;
+const invoice = invoiceTrace();
+const all = [invoice, ...bulkTraces()];
+const offsite: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  app = await startAdminApp(db);
+  await seed(
+    app,
+    all.flatMap((t) => t.spans),
+    all.flatMap((t) => t.calls),
+  );
+  await app.listen(0, '127.0.0.1');
+  origin = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // Offline by construction: any request that leaves the app fails the test.
+  await page.route('**/*', (route) => {
+    if (!route.request().url().startsWith(origin)) {
+      offsite.push(route.request().url());
+      return route.abort();
+    }
+    return route.continue();
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+describe('the dashboard in headless Chromium', () => {
+  const errors: string[] = [];
+
+  it('asks for the key, then lists traces and draws the charts', async () => {
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && !/401/.test(m.text()) && errors.push(m.text()));
+    await page.goto(`${origin}/kostrack/#/?from=2026-11-01&to=2026-11-06`);
+    await page.waitForSelector('[data-testid=key-form]');
+    await page.fill('[data-testid=key-form] input', API_KEY);
+    await page.click('[data-testid=key-form] button');
+
+    await page.waitForSelector('[data-testid=traces-table] tbody tr');
+    // 61 traces: a first page of 50, then the rest on "Load more".
+    expect(await page.locator('[data-testid=traces-table] tbody tr').count()).toBe(50);
+    await page.click('button.more');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=traces-table] tbody tr').length === 61);
+    expect(await page.locator('button.more').isHidden()).toBe(true);
+
+    await page.waitForSelector('[data-testid=chart-model] svg rect.bar');
+    const modelBars = await page.locator('[data-testid=chart-model] svg rect.bar').count();
+    // Three days with spend, each split by model: 2 + 3 + 3 stacked segments.
+    expect(modelBars).toBe(8);
+    expect(await page.locator('[data-testid=chart-model] .legend li').allTextContents()).toEqual(['claude-haiku-4-5', 'gpt-4o-mini', 'gemini-2.5-flash']);
+    expect(await page.locator('[data-testid=chart-feature] svg rect.bar').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid=chart-feature] .legend li').allTextContents()).toEqual(expect.arrayContaining(['chat', 'search', 'invoice-pipeline']));
+    for (const height of await page.locator('[data-testid=chart-model] svg rect.bar').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height')))))
+      expect(height).toBeGreaterThan(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-list.png`, fullPage: true });
+  });
+
+  it('sorts by cost when the header is clicked', async () => {
+    await page.click('th[data-sort=cost]');
+    await page.waitForFunction(() => location.hash.includes('sort=cost'));
+    await page.waitForSelector('[data-testid=traces-table] tbody tr');
+    const firstCosts = await page.locator('[data-testid=traces-table] tbody tr td.cost').evaluateAll((tds) => tds.slice(0, 3).map((td) => td.getAttribute('title')));
+    expect(firstCosts).toEqual(['$0.0091', '$0.0091', '$0.0091']);
+  });
+
+  it('filters by feature', async () => {
+    await page.fill('[data-testid=filters] input[name=feature]', 'invoice-pipeline');
+    await page.click('[data-testid=filters] button');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=traces-table] tbody tr').length === 1);
+    expect(await page.locator('[data-testid=traces-table] tbody tr').getAttribute('data-trace-id')).toBe(invoice.traceId);
+  });
+
+  it('shows a trace as a waterfall with a bar per span and call, and the exact total', async () => {
+    await page.click(`[data-trace-id="${invoice.traceId}"]`);
+    await page.waitForSelector('[data-testid=waterfall] .wf-bar');
+    // The trace itself, its 4 spans and its 8 calls.
+    expect(await page.locator('[data-testid=waterfall] .wf-bar').count()).toBe(13);
+    expect(await page.locator('[data-testid=waterfall] .wf-bar[data-kind=span]').count()).toBe(4);
+    expect(await page.locator('[data-testid=waterfall] .wf-bar[data-kind=call]').count()).toBe(8);
+    expect(await page.locator('[data-testid=trace-total]').textContent()).toBe('$0.006523456789013');
+    expect(await page.locator('[data-testid=waterfall] .wf-bar[data-kind=trace]').getAttribute('data-cost')).toBe('0.006523456789013');
+    const spanCosts = await page.locator('[data-testid=waterfall] .wf-bar[data-kind=span]').evaluateAll((bars) => bars.map((b) => b.getAttribute('data-cost')));
+    expect(spanCosts).toEqual(['0.0033', '0.0001', '0.000055', '0.003000000000001']);
+    // Bars sit on the timeline: the trace spans it all, `post` (6 s–9 s of 10 s) starts at 60 %.
+    const geometry = await page.locator('[data-testid=waterfall] .wf-bar').evaluateAll((bars) =>
+      bars.map((b) => {
+        const track = b.parentElement!.getBoundingClientRect();
+        const r = b.getBoundingClientRect();
+        return { left: Math.round(((r.left - track.left) / track.width) * 100), width: Math.round((r.width / track.width) * 100) };
+      }),
+    );
+    expect(geometry[0]).toEqual({ left: 0, width: 100 });
+    const postIndex = (await page.locator('[data-testid=waterfall] .wf-label').allTextContents()).findIndex((t) => t.includes('post'));
+    expect(geometry[postIndex - 1]).toEqual({ left: 60, width: 30 }); // label rows include the axis row first
+    expect(await page.locator('[data-testid=breakdown] tbody tr').count()).toBe(3);
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-trace.png`, fullPage: true });
+    expect(errors).toEqual([]);
+    expect(offsite).toEqual([]);
+  });
+
+  it('returns to the list', async () => {
+    await page.click('a.back');
+    await page.waitForSelector('[data-testid=traces-table] tbody tr');
+    expect(await page.evaluate(() => location.hash)).toContain('feature=invoice-pipeline');
+  });
+});
+
+describe('the bundle', () => {
+  it('is up to date with the front-end sources', async () => {
+    expect(readFileSync(BUNDLE_FILE, 'utf8')).toBe(await bundleDashboard());
+  });
+});
