@@ -3,3 +3,4 @@ export * from './nest/index.js';
 export * from './pricing/index.js';
 export * from './providers/index.js';
 export * from './admin/index.js';
+export * from './integrations/index.js';
