@@ -99,7 +99,7 @@ export class KostrackCallbackHandler extends BaseCallbackHandler {
   private take(runId: string): CallScope | undefined {
     const scope = this.runs.get(runId);
     this.runs.delete(runId);
-    if (scope && this.streamedRuns.delete(runId)) (scope.init as { streamed: boolean }).streamed = true;
+    if (scope && this.streamedRuns.delete(runId)) scope.init.streamed = true;
     return scope;
   }
 }
