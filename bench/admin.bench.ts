@@ -136,7 +136,8 @@ async function main(): Promise<void> {
     },
     options.admin,
   );
-  const app = await NestFactory.create(admin, { logger: ['error'] });
+  // abortOnError: false, so a boot failure throws here and the bench schema is still dropped.
+  const app = await NestFactory.create(admin, { logger: ['error'], abortOnError: false });
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
 
