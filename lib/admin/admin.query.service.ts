@@ -3,7 +3,7 @@ import { usd, usdToString } from '../core/money.js';
 import { quoteSchema } from '../storage/schema.name.js';
 import type { SqlPool } from '../storage/sql.pool.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
-import { iso, money, toTraceSummary, TRACE_COLUMNS, type CallRow, type SpanRow, type TraceRow } from './admin.rows.js';
+import { iso, toTraceSummary, TRACE_COLUMNS, type CallRow, type SpanRow, type TraceRow } from './admin.rows.js';
 import type { CostGroupDto, CostReportDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
 import { TIME_BUCKETS, type CostsQuery, type TimeBucket } from './dto/costs.query.js';
 import { DEFAULT_PAGE_SIZE, type ListTracesQuery } from './dto/list-traces.query.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usdToString, type Usd } from '../../lib/core/money.js';
 import { useTestDatabase } from '../support/database.js';
 import { API_KEY, seed, startAdminApp } from './support/admin.app.js';
-import { at, bulkTraces, id, invoiceTrace, money, PROJECT, totalOf, type FixtureTrace } from './support/admin.fixture.js';
+import { bulkTraces, id, invoiceTrace, money, PROJECT, totalOf, type FixtureTrace } from './support/admin.fixture.js';
 
 const db = useTestDatabase('admin');
 let app: INestApplication;
