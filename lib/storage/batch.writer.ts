@@ -63,6 +63,9 @@ class ItemQueue {
 
 type Outcome = 'ok' | 'down';
 
+/** Batches written concurrently; pools are opened with more connections than this. */
+const PARALLEL_BATCHES = 2;
+
 export interface BatchWriterInit {
   pool: SqlPool;
   schema: string;
@@ -273,10 +276,15 @@ export class BatchWriter implements TelemetrySink {
       }
       const size = this.queue.size;
       if (size > 0 && (size >= this.options.batchSize || this.closing || this.replay === null)) {
-        const batch = this.queue.peek(this.options.batchSize);
-        const outcome = await this.write(batch);
+        // Two batches at once on two connections: one is encoded and sent while the database
+        // works on the other. They are dropped from memory only when both committed; re-sending
+        // a committed one after a failure inserts nothing (idempotent on span_id).
+        const batch = this.queue.peek(this.options.batchSize * PARALLEL_BATCHES);
+        const parts: TelemetryItem[][] = [];
+        for (let i = 0; i < batch.length; i += this.options.batchSize) parts.push(batch.slice(i, i + this.options.batchSize));
+        const outcomes = await Promise.all(parts.map((part) => this.write(part)));
         if (this.closed) return;
-        if (outcome === 'down') {
+        if (outcomes.includes('down')) {
           if (this.closing) return;
           await this.backoff();
           continue;

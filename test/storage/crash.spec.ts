@@ -91,5 +91,5 @@ it('kill -9 mid-load against a live database: after restart nothing is doubled a
   );
   expect(drift.rows[0].n).toBe(0);
   expect(hadSpool).toBe(true);
-  expect(storage.health().written.calls).toBeGreaterThan(0); // the spool was replayed
+  expect(storage.health().written!.calls).toBeGreaterThan(0); // the spool was replayed
 });

@@ -81,7 +81,9 @@ it('an outage during 20,000 calls: the calls never wait or throw, every row land
   expect(t.rows).toEqual([{ total_cost_usd: root.totalCostDecimal, call_count: '20000', input_tokens: String(expectedTokens()), name: 'outage' }]);
   const after = storage!.health();
   expect(after).toMatchObject({ databaseReachable: true, queueDepth: 0, spoolBytes: 0, deadLettered: 0 });
-  expect(after.written!.calls).toBe(20_000);
+  // Rows whose commit succeeded while the connection was being cut are re-sent and skipped, so this
+  // process may count fewer inserts than the table holds; the table (checked above) is the truth.
+  expect(after.written!.calls).toBeLessThanOrEqual(20_000);
   expect(readFileSync(writer.deadLetterFile, { flag: 'a+' }).length).toBe(0);
 });
 
