@@ -163,6 +163,8 @@ async function main(): Promise<void> {
     const deep = JSON.parse((await httpGet(port, `/kostrack/traces?sort=cost&limit=200`)).body).nextCursor as string;
     const apiNextPage = await sample(ROUNDS, () => httpGet(port, `/kostrack/traces?sort=cost&limit=20&cursor=${deep}`));
     const costsDay = await sample(20, () => httpGet(port, '/kostrack/costs?groupBy=model&from=2026-10-05&to=2026-10-06'));
+    // What the dashboard's chart asks for over the whole data set: a scan of every call row.
+    const costsMonth = await sample(3, () => httpGet(port, '/kostrack/costs?groupBy=day&series=model&from=2026-10-01&to=2026-11-01'));
     const groupBy = await sample(7, () => pool.query(seedSql));
     const viewTop = await sample(ROUNDS, () => pool.query(`SELECT * FROM ${s}.trace_costs ORDER BY total_cost_usd DESC LIMIT 20`));
     const seedDetail = await sample(ROUNDS, (i) =>
@@ -195,6 +197,7 @@ async function main(): Promise<void> {
         row('API `GET traces?feature=…&limit=50` (latest first, filtered)', apiList),
         row('API `GET traces?sort=cost&limit=20&cursor=…` (a later page)', apiNextPage),
         row('API `GET costs?groupBy=model` over one day (3,456 traces, 34,560 calls)', costsDay),
+        row('API `GET costs?groupBy=day&series=model` over all 1,000,000 calls (29 days)', costsMonth),
         '',
         ...goals,
         '',

@@ -4,7 +4,7 @@ import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { DashboardController } from './dashboard.controller.js';
-import { CostReportDto, PriceDto, PricesDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
+import { CostReportDto, HealthDto, PriceDto, PricesDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
 import { CostsQuery } from './dto/costs.query.js';
 import { CreatePriceBody } from './dto/create-price.body.js';
 import { ListTracesQuery } from './dto/list-traces.query.js';
@@ -80,7 +80,8 @@ export class AdminApiController {
 
   @Get('health')
   @ApiOperation({ summary: "The writer's health: queue depth, spool backlog, last flush, last error, database reachable" })
-  health() {
+  @ApiOkResponse({ type: HealthDto })
+  health(): HealthDto {
     return this.store.health();
   }
 }

@@ -152,3 +152,17 @@ export class PricesDto {
   @ApiProperty({ format: 'date-time' }) at: string;
   @ApiProperty({ type: [PriceDto] }) prices: PriceDto[];
 }
+
+export class HealthDto {
+  @ApiProperty({ description: 'False when storage is off (database: false); the other fields are then absent' }) enabled: boolean;
+  @ApiPropertyOptional() schema?: string;
+  @ApiPropertyOptional({ nullable: true, type: Boolean, description: 'Null until the first write was attempted' }) databaseReachable?: boolean | null;
+  @ApiPropertyOptional({ description: 'Rows in memory, queued or in flight' }) queueDepth?: number;
+  @ApiPropertyOptional({ description: 'Bytes waiting in the disk spool' }) spoolBytes?: number;
+  @ApiPropertyOptional() spooledRows?: number;
+  @ApiPropertyOptional() deadLettered?: number;
+  @ApiPropertyOptional({ type: 'object', properties: { calls: { type: 'number' }, spans: { type: 'number' } } }) written?: { calls: number; spans: number };
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) lastFlushAt?: Date | null;
+  @ApiPropertyOptional({ nullable: true, type: 'object', properties: { code: { type: 'string', nullable: true }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } })
+  lastError?: { code: string | null; message: string; at: Date } | null;
+}
