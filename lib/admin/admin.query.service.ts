@@ -147,7 +147,8 @@ export class AdminQueryService {
       };
       if (bucket) g.bucket = (r.bucket as Date).toISOString();
       if (bucket && q.series !== undefined) g.series = (r.dim as string | null) ?? null;
-      if (dim === 'model') (bucket ? (g.seriesProvider = r.provider as string) : (g.provider = r.provider as string));
+      if (dim === 'model' && bucket) g.seriesProvider = r.provider as string;
+      else if (dim === 'model') g.provider = r.provider as string;
       return g;
     });
     return { groupBy: q.groupBy, series: q.series ?? null, from: from.toISOString(), to: to.toISOString(), totalCostUsd: usdToString(total), groups };
