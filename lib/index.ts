@@ -4,3 +4,4 @@ export * from './pricing/index.js';
 export * from './providers/index.js';
 export * from './admin/index.js';
 export * from './integrations/index.js';
+export * from './storage/index.js';

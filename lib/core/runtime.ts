@@ -3,6 +3,7 @@ import type { TraceContext } from './trace-context.js';
 import type { TelemetrySink } from './call-record.js';
 import { EMPTY_TAGS, type Tags } from './tags.js';
 import { isUuid } from './ids.js';
+import { KostrackConfigError } from './errors.js';
 
 /** Process-wide state. Lives on `globalThis` so two loaded copies of the package share one store. */
 export interface Runtime {
@@ -47,8 +48,15 @@ export interface RuntimeOptions {
   warn?: (message: string) => void;
 }
 
+/** Throws a {@link KostrackConfigError} unless `serviceId` is a non-empty string of at most 128 characters. */
+export function assertServiceId(serviceId: unknown, where: string): asserts serviceId is string {
+  if (typeof serviceId !== 'string' || serviceId === '' || serviceId.length > 128)
+    throw new KostrackConfigError(`${where}: serviceId must be a non-empty string of at most 128 characters`);
+}
+
 /** Sets process-wide options (the Nest module calls this from `forRoot`). */
 export function configureKostrack(options: RuntimeOptions): void {
+  if (options.serviceId !== undefined) assertServiceId(options.serviceId, 'configureKostrack');
   if (options.enabled !== undefined) runtime.enabled = options.enabled;
   if (options.serviceId !== undefined) runtime.serviceId = options.serviceId;
   if (options.tags !== undefined) runtime.tags = options.tags;

@@ -15,6 +15,14 @@ export class KostrackHealth {
   }
 
   /**
+   * Resolves once every row recorded so far is committed (or dead-lettered); for tests and for
+   * jobs that want their costs in the database before they report. Rejects after `timeoutMs`.
+   */
+  async flush(timeoutMs?: number): Promise<void> {
+    await this.lifecycle.current?.writer.drain(timeoutMs);
+  }
+
+  /**
    * Up when storage is off or the database took the last write. Rows are not lost while down
    * (they queue and spool), but they are not landing either, which an operator wants to know.
    */

@@ -1,7 +1,7 @@
 import { type DynamicModule, Inject, Module, type NestInterceptor, type OnModuleInit, type Provider } from '@nestjs/common';
 import { KostrackConfigError } from '../core/errors.js';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { configureKostrack } from '../core/runtime.js';
+import { assertServiceId, configureKostrack } from '../core/runtime.js';
 import { normalizeTags } from '../core/tags.js';
 import { KOSTRACK_ASYNC_OPTIONS_TYPE, KOSTRACK_OPTIONS, KOSTRACK_OPTIONS_TYPE, KostrackConfigurableModule } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
@@ -77,8 +77,7 @@ function validateOptions(options: KostrackModuleOptions): void {
   normalizeTags(options.tags);
   validateClientOptions(options);
   if (options.database !== false) resolveStorageOptions(options);
-  if (options.serviceId !== undefined && (typeof options.serviceId !== 'string' || options.serviceId === ''))
-    throw new KostrackConfigError('KostrackModule: serviceId must be a non-empty string');
+  if (options.serviceId !== undefined) assertServiceId(options.serviceId, 'KostrackModule');
   if (options.requestTags !== undefined && typeof options.requestTags !== 'function')
     throw new KostrackConfigError('KostrackModule: requestTags must be a function of the ExecutionContext');
 }

@@ -7,3 +7,4 @@ export { runMigrations, MIGRATIONS_TABLE } from './migrations/migration.runner.j
 export { kostrackMigrations } from './migrations/typeorm.migrations.js';
 export { kostrackEntities, LlmCallEntity, LlmSpanEntity, LlmTraceEntity, LlmPriceEntity } from './entities/index.js';
 export type { SqlPool, SqlRunner } from './sql.pool.js';
+export { startKostrack, type StartKostrackOptions, type KostrackHandle } from './start-kostrack.js';

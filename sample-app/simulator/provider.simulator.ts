@@ -11,7 +11,7 @@ import { chatCompletion } from '../../test/loopback/openai.loopback.js';
 export async function startProviderSimulator(): Promise<LoopbackServer> {
   const server = new LoopbackServer();
   // Registered first so the body-aware routes below win (the last matching route answers).
-  anthropicRoutes(server, { model: 'claude-sonnet-4-5-20250929', usage: anthropicUsageBody({ input: 1, output: 1 }) });
+  anthropicRoutes(server, { model: 'claude-sonnet-4-6', usage: anthropicUsageBody({ input: 1, output: 1 }) });
   server.route('POST', /\/v1\/messages(\?.*)?$/, (req, res) => {
     const body = req.body as { model: string; messages: unknown };
     const j = jitter(body.messages);
@@ -52,7 +52,7 @@ export async function startProviderSimulator(): Promise<LoopbackServer> {
 
 /** Dated snapshots, as the real APIs report them. */
 const ANTHROPIC_MODELS: Record<string, string> = {
-  'claude-sonnet-4-5': 'claude-sonnet-4-5-20250929',
+  'claude-sonnet-4-6': 'claude-sonnet-4-6',
   'claude-haiku-4-5': 'claude-haiku-4-5-20251001',
 };
 const OPENAI_MODELS: Record<string, string> = { 'gpt-4o-mini': 'gpt-4o-mini-2024-07-18', 'gpt-4o': 'gpt-4o-2024-08-06' };

@@ -46,6 +46,6 @@ export class InvoicePipeline {
   }
 
   private ask(content: string) {
-    return this.claude.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content }] });
+    return this.claude.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 1024, messages: [{ role: 'user', content }] });
   }
 }

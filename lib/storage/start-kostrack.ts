@@ -1,0 +1,48 @@
+import { addSink, assertServiceId, configureKostrack } from '../core/runtime.js';
+import { normalizeTags, type TagInput } from '../core/tags.js';
+import { TelemetryStorage, type StorageHealth } from './telemetry.storage.js';
+import type { StorageOptions } from './storage.options.js';
+
+/** `startKostrack()` options: what `KostrackModule.forRoot()` takes, minus the Nest-only parts. */
+export interface StartKostrackOptions extends StorageOptions {
+  /** Stored on every row as `service_id`. Default `KOSTRACK_SERVICE_ID` or `default`. */
+  serviceId?: string;
+  /** Process-wide tags under every trace's tags, e.g. `{ project: 'openmanagr' }`. */
+  tags?: TagInput;
+}
+
+/** A running Kostrack outside Nest: close it before the process ends to flush what is queued. */
+export interface KostrackHandle {
+  /** Null when storage is off (`database: false`). */
+  readonly storage: TelemetryStorage | null;
+  health(): StorageHealth;
+  /** Resolves once every row recorded so far is committed (or dead-lettered); rejects after `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Flushes within `deadlineMs` (the rest is spooled and replayed at the next start). */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * Kostrack for scripts, workers and LangGraph runs without Nest: configures the process, opens
+ * storage (a URL, TypeORM options, or the embedded database when nothing is set), runs the
+ * migrations and sends every traced call to the writer. Bad options throw a `KostrackConfigError`.
+ */
+export async function startKostrack(options: StartKostrackOptions = {}): Promise<KostrackHandle> {
+  const { serviceId, tags, ...storageOptions } = options;
+  const normalized = normalizeTags(tags);
+  if (serviceId !== undefined) assertServiceId(serviceId, 'startKostrack');
+  const storage = await TelemetryStorage.open(storageOptions);
+  configureKostrack({ serviceId, tags: normalized });
+  const detach = storage ? addSink(storage.writer) : () => undefined;
+  return {
+    storage,
+    health: () => storage?.health() ?? { enabled: false },
+    flush: async (timeoutMs?: number) => {
+      await storage?.writer.drain(timeoutMs);
+    },
+    async close(deadlineMs?: number) {
+      await storage?.close(deadlineMs);
+      detach();
+    },
+  };
+}
