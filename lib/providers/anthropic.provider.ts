@@ -4,6 +4,7 @@ import { takeCallOptions } from './call-tags.js';
 import { proxyClient, type TrackTree } from './client-proxy.js';
 import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
+import { trackedMethod } from './tracked-method.js';
 import { watchStainlessStream, type StreamWatcher } from './tracked-iterator.js';
 import { missingUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
@@ -41,35 +42,17 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
   };
 
   function trackedCreate(original: Fn, operation: string) {
-    return function create(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
-      if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
-      const fromBody = takeCallOptions(body);
-      const fromOptions = takeCallOptions(requestOptions);
-      const params = fromBody.forward as Body;
-      const scope = new CallScope({
-        provider,
-        operation,
-        requestModel: typeof params.model === 'string' ? params.model : '',
-        streamed: params.stream === true,
-        params,
-        callTags: fromOptions.tags ?? fromBody.tags,
-        options,
-      });
-      try {
-        const promise = original(params, fromOptions.forward, ...rest);
-        if (params.stream !== true) {
-          return trackApiPromise(promise, scope, (data) => {
-            const d = data as { usage?: unknown; model?: unknown };
-            scope.ok(anthropicUsage(d?.usage), d?.model);
-            return data;
-          });
-        }
-        return trackApiPromise(promise, scope, (stream) => watchStainlessStream(stream as object, scope, streamWatcher()));
-      } catch (error) {
-        scope.fail(error);
-        throw error;
+    return trackedMethod(original, provider, operation, options, (params, requestOptions, rest, scope) => {
+      const promise = original(params, requestOptions, ...rest);
+      if (params.stream !== true) {
+        return trackApiPromise(promise, scope, (data) => {
+          const d = data as { usage?: unknown; model?: unknown };
+          scope.ok(anthropicUsage(d?.usage), d?.model);
+          return data;
+        });
       }
-    };
+      return trackApiPromise(promise, scope, (stream) => watchStainlessStream(stream as object, scope, streamWatcher()));
+    });
   }
 
   function streamWatcher(): StreamWatcher<unknown> {

@@ -1,9 +1,8 @@
-import { runtime } from '../core/runtime.js';
-import { CallScope } from './call-tracker.js';
-import { takeCallOptions } from './call-tags.js';
+import type { CallScope } from './call-tracker.js';
 import { proxyClient, type TrackTree } from './client-proxy.js';
 import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
+import { trackedMethod } from './tracked-method.js';
 import { watchStainlessStream, type StreamWatcher } from './tracked-iterator.js';
 import { missingUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
@@ -51,29 +50,10 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     embeddings: { create: (original) => tracked(original, 'embeddings.create', embeddings) },
   };
 
-  function tracked(original: (...args: unknown[]) => unknown, operation: string, handler: Handler) {
-    return function trackedCall(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
-      if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
-      const fromBody = takeCallOptions(body);
-      const fromOptions = takeCallOptions(requestOptions);
-      const params = fromBody.forward as Body;
-      const scope = new CallScope({
-        provider,
-        operation,
-        requestModel: typeof params.model === 'string' ? params.model : '',
-        streamed: params.stream === true,
-        params,
-        callTags: fromOptions.tags ?? fromBody.tags,
-        options,
-      });
-      try {
-        return handler(original, params, fromOptions.forward, rest, scope);
-      } catch (error) {
-        // The SDK validated the arguments and threw before sending: still one error row, same error.
-        scope.fail(error);
-        throw error;
-      }
-    };
+  function tracked(original: Fn, operation: string, handler: Handler) {
+    return trackedMethod(original, provider, operation, options, (params, requestOptions, rest, scope) =>
+      handler(original, params as Body, requestOptions, rest, scope),
+    );
   }
 
   function chatCompletion(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {

@@ -1,17 +1,12 @@
 import { EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addSink, MemorySink, recordCall, span, trace, usd, usdToString, type TraceContext } from '../../lib/core/index.js';
+import { describe, expect, it } from 'vitest';
+import { recordCall, span, trace, usd, usdToString, type TraceContext } from '../../lib/core/index.js';
 import { callInput } from '../support/call-input.js';
+import { useMemorySink } from '../support/memory-sink.js';
 
 describe('context isolation', () => {
-  const sink = new MemorySink();
-  let remove: () => void;
-  beforeEach(() => {
-    sink.clear();
-    remove = addSink(sink);
-  });
-  afterEach(() => remove());
+  const sink = useMemorySink();
 
   it('keeps 1,000 concurrent traces apart across awaits, timers, emitters and Promise.all spans', async () => {
     const N = 1000;

@@ -1,15 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addSink, currentTrace, MemorySink, recordCall, span, trace, usd, usdToString, type TraceContext } from '../../lib/core/index.js';
+import { describe, expect, it } from 'vitest';
+import { currentTrace, recordCall, span, trace, usd, usdToString, type TraceContext } from '../../lib/core/index.js';
 import { callInput } from '../support/call-input.js';
+import { useMemorySink } from '../support/memory-sink.js';
 
 describe('cost roll-up', () => {
-  const sink = new MemorySink();
-  let remove: () => void;
-  beforeEach(() => {
-    sink.clear();
-    remove = addSink(sink);
-  });
-  afterEach(() => remove());
+  const sink = useMemorySink();
 
   it('rolls costs up live through three levels, concurrent siblings and an explicit parent', async () => {
     const costs = ['0.0012345', '0.000001', '0.0031', '0.00000042', '0.0000999', '0.25', '0.0000001'];

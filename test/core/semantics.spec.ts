@@ -1,10 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  addSink,
   configureKostrack,
   currentTrace,
   KostrackConfigError,
-  MemorySink,
   normalizeTags,
   parseTraceparent,
   recordCall,
@@ -13,18 +11,11 @@ import {
   traceHeaders,
 } from '../../lib/core/index.js';
 import { callInput } from '../support/call-input.js';
+import { useMemorySink } from '../support/memory-sink.js';
 
 describe('trace and span semantics', () => {
-  const sink = new MemorySink();
-  let remove: () => void;
-  beforeEach(() => {
-    sink.clear();
-    remove = addSink(sink);
-  });
-  afterEach(() => {
-    remove();
-    configureKostrack({ enabled: true, tags: {} });
-  });
+  const sink = useMemorySink();
+  afterEach(() => configureKostrack({ enabled: true, tags: {} }));
 
   it('joins a nested trace() as a child span so its cost stays in the outer workflow', () => {
     const outer = trace({ name: 'outer' }, (o) => {

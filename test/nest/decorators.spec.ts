@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom, map, timer, toArray, type Observable } from 'rxjs';
-import { addSink, currentTrace, KostrackConfigError, MemorySink, recordCall, Span, Trace } from '../../lib/index.js';
+import { currentTrace, KostrackConfigError, recordCall, Span, Trace } from '../../lib/index.js';
 import { callInput } from '../support/call-input.js';
+import { useMemorySink } from '../support/memory-sink.js';
 
 class TaggedPromise<T> extends Promise<T> {
   withResponse() {
@@ -68,13 +69,7 @@ class Pipeline {
 }
 
 describe('@Trace and @Span on methods', () => {
-  const sink = new MemorySink();
-  let remove: () => void;
-  beforeEach(() => {
-    sink.clear();
-    remove = addSink(sink);
-  });
-  afterEach(() => remove());
+  const sink = useMemorySink();
 
   it("keeps the method's name, length, this and return value and rolls spans up to the trace", async () => {
     const p = new Pipeline();

@@ -1,0 +1,49 @@
+import { runtime } from '../core/runtime.js';
+import { CallScope } from './call-tracker.js';
+import { takeCallOptions } from './call-tags.js';
+import type { ResolvedWrapOptions } from './wrap-options.js';
+
+export type SdkMethod = (...args: unknown[]) => unknown;
+export type RequestBody = Record<string, unknown> & { model?: unknown; stream?: unknown };
+
+/**
+ * What is given to a tracked method's handler: the request body and options with Kostrack's own
+ * `kostrack` option removed, the remaining arguments, and the scope that records the call.
+ */
+export type TrackedHandler = (params: RequestBody, requestOptions: unknown, rest: unknown[], scope: CallScope) => unknown;
+
+/**
+ * The common front of a tracked Stainless SDK method `(body, requestOptions?, ...rest)` (openai,
+ * @anthropic-ai/sdk): strips per-call tags, opens the call's scope in the caller's trace, and
+ * records an argument error the SDK throws before sending, then rethrows it.
+ */
+export function trackedMethod(
+  original: SdkMethod,
+  provider: string,
+  operation: string,
+  options: ResolvedWrapOptions,
+  handler: TrackedHandler,
+): SdkMethod {
+  return function trackedCall(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
+    if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
+    const fromBody = takeCallOptions(body);
+    const fromOptions = takeCallOptions(requestOptions);
+    const params = fromBody.forward as RequestBody;
+    const scope = new CallScope({
+      provider,
+      operation,
+      requestModel: typeof params.model === 'string' ? params.model : '',
+      streamed: params.stream === true,
+      params,
+      callTags: fromOptions.tags ?? fromBody.tags,
+      options,
+    });
+    try {
+      return handler(params, fromOptions.forward, rest, scope);
+    } catch (error) {
+      // The SDK validated the arguments and threw before sending: still one error row, same error.
+      scope.fail(error);
+      throw error;
+    }
+  };
+}
