@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { configureKostrack, KostrackConfigError, recordCall, span, startKostrack, trace } from '../../lib/index.js';
+import { callInput } from '../support/call-input.js';
+import { useTestDatabase } from '../support/database.js';
+
+const db = useTestDatabase('start');
+
+describe('startKostrack()', () => {
+  it('stores traced calls in the configured schema with service id and module tags', async () => {
+    const kostrack = await startKostrack({ database: db.url, schema: db.schema, serviceId: 'worker-7', tags: { project: 'p9' } });
+    const t = await trace({ tags: { feature: 'nightly' } }, async (ctx) => {
+      await span('a', () => recordCall(callInput('0.000123456789012')));
+      recordCall(callInput('0.5'));
+      return ctx;
+    });
+    await kostrack.flush();
+    expect(kostrack.health()).toMatchObject({ enabled: true, schema: db.schema, databaseReachable: true, queueDepth: 0 });
+    await kostrack.close();
+    const calls = await db.inSchema<{ cost: string; service_id: string; tags: Record<string, string> }>(
+      `SELECT cost_usd::text AS cost, service_id, tags FROM llm_calls WHERE trace_id = $1 ORDER BY cost_usd`,
+      [t.traceId],
+    );
+    expect(calls).toEqual([
+      { cost: '0.000123456789012', service_id: 'worker-7', tags: { project: 'p9', feature: 'nightly', span_name: 'a' } },
+      { cost: '0.5', service_id: 'worker-7', tags: { project: 'p9', feature: 'nightly', span_name: 'trace' } },
+    ]);
+    const traces = await db.inSchema<{ total: string }>(`SELECT total_cost_usd::text AS total FROM llm_traces WHERE trace_id = $1`, [t.traceId]);
+    expect(traces).toEqual([{ total: '0.500123456789012' }]);
+    configureKostrack({ serviceId: 'default', tags: {} });
+  });
+
+  it('runs without storage when database is false', async () => {
+    const kostrack = await startKostrack({ database: false });
+    expect(kostrack.storage).toBeNull();
+    expect(kostrack.health()).toEqual({ enabled: false });
+    await kostrack.flush();
+    await kostrack.close();
+  });
+
+  it('rejects bad options before opening anything', async () => {
+    await expect(startKostrack({ serviceId: '' })).rejects.toThrow(/startKostrack: serviceId must be a non-empty string/);
+    await expect(startKostrack({ tags: { user: { id: 1 } as never } })).rejects.toThrow(KostrackConfigError);
+    await expect(startKostrack({ database: 'mysql://root@localhost/x' })).rejects.toThrow(/postgres:\/\/ or postgresql:\/\/ URL/);
+    await expect(startKostrack({ database: db.url, schema: 'bad schema;' })).rejects.toThrow(KostrackConfigError);
+  });
+});
