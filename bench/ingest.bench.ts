@@ -1,6 +1,7 @@
 /**
  * Sustained ingest, side by side in one run, into the same schema with the same indexes:
- *   - Kostrack's BatchWriter (unnest() multi-row insert + llm_traces rollup, one statement per batch)
+ *   - Kostrack's BatchWriter (per batch, one transaction: COPY of the calls + the llm_traces rollup of
+ *     exactly those rows; a batch holding an existing span_id goes through INSERT … ON CONFLICT DO NOTHING)
  *   - TypeORM repository.save() per row (the naive way)
  *   - raw COPY FROM STDIN of the same rows (the limit; no rollup)
  * and the peak RSS above baseline while 1,000,000 calls are recorded with the database down.
@@ -18,7 +19,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import type { CallRecord } from '../lib/core/call-record.js';
 import { newId } from '../lib/core/ids.js';
-import { usdToString } from '../lib/core/money.js';
+import { usd, usdToString } from '../lib/core/money.js';
 import { recordCall } from '../lib/core/record-call.js';
 import { addSink } from '../lib/core/runtime.js';
 import { trace } from '../lib/core/trace.js';
@@ -110,11 +111,14 @@ async function benchWriter(url: string, calls: CallRecord[]): Promise<{ rate: nu
   for (const c of calls) storage.writer.recordCall(c);
   await storage.writer.drain(600_000);
   const rate = calls.length / ((performance.now() - start) / 1000);
-  const check = await admin.query(`SELECT (SELECT count(*) FROM bench_writer.llm_calls)::int AS calls, (SELECT sum(call_count) FROM bench_writer.llm_traces)::int AS rolled`);
+  const check = await admin.query(`SELECT (SELECT count(*) FROM bench_writer.llm_calls)::int AS calls, (SELECT sum(call_count) FROM bench_writer.llm_traces)::int AS rolled,
+    (SELECT sum(total_cost_usd)::text FROM bench_writer.llm_traces) AS rolled_cost`);
   await storage.close();
   await admin.end();
   rmSync(dir, { recursive: true, force: true });
-  return { rate, exact: check.rows[0].calls === calls.length && check.rows[0].rolled === calls.length };
+  const cost = calls.reduce((sum, c) => sum + (c.costUsd ?? 0n), 0n);
+  const r = check.rows[0];
+  return { rate, exact: r.calls === calls.length && r.rolled === calls.length && usd(r.rolled_cost) === cost };
 }
 
 async function benchSave(url: string, calls: CallRecord[]): Promise<number> {
@@ -199,10 +203,10 @@ Same table and indexes for every method (\`llm_calls\` from Kostrack's migration
 | method | rows | rows/s | vs COPY |
 |---|---:|---:|---:|
 | raw \`COPY FROM STDIN\` (pg-copy-streams; calls only, no rollup) — the limit | ${ROWS} | ${copy.toFixed(0)} | 100% |
-| **Kostrack BatchWriter** (unnest() insert, \`ON CONFLICT DO NOTHING\`, \`llm_traces\` rollup, batches of 5,000) | ${ROWS} | **${writer.rate.toFixed(0)}** | **${pct(writer.rate)}** |
+| **Kostrack BatchWriter** (per batch of 5,000, one transaction: \`COPY\` + \`llm_traces\` rollup of exactly those rows; idempotent on \`span_id\`) | ${ROWS} | **${writer.rate.toFixed(0)}** | **${pct(writer.rate)}** |
 | TypeORM \`repository.save()\` per row | ${SAVE_ROWS} | ${save.toFixed(0)} | ${pct(save)} |
 
-Writer vs \`save()\`: ${(writer.rate / save).toFixed(1)}×. Rollup exact after the run (rows = sum of \`llm_traces.call_count\`): ${writer.exact}.
+Writer vs \`save()\`: ${(writer.rate / save).toFixed(1)}×. Rollup exact after the run (rows = sum of \`llm_traces.call_count\`, sum of \`total_cost_usd\` = the rows' exact sum): ${writer.exact}.
 The writer's time runs from the first \`recordCall\` to the last commit (\`drain()\`), rollup included; \`save()\` is timed on fewer rows because it is slow.
 
 ## Memory with the database down

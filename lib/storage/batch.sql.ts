@@ -1,5 +1,6 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
 import { usdToString } from '../core/money.js';
+import { COPY_CALL_COLUMNS, type CallRollups } from './calls.copy.js';
 import { quoteSchema } from './schema.name.js';
 
 /**
@@ -10,10 +11,32 @@ import { quoteSchema } from './schema.name.js';
 export interface BatchStatements {
   calls: string;
   spans: string;
+  /** `COPY llm_calls FROM STDIN` in {@link COPY_CALL_COLUMNS} order (the fast path, see `BatchWriter`). */
+  copyCalls: string;
+  /** Adds per (trace, service) sums of rows known to be inserted to `llm_traces`. */
+  rollup: string;
 }
 
 export function batchStatements(schema: string): BatchStatements {
   const s = quoteSchema(schema);
+  // Adds a batch's sums to a trace's totals; shared by both ways a batch of calls is written.
+  const addTotals = `  ON CONFLICT (trace_id) DO UPDATE SET
+    total_cost_usd = trim_scale(t.total_cost_usd + EXCLUDED.total_cost_usd),
+    call_count = t.call_count + EXCLUDED.call_count,
+    unpriced_call_count = t.unpriced_call_count + EXCLUDED.unpriced_call_count,
+    error_call_count = t.error_call_count + EXCLUDED.error_call_count,
+    input_tokens = t.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = t.output_tokens + EXCLUDED.output_tokens,
+    cached_tokens = t.cached_tokens + EXCLUDED.cached_tokens,
+    first_call_at = LEAST(t.first_call_at, EXCLUDED.first_call_at),
+    last_call_at = GREATEST(t.last_call_at, EXCLUDED.last_call_at),
+    started_at = LEAST(t.started_at, EXCLUDED.started_at),
+    ended_at = GREATEST(t.ended_at, EXCLUDED.ended_at),
+    service_ids = CASE WHEN EXCLUDED.service_ids <@ t.service_ids THEN t.service_ids
+                       ELSE ARRAY(SELECT DISTINCT x FROM unnest(t.service_ids || EXCLUDED.service_ids) x ORDER BY 1) END,
+    updated_at = now()`;
+  const traceColumns = `trace_id, total_cost_usd, call_count, unpriced_call_count, error_call_count,
+         input_tokens, output_tokens, cached_tokens, first_call_at, last_call_at, started_at, ended_at, service_ids`;
   const calls = `
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
@@ -41,27 +64,12 @@ WITH input AS (
          array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM ins WHERE trace_id IS NOT NULL GROUP BY trace_id
 ), up AS (
-  INSERT INTO ${s}.llm_traces AS t (trace_id, total_cost_usd, call_count, unpriced_call_count, error_call_count,
-         input_tokens, output_tokens, cached_tokens, first_call_at, last_call_at, started_at, ended_at, service_ids)
+  INSERT INTO ${s}.llm_traces AS t (${traceColumns})
   -- A fixed lock order keeps replicas that write the same traces from deadlocking.
   SELECT trace_id, cost, calls, unpriced, errors, input_tokens, output_tokens, cached_tokens,
          first_at, last_at, first_at, last_at, services
     FROM agg ORDER BY trace_id
-  ON CONFLICT (trace_id) DO UPDATE SET
-    total_cost_usd = trim_scale(t.total_cost_usd + EXCLUDED.total_cost_usd),
-    call_count = t.call_count + EXCLUDED.call_count,
-    unpriced_call_count = t.unpriced_call_count + EXCLUDED.unpriced_call_count,
-    error_call_count = t.error_call_count + EXCLUDED.error_call_count,
-    input_tokens = t.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = t.output_tokens + EXCLUDED.output_tokens,
-    cached_tokens = t.cached_tokens + EXCLUDED.cached_tokens,
-    first_call_at = LEAST(t.first_call_at, EXCLUDED.first_call_at),
-    last_call_at = GREATEST(t.last_call_at, EXCLUDED.last_call_at),
-    started_at = LEAST(t.started_at, EXCLUDED.started_at),
-    ended_at = GREATEST(t.ended_at, EXCLUDED.ended_at),
-    service_ids = CASE WHEN EXCLUDED.service_ids <@ t.service_ids THEN t.service_ids
-                       ELSE ARRAY(SELECT DISTINCT x FROM unnest(t.service_ids || EXCLUDED.service_ids) x ORDER BY 1) END,
-    updated_at = now()
+${addTotals}
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM up)::int AS traces`;
@@ -105,7 +113,24 @@ WITH input AS (
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM up)::int AS traces`;
-  return { calls, spans };
+  const copyCalls = `COPY ${s}.llm_calls (${COPY_CALL_COLUMNS}) FROM STDIN`;
+
+  const rollup = `
+WITH input AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::bigint[],
+                       $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+    AS u(trace_id, service_id, cost, calls, unpriced, errors, input_tokens, output_tokens, cached_tokens, first_at, last_at)
+), agg AS (
+  SELECT trace_id, trim_scale(sum(cost)) AS cost, sum(calls) AS calls, sum(unpriced) AS unpriced, sum(errors) AS errors,
+         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
+         min(first_at) AS first_at, max(last_at) AS last_at, array_agg(DISTINCT service_id ORDER BY service_id) AS services
+    FROM input GROUP BY trace_id
+)
+INSERT INTO ${s}.llm_traces AS t (${traceColumns})
+SELECT trace_id, cost, calls, unpriced, errors, input_tokens, output_tokens, cached_tokens, first_at, last_at, first_at, last_at, services
+  FROM agg ORDER BY trace_id
+${addTotals}`;
+  return { calls, spans, copyCalls, rollup };
 }
 
 /** Column arrays for the calls statement; throws on a row that cannot be encoded (the caller dead-letters it). */
@@ -157,4 +182,9 @@ export function spanColumns(spans: readonly SpanRecord[]): unknown[][] {
     cols[12][i] = s.callCount;
   }
   return cols;
+}
+
+/** Parameters of the rollup statement. */
+export function rollupParams(r: CallRollups): unknown[] {
+  return [r.traceIds, r.serviceIds, r.costs, r.calls, r.unpriced, r.errors, r.inputTokens, r.outputTokens, r.cachedTokens, r.firstAt, r.lastAt];
 }

@@ -1,8 +1,9 @@
 import type { CallRecord, SpanRecord, TelemetrySink } from '../core/call-record.js';
-import { batchStatements, callColumns, spanColumns, type BatchStatements } from './batch.sql.js';
+import { batchStatements, callColumns, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { DeadLetterFile } from './dead-letter.file.js';
 import { DiskSpool } from './disk.spool.js';
-import { describeError, isConnectionError, isDataError } from './error.classifier.js';
+import { describeError, isConnectionError, isDataError, sqlState } from './error.classifier.js';
 import { decodeItem, encodeItem, type TelemetryItem } from './record.codec.js';
 import type { SqlPool } from './sql.pool.js';
 import type { ResolvedWriterOptions } from './writer.options.js';
@@ -30,6 +31,12 @@ class RowEncodingError extends Error {
   readonly code = '22000';
 }
 
+/** The connection cannot stream COPY (a host DataSource on a driver other than `pg`). */
+class CopyUnsupportedError extends Error {}
+
+const UNIQUE_VIOLATION = '23505';
+const PROTOCOL_VIOLATION = '08P01';
+
 /** FIFO with O(1) push and batch removal from the front. */
 class ItemQueue {
   private items: TelemetryItem[] = [];
@@ -40,8 +47,9 @@ class ItemQueue {
   push(item: TelemetryItem): void {
     this.items.push(item);
   }
-  peek(n: number): TelemetryItem[] {
-    return this.items.slice(this.head, this.head + n);
+  /** Up to `n` items starting `offset` items after the front, without removing them. */
+  peek(n: number, offset = 0): TelemetryItem[] {
+    return this.items.slice(this.head + offset, this.head + offset + n);
   }
   drop(n: number): void {
     this.head += n;
@@ -63,7 +71,7 @@ class ItemQueue {
 
 type Outcome = 'ok' | 'down';
 
-/** Batches written concurrently; pools are opened with more connections than this. */
+/** Batches in flight at once, each on its own connection; pools are opened with more connections than this. */
 const PARALLEL_BATCHES = 2;
 
 export interface BatchWriterInit {
@@ -90,6 +98,8 @@ export class BatchWriter implements TelemetrySink {
   private readonly pool: SqlPool;
   private readonly warn: (message: string) => void;
   private prepare: (() => Promise<unknown>) | null;
+  /** Whether batches of calls go through COPY; null until the server was asked what it is. */
+  private copy: boolean | null = null;
 
   private pumping: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -276,20 +286,13 @@ export class BatchWriter implements TelemetrySink {
       }
       const size = this.queue.size;
       if (size > 0 && (size >= this.options.batchSize || this.closing || this.replay === null)) {
-        // Two batches at once on two connections: one is encoded and sent while the database
-        // works on the other. They are dropped from memory only when both committed; re-sending
-        // a committed one after a failure inserts nothing (idempotent on span_id).
-        const batch = this.queue.peek(this.options.batchSize * PARALLEL_BATCHES);
-        const parts: TelemetryItem[][] = [];
-        for (let i = 0; i < batch.length; i += this.options.batchSize) parts.push(batch.slice(i, i + this.options.batchSize));
-        const outcomes = await Promise.all(parts.map((part) => this.write(part)));
+        const outcome = await this.writeQueued();
         if (this.closed) return;
-        if (outcomes.includes('down')) {
+        if (outcome === 'down') {
           if (this.closing) return;
           await this.backoff();
           continue;
         }
-        this.queue.drop(batch.length);
         // A partial batch waits for the timer so batches stay large under a steady trickle.
         if (this.queue.size < this.options.batchSize && !this.closing && this.replay === null && !this.spool.hasBacklog()) return;
         continue;
@@ -299,6 +302,53 @@ export class BatchWriter implements TelemetrySink {
       const step = await this.replayStep();
       if (step === 'idle') return;
       if (step === 'down') await this.backoff();
+    }
+  }
+
+  /**
+   * Writes the queue in batches, up to {@link PARALLEL_BATCHES} at once on their own connections;
+   * a new batch starts as soon as the oldest commits, so the next one is encoded while the
+   * database works. Rows leave memory in order, only once every batch before them committed;
+   * after a failure the rest are waited for and kept, and re-sending a batch that did commit
+   * inserts nothing (idempotent on span_id). At most one partial batch is sent per call, and
+   * only alone, when nothing else is in flight.
+   */
+  private async writeQueued(): Promise<Outcome> {
+    const batchSize = this.options.batchSize;
+    const inflight: { count: number; outcome: Promise<Outcome> }[] = [];
+    let sent = 0;
+    let failed = false;
+    let partialSent = false;
+    for (;;) {
+      while (!failed && !this.closed && inflight.length < PARALLEL_BATCHES) {
+        const waiting = this.queue.size - sent;
+        if (waiting <= 0) break;
+        if (waiting < batchSize) {
+          if (inflight.length > 0 || partialSent || !(this.closing || this.replay === null)) break;
+          partialSent = true;
+        }
+        const part = this.queue.peek(batchSize, sent);
+        sent += part.length;
+        // write() settles every database outcome itself; what escapes (an unwritable dead-letter
+        // file) is retried like an outage rather than left as an unhandled rejection.
+        const outcome = this.write(part).catch((e: unknown): Outcome => {
+          this.warn(`Kostrack could not finish a batch: ${describeError(e).message}`);
+          return 'down';
+        });
+        inflight.push({ count: part.length, outcome });
+      }
+      const oldest = inflight.shift();
+      if (!oldest) return failed ? 'down' : 'ok';
+      const outcome = await oldest.outcome;
+      if (this.closed) {
+        // close() moved every queued row (these included) to the spool; nothing left to drop.
+        await Promise.all(inflight.map((b) => b.outcome));
+        return 'down';
+      }
+      if (outcome === 'down') failed = true;
+      if (failed) continue;
+      this.queue.drop(oldest.count);
+      sent -= oldest.count;
     }
   }
 
@@ -362,6 +412,10 @@ export class BatchWriter implements TelemetrySink {
     const calls: CallRecord[] = [];
     const spans: SpanRecord[] = [];
     for (const item of items) (item.kind === 'call' ? calls : spans).push(item.record as never);
+    if (calls.length > 0 && this.copy !== false) {
+      this.copy ??= await this.probeCopy();
+      if (this.copy && (await this.commitByCopy(calls, spans))) return;
+    }
     let callParams: unknown[][] | null = null;
     let spanParams: unknown[][] | null = null;
     try {
@@ -384,6 +438,50 @@ export class BatchWriter implements TelemetrySink {
     } else if (spanParams) {
       this.written.spans += (await this.pool.query<Counts>(this.sql.spans, spanParams))[0].inserted;
     }
+  }
+
+  /**
+   * The fast path: COPY the calls straight into `llm_calls`, then add their sums (computed while
+   * encoding) to `llm_traces`, in one transaction. COPY inserts every row or none, so the totals
+   * are exactly the rows inserted. A row already there (a retry, a replay, another replica) makes
+   * the COPY fail with unique_violation; the transaction rolls back and the batch goes through the
+   * `ON CONFLICT DO NOTHING` statement, which counts only the new rows. Returns false then.
+   */
+  private async commitByCopy(calls: CallRecord[], spans: SpanRecord[]): Promise<boolean> {
+    let encoded: EncodedCalls;
+    let spanParams: unknown[][] | null = null;
+    try {
+      encoded = encodeCallsCopy(calls);
+      if (spans.length > 0) spanParams = spanColumns(spans);
+    } catch (e) {
+      throw new RowEncodingError(`row cannot be encoded: ${describeError(e).message}`);
+    }
+    try {
+      const spansInserted = await this.pool.transaction(async (db) => {
+        if (!db.copyFrom) throw new CopyUnsupportedError();
+        await db.copyFrom(this.sql.copyCalls, encoded.text);
+        if (encoded.rollups.traceIds.length > 0) await db.query(this.sql.rollup, rollupParams(encoded.rollups));
+        return spanParams ? (await db.query<{ inserted: number }>(this.sql.spans, spanParams))[0].inserted : 0;
+      });
+      this.written.calls += calls.length;
+      this.written.spans += spansInserted;
+      return true;
+    } catch (e) {
+      if (sqlState(e) === UNIQUE_VIOLATION) return false;
+      // A server that does not speak COPY over the wire (PGlite behind a socket) drops the
+      // connection with a protocol error; plain statements work there, so stop trying COPY.
+      if (e instanceof CopyUnsupportedError || sqlState(e) === PROTOCOL_VIOLATION) {
+        this.copy = false;
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /** PGlite (WASM PostgreSQL) serves plain statements on a socket but not COPY FROM STDIN. */
+  private async probeCopy(): Promise<boolean> {
+    const [row] = await this.pool.query<{ version: string }>('SELECT version() AS version');
+    return !/PGlite|emscripten/i.test(String(row?.version));
   }
 
   private markWritten(): void {

@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import type pg from 'pg';
+import { copyIn } from './copy-in.query.js';
 import type { SqlPool, SqlRunner } from './sql.pool.js';
 
 /** A host application's TypeORM DataSource as a {@link SqlPool}; its lifetime stays the host's. */
@@ -12,9 +14,12 @@ export class DataSourceSqlPool implements SqlPool {
   async transaction<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
     const qr = this.dataSource.createQueryRunner();
     try {
-      await qr.connect();
+      const connection: unknown = await qr.connect();
       await qr.startTransaction();
-      const result = await fn({ query: async (sql, params) => (await qr.query(sql, params)) as never });
+      const runner: SqlRunner = { query: async (sql, params) => (await qr.query(sql, params)) as never };
+      // TypeORM's postgres driver hands out the `pg` client itself; COPY needs its protocol connection.
+      if (isPgClient(connection)) runner.copyFrom = (sql, data) => copyIn(connection, sql, data);
+      const result = await fn(runner);
       await qr.commitTransaction();
       return result;
     } catch (error) {
@@ -28,4 +33,9 @@ export class DataSourceSqlPool implements SqlPool {
   async close(): Promise<void> {
     // The host created the DataSource; the host destroys it.
   }
+}
+
+function isPgClient(value: unknown): value is pg.ClientBase {
+  const connection = (value as { connection?: { sendCopyFromChunk?: unknown } } | null)?.connection;
+  return typeof (value as { query?: unknown } | null)?.query === 'function' && typeof connection?.sendCopyFromChunk === 'function';
 }

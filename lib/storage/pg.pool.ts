@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { SqlPool, SqlRunner } from './sql.pool.js';
+import { copyIn } from './copy-in.query.js';
 import { isConnectionError } from './error.classifier.js';
 
 /** A `pg` pool wrapped as a {@link SqlPool}. */
@@ -21,7 +22,10 @@ export class PgSqlPool implements SqlPool {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const runner: SqlRunner = { query: async (sql, params) => (await client.query(sql, params as unknown[])).rows };
+      const runner: SqlRunner = {
+        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+        copyFrom: (sql, data) => copyIn(client, sql, data),
+      };
       const result = await fn(runner);
       await client.query('COMMIT');
       return result;

@@ -1,6 +1,11 @@
 /** The little of a database connection the storage layer needs; backed by `pg` or a host DataSource. */
 export interface SqlRunner {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * `COPY … FROM STDIN` with `data` in COPY text format; resolves to the rows copied. Absent when
+   * the connection cannot stream COPY (then the writer uses plain statements).
+   */
+  copyFrom?(sql: string, data: string): Promise<number>;
 }
 
 export interface SqlPool extends SqlRunner {

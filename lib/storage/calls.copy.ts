@@ -1,0 +1,165 @@
+import type { CallRecord } from '../core/call-record.js';
+import { usdToString, type Usd } from '../core/money.js';
+
+/** Column order of the COPY text {@link encodeCallsCopy} produces. */
+export const COPY_CALL_COLUMNS =
+  'span_id, time, service_id, provider, model, operation, pricing_model, pricing_source, input_tokens, output_tokens, ' +
+  'cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed, trace_id, parent_span_id, tags, metadata';
+
+/**
+ * Per (trace, service) sums of a batch, the input of the `llm_traces` rollup when every row of
+ * the batch is known to be inserted (a COPY either inserts all rows or fails). Column arrays,
+ * ready for unnest().
+ */
+export interface CallRollups {
+  traceIds: string[];
+  serviceIds: string[];
+  costs: string[];
+  calls: number[];
+  unpriced: number[];
+  errors: number[];
+  inputTokens: number[];
+  outputTokens: number[];
+  cachedTokens: number[];
+  firstAt: string[];
+  lastAt: string[];
+}
+
+export interface EncodedCalls {
+  /** COPY text format, one line per call. */
+  text: string;
+  rollups: CallRollups;
+}
+
+interface Sum {
+  traceId: string;
+  serviceId: string;
+  index: number;
+  cost: Usd;
+  firstMs: number;
+  lastMs: number;
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/** A text field in COPY text format; NUL stays as is so PostgreSQL rejects the row (a data error, dead-lettered). */
+function text(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value !== 'string') value = String(value);
+  return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\t\n\r]/g, escapeChar) : value;
+}
+
+function escapeChar(c: string): string {
+  return c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r';
+}
+
+/** JSON.stringify escapes every control character, so in COPY text only its backslashes need doubling. */
+function json(value: string): string {
+  return value.includes('\\') ? value.replace(/\\/g, '\\\\') : value;
+}
+
+function uuid(value: string | null | undefined): string {
+  return value === null || value === undefined ? '\\N' : text(value);
+}
+
+function int(value: number): string {
+  // Non-numbers are written as they are, so PostgreSQL rejects that row alone.
+  return typeof value === 'number' ? String(value) : text(String(value));
+}
+
+/**
+ * JSON of tag objects, cached per object for one batch: calls of one span share their merged
+ * tags object (see `RecordedCall.tags`), so a batch stringifies each one once. Tags are never
+ * mutated after a call is recorded (they are `Readonly`), which makes an identity cache sound.
+ * A plain Map dropped with the batch: a WeakMap costs more to fill than JSON.stringify when
+ * every row has its own object, and holds nothing between batches anyway.
+ */
+class JsonCache {
+  private lastObject: object | null = null;
+  private lastJson = '{}';
+  private readonly seen = new Map<object, string>();
+
+  of(value: unknown): string {
+    if (value === null || value === undefined || typeof value !== 'object') return value === undefined || value === null ? '{}' : json(JSON.stringify(value));
+    if (value === this.lastObject) return this.lastJson;
+    let cached = this.seen.get(value);
+    if (cached === undefined) {
+      cached = json(JSON.stringify(value));
+      this.seen.set(value, cached);
+    }
+    this.lastObject = value;
+    this.lastJson = cached;
+    return cached;
+  }
+}
+
+/**
+ * Encodes calls as COPY text and sums them per (trace, service) for the rollup, in one pass.
+ * Throws on a row that cannot be encoded (an invalid date, a non-bigint cost); the writer then
+ * bisects the batch down to it like a row PostgreSQL rejected.
+ */
+export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
+  const lines = new Array<string>(calls.length);
+  const rollups: CallRollups = {
+    traceIds: [], serviceIds: [], costs: [], calls: [], unpriced: [], errors: [],
+    inputTokens: [], outputTokens: [], cachedTokens: [], firstAt: [], lastAt: [],
+  };
+  const sums = new Map<string, Map<string, Sum>>();
+  const all: Sum[] = [];
+  let last: Sum | undefined;
+  const tags = new JsonCache();
+  const metadata = new JsonCache();
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i];
+    const date = c.time;
+    const timeMs = date.getTime();
+    const time = date.toISOString();
+    const latency = Math.round(c.latencyMs);
+    const cost = c.costUsd === null || c.costUsd === undefined ? null : c.costUsd;
+    lines[i] =
+      uuid(c.spanId) + '\t' + time + '\t' + text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' +
+      text(c.operation) + '\t' + text(c.pricingModel) + '\t' + text(c.pricingSource) + '\t' + int(c.inputTokens) + '\t' +
+      int(c.outputTokens) + '\t' + int(c.cachedTokens) + '\t' + (cost === null ? '\\N' : usdToString(cost)) + '\t' +
+      json(JSON.stringify(c.tokenBreakdown ?? {})) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
+      (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
+      metadata.of(c.metadata);
+    if (c.traceId === null || c.traceId === undefined) continue;
+    // Calls of one trace usually sit next to each other; only a change of trace needs a lookup.
+    let sum: Sum | undefined = last && last.traceId === c.traceId && last.serviceId === c.serviceId ? last : undefined;
+    if (!sum) {
+      let byService = sums.get(c.traceId);
+      if (!byService) sums.set(c.traceId, (byService = new Map()));
+      sum = byService.get(c.serviceId);
+      if (!sum) {
+        sum = { traceId: c.traceId, serviceId: c.serviceId, index: rollups.traceIds.length, cost: 0n, firstMs: timeMs, lastMs: timeMs + latency };
+        byService.set(c.serviceId, sum);
+        all.push(sum);
+        rollups.traceIds.push(c.traceId);
+        rollups.serviceIds.push(c.serviceId);
+        rollups.calls.push(0);
+        rollups.unpriced.push(0);
+        rollups.errors.push(0);
+        rollups.inputTokens.push(0);
+        rollups.outputTokens.push(0);
+        rollups.cachedTokens.push(0);
+      }
+      last = sum;
+    }
+    const k = sum.index;
+    if (cost !== null) sum.cost += cost;
+    else rollups.unpriced[k]++;
+    rollups.calls[k]++;
+    if (c.status !== 'ok') rollups.errors[k]++;
+    rollups.inputTokens[k] += c.inputTokens;
+    rollups.outputTokens[k] += c.outputTokens;
+    rollups.cachedTokens[k] += c.cachedTokens;
+    if (timeMs < sum.firstMs) sum.firstMs = timeMs;
+    if (timeMs + latency > sum.lastMs) sum.lastMs = timeMs + latency;
+  }
+  for (const sum of all) {
+    rollups.costs[sum.index] = usdToString(sum.cost);
+    rollups.firstAt[sum.index] = new Date(sum.firstMs).toISOString();
+    rollups.lastAt[sum.index] = new Date(sum.lastMs).toISOString();
+  }
+  return { text: lines.length === 0 ? '' : lines.join('\n') + '\n', rollups };
+}
