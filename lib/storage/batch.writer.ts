@@ -4,7 +4,7 @@ import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { DeadLetterFile } from './dead-letter.file.js';
 import { DiskSpool } from './disk.spool.js';
 import { describeError, isConnectionError, isDataError, sqlState } from './error.classifier.js';
-import { decodeItem, encodeItem, type TelemetryItem } from './record.codec.js';
+import { decodeItem, encodeCall, encodeItem, queuedCall, type TelemetryItem } from './record.codec.js';
 import type { SqlPool } from './sql.pool.js';
 import type { ResolvedWriterOptions } from './writer.options.js';
 
@@ -145,11 +145,11 @@ export class BatchWriter implements TelemetrySink {
   }
 
   recordCall(call: CallRecord): void {
-    this.enqueue({ kind: 'call', record: call });
+    this.enqueue('call', call);
   }
 
   recordSpan(span: SpanRecord): void {
-    this.enqueue({ kind: 'span', record: span });
+    this.enqueue('span', span);
   }
 
   health(): WriterHealth {
@@ -217,21 +217,22 @@ export class BatchWriter implements TelemetrySink {
 
   // ---- record path ----
 
-  private enqueue(item: TelemetryItem): void {
+  private enqueue(kind: TelemetryItem['kind'], record: CallRecord | SpanRecord): void {
     try {
       if (this.closed || this.queue.size >= this.options.maxQueue) {
-        this.spool.append(encodeItem(item));
+        // Straight to a line: nothing of a spooled row outlives this call.
+        this.spool.append(kind === 'call' ? encodeCall(record as CallRecord) : encodeItem({ kind, record } as TelemetryItem));
         if (this.closed) this.spool.sync();
         else this.queueSpoolSync();
         return;
       }
-      this.queue.push(item);
+      this.queue.push(kind === 'call' ? { kind, record: queuedCall(record as CallRecord) } : ({ kind, record } as TelemetryItem));
       if (!this.started) return;
       if (this.queue.size >= this.options.batchSize) this.kick();
       else this.arm();
     } catch (e) {
       // Disk full or unwritable spool: the one case a row can be lost, so say so loudly.
-      this.warn(`Kostrack could not queue a ${item.kind}: ${describeError(e).message}`);
+      this.warn(`Kostrack could not queue a ${kind}: ${describeError(e).message}`);
     }
   }
 

@@ -8,7 +8,41 @@ export type TelemetryItem = { kind: 'call'; record: CallRecord } | { kind: 'span
  * decimal-free integer string of 1e-15 USD and dates as ISO strings, so a replay is bit-exact.
  */
 export function encodeItem(item: TelemetryItem): string {
+  if (item.kind === 'call') return encodeCall(item.record);
+  return genericLine(item);
+}
+
+function genericLine(item: TelemetryItem): string {
   return JSON.stringify(item, (key, value) => (typeof value === 'bigint' ? `${value}n` : value));
+}
+
+/**
+ * The spool's hot path (every call past the memory bound): the same line as the generic
+ * encoding, built from a plain object so JSON.stringify needs no replacer call per key and the
+ * record's toJSON() copy is skipped. Less garbage per call is what keeps memory flat while the
+ * database is down.
+ */
+export function encodeCall(c: CallRecord): string {
+  try {
+    return callLine(c);
+  } catch {
+    // A bigint somewhere in metadata: the generic encoding writes it like costUsd.
+    return genericLine({ kind: 'call', record: c });
+  }
+}
+
+function callLine(c: CallRecord): string {
+  const cost = c.costUsd;
+  return JSON.stringify({
+    kind: 'call',
+    record: {
+      provider: c.provider, model: c.model, operation: c.operation, inputTokens: c.inputTokens, outputTokens: c.outputTokens,
+      cachedTokens: c.cachedTokens, tokenBreakdown: c.tokenBreakdown, costUsd: typeof cost === 'bigint' ? `${cost}n` : cost,
+      pricingModel: c.pricingModel, pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass,
+      streamed: c.streamed, spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId,
+      metadata: c.metadata, time: c.time, tags: c.tags,
+    },
+  });
 }
 
 const BIGINT = /^-?\d+n$/;
@@ -25,4 +59,22 @@ export function decodeItem(line: string): TelemetryItem {
   if (!item || (item.kind !== 'call' && item.kind !== 'span') || typeof item.record?.spanId !== 'string')
     throw new TypeError('Not a Kostrack telemetry line');
   return item;
+}
+
+/**
+ * The row's fields alone, for the in-memory queue. A `RecordedCall` also keeps its TraceContext
+ * (and through it the span's ancestors) and every tag layer; the queue should hold only the row.
+ * Allocating queued rows here, apart from where records are made, also keeps V8 from
+ * "pretenuring" records: once the rows that fill the queue survive young collections, V8 starts
+ * allocating every object of that site in the old generation, so the calls that are only spooled
+ * (the database down) became old garbage, and memory grew by 100 MB and more before a full GC.
+ */
+export function queuedCall(c: CallRecord): CallRecord {
+  return {
+    provider: c.provider, model: c.model, operation: c.operation, inputTokens: c.inputTokens, outputTokens: c.outputTokens,
+    cachedTokens: c.cachedTokens, tokenBreakdown: c.tokenBreakdown, costUsd: c.costUsd, pricingModel: c.pricingModel,
+    pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass, streamed: c.streamed,
+    spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId, metadata: c.metadata,
+    time: c.time, tags: c.tags,
+  };
 }

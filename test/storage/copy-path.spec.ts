@@ -93,7 +93,7 @@ it('stores every field exactly, escapes included, and the rollup equals the rows
   // And against the in-process sums, to the last 1e-15 USD.
   const expected = calls.filter((c) => c.traceId === traces[0]).reduce((sum, c) => sum + (c.costUsd ?? 0n), 0n);
   expect(stored.find((t) => t.trace_id === traces[0])!.cost).toBe(usdToString(expected));
-  expect(storage.health().written.calls).toBe(450);
+  expect(storage.health().written?.calls).toBe(450);
 });
 
 it('a re-sent batch inserts and counts only the rows that were not there yet', async () => {
@@ -101,7 +101,7 @@ it('a re-sent batch inserts and counts only the rows that were not there yet', a
   const first = Array.from({ length: 300 }, (_, i) => call(traceId, i));
   for (const c of first) storage.writer.recordCall(c);
   await storage.writer.drain();
-  const before = storage.health().written.calls;
+  const before = storage.health().written!.calls;
 
   // A replay after an outage: the same rows again, interleaved with new ones, one batch each.
   const fresh = Array.from({ length: 100 }, (_, i) => call(traceId, 1000 + i));
@@ -111,7 +111,7 @@ it('a re-sent batch inserts and counts only the rows that were not there yet', a
 
   const count = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".llm_calls WHERE trace_id = $1`, [traceId]);
   expect(count.rows[0].n).toBe(400);
-  expect(storage.health().written.calls - before).toBe(100);
+  expect(storage.health().written!.calls - before).toBe(100);
   const { stored, recomputed } = await totals();
   expect(stored).toEqual(recomputed);
   const t = stored.find((r) => r.trace_id === traceId)!;

@@ -1,0 +1,30 @@
+import { expect, it } from 'vitest';
+import { recordCall } from '../../lib/core/record-call.js';
+import { usd } from '../../lib/core/money.js';
+import { span, trace } from '../../lib/core/trace.js';
+import { decodeItem, encodeItem } from '../../lib/storage/record.codec.js';
+import { syntheticCall } from './support/synthetic.js';
+
+it('a spooled call decodes to the same row: money, dates, merged tags', () => {
+  const call = trace({ name: 'codec', tags: { feature: 'spool' } }, () =>
+    span('inner', () => recordCall(syntheticCall({ costUsd: usd('0.000000000000001'), tags: { q: 'a"b\\c\n' }, metadata: { route: '/x' } }))!),
+  );
+  const decoded = decodeItem(encodeItem({ kind: 'call', record: call }));
+  expect(decoded.kind).toBe('call');
+  const r = decoded.record as typeof call;
+  expect(r.costUsd).toBe(1n);
+  expect(r.time).toEqual(call.time);
+  expect(r.tags).toEqual({ feature: 'spool', span_name: 'inner', q: 'a"b\\c\n' });
+  for (const key of ['spanId', 'traceId', 'parentSpanId', 'serviceId', 'provider', 'model', 'operation', 'inputTokens', 'outputTokens',
+    'cachedTokens', 'tokenBreakdown', 'pricingModel', 'pricingSource', 'latencyMs', 'status', 'errorClass', 'streamed', 'metadata'] as const)
+    expect(r[key], key).toEqual(call[key]);
+});
+
+it('an unpriced call and a bigint in metadata still encode', () => {
+  const unpriced = recordCall(syntheticCall({ costUsd: null }), null)!;
+  expect((decodeItem(encodeItem({ kind: 'call', record: unpriced })).record as typeof unpriced).costUsd).toBeNull();
+  const odd = recordCall(syntheticCall({ metadata: { size: 5n } }), null)!;
+  const line = encodeItem({ kind: 'call', record: odd });
+  expect(JSON.parse(line).record.metadata).toEqual({ size: '5n' });
+  expect((decodeItem(line).record as typeof odd).costUsd).toBe(odd.costUsd);
+});
