@@ -36,6 +36,7 @@ export function withAdmin(definition: DynamicModule, admin: AdminOptions | undef
         health: () => lifecycle.health(),
         priceOverrides: () => options.prices ?? [],
         unpricedInProcess: () => book.unpricedModels(),
+        pricesChanged: () => lifecycle.refreshPrices(),
       }),
       inject: [KostrackStorageLifecycle, KOSTRACK_OPTIONS, KOSTRACK_PRICE_BOOK],
     },

@@ -79,6 +79,8 @@ export class AdminPricesService {
       `INSERT INTO ${s}.llm_prices (${columns.join(', ')}) VALUES (${values.join(', ')}) RETURNING ${PRICE_SELECT}`,
       p.values,
     );
+    // The new price applies to calls priced after this response, not only after the next periodic re-read.
+    await this.store.pricesChanged?.();
     return toPrice(rows[0]);
   }
 }

@@ -10,6 +10,8 @@ export interface AdminStore {
   priceOverrides(): readonly PriceOverride[];
   /** Unpriced models this process has seen (used when storage is off). */
   unpricedInProcess(): { provider: string; model: string; calls: number; firstSeen: Date }[];
+  /** Makes the module's PriceBook re-read llm_prices (after a price was added). */
+  pricesChanged?(): Promise<void>;
 }
 
 export const KOSTRACK_ADMIN_STORE = Symbol.for('kostrack:admin-store');

@@ -2,10 +2,13 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModu
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { addSink } from '../core/runtime.js';
+import type { PriceBook } from '../pricing/price-book.js';
+import { SqlStoredPriceSource } from '../storage/stored-prices.source.js';
 import { TelemetryStorage, type StorageHealth } from '../storage/telemetry.storage.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
+import { KOSTRACK_PRICE_BOOK } from './llm-clients.providers.js';
 
 /**
  * Opens storage when the module starts (migrations in Kostrack's own table, then the writer as a
@@ -18,10 +21,13 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
   private readonly logger = new Logger('Kostrack');
   private storage: TelemetryStorage | null = null;
   private detach: (() => void) | null = null;
+  private prices: SqlStoredPriceSource | null = null;
+  private unsubscribePrices: (() => void) | null = null;
 
   constructor(
     @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions,
     private readonly moduleRef: ModuleRef,
+    @Inject(KOSTRACK_PRICE_BOOK) private readonly priceBook: PriceBook,
   ) {}
 
   /** The open storage, or null when storage is off (`database: false` or `enabled: false`). */
@@ -36,10 +42,24 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
       resolveDataSource: (name) => this.findDataSource(name),
       warn: (message) => this.logger.warn(message),
     });
-    if (this.storage) this.detach = addSink(this.storage.writer);
+    if (!this.storage) return;
+    this.detach = addSink(this.storage.writer);
+    // The module's PriceBook also prices from llm_prices: loaded before the app serves, re-read
+    // periodically and on refreshPrices(). Loading never throws (the last rows read stay).
+    const prices = new SqlStoredPriceSource(this.storage.pool, this.storage.schema, { warn: (message) => this.logger.warn(message) });
+    this.prices = prices;
+    this.unsubscribePrices = prices.subscribe(() => this.priceBook.refresh(prices));
+    await prices.refresh();
+  }
+
+  /** Re-reads llm_prices now; resolves once the module's PriceBook applies them. */
+  async refreshPrices(): Promise<void> {
+    await this.prices?.refresh();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.unsubscribePrices?.();
+    this.unsubscribePrices = null;
     const storage = this.storage;
     if (!storage) return;
     // Rows recorded while closing still reach the writer, which spools them once closed.

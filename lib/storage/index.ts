@@ -8,3 +8,4 @@ export { kostrackMigrations } from './migrations/typeorm.migrations.js';
 export { kostrackEntities, LlmCallEntity, LlmSpanEntity, LlmTraceEntity, LlmPriceEntity } from './entities/index.js';
 export type { SqlPool, SqlRunner } from './sql.pool.js';
 export { startKostrack, type StartKostrackOptions, type KostrackHandle } from './start-kostrack.js';
+export { SqlStoredPriceSource, type SqlStoredPriceSourceOptions } from './stored-prices.source.js';
