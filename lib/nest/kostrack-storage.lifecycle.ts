@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { addSink } from '../core/runtime.js';
 import type { PriceBook } from '../pricing/price-book.js';
-import { SqlStoredPriceSource } from '../storage/stored-prices.source.js';
+import { attachStorage, type StorageAttachment } from '../storage/storage.attachment.js';
 import { TelemetryStorage, type StorageHealth } from '../storage/telemetry.storage.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
@@ -20,9 +19,7 @@ import { KOSTRACK_PRICE_BOOK } from './llm-clients.providers.js';
 export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Kostrack');
   private storage: TelemetryStorage | null = null;
-  private detach: (() => void) | null = null;
-  private prices: SqlStoredPriceSource | null = null;
-  private unsubscribePrices: (() => void) | null = null;
+  private attachment: StorageAttachment | null = null;
 
   constructor(
     @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions,
@@ -43,31 +40,23 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
       warn: (message) => this.logger.warn(message),
     });
     if (!this.storage) return;
-    this.detach = addSink(this.storage.writer);
-    // The module's PriceBook also prices from llm_prices: loaded before the app serves, re-read
-    // periodically and on refreshPrices(). Loading never throws (the last rows read stay).
-    const prices = new SqlStoredPriceSource(this.storage.pool, this.storage.schema, { warn: (message) => this.logger.warn(message) });
-    this.prices = prices;
-    this.unsubscribePrices = prices.subscribe(() => this.priceBook.refresh(prices));
-    await prices.refresh();
+    // The module's PriceBook also prices from llm_prices, loaded before the app serves.
+    this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message));
   }
 
   /** Re-reads llm_prices now; resolves once the module's PriceBook applies them. */
   async refreshPrices(): Promise<void> {
-    await this.prices?.refresh();
+    await this.attachment?.refreshPrices();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.unsubscribePrices?.();
-    this.unsubscribePrices = null;
     const storage = this.storage;
     if (!storage) return;
     // Rows recorded while closing still reach the writer, which spools them once closed.
     await storage.close();
-    this.detach?.();
-    this.detach = null;
+    this.attachment?.detach();
+    this.attachment = null;
   }
-
 
   health(): StorageHealth {
     return this.storage ? this.storage.health() : { enabled: false };

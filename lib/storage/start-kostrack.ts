@@ -1,4 +1,6 @@
-import { addSink, assertServiceId, configureKostrack } from '../core/runtime.js';
+import { assertServiceId, configureKostrack } from '../core/runtime.js';
+import { defaultPriceBook } from '../pricing/default-price-book.js';
+import { attachStorage } from './storage.attachment.js';
 import { normalizeTags, type TagInput } from '../core/tags.js';
 import { TelemetryStorage, type StorageHealth } from './telemetry.storage.js';
 import type { StorageOptions } from './storage.options.js';
@@ -33,7 +35,9 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
   if (serviceId !== undefined) assertServiceId(serviceId, 'startKostrack');
   const storage = await TelemetryStorage.open(storageOptions);
   configureKostrack({ serviceId, tags: normalized });
-  const detach = storage ? addSink(storage.writer) : () => undefined;
+  const warn = (message: string) => process.emitWarning(message, { code: 'KOSTRACK' });
+  // Wrapped clients price with the process-wide book unless given one; it also reads llm_prices.
+  const attachment = storage ? await attachStorage(storage, defaultPriceBook(), warn) : null;
   return {
     storage,
     health: () => storage?.health() ?? { enabled: false },
@@ -42,7 +46,7 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
     },
     async close(deadlineMs?: number) {
       await storage?.close(deadlineMs);
-      detach();
+      attachment?.detach();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configureKostrack, KostrackConfigError, recordCall, span, startKostrack, trace } from '../../lib/index.js';
+import { configureKostrack, defaultPriceBook, KostrackConfigError, recordCall, span, startKostrack, trace, usdToString } from '../../lib/index.js';
 import { callInput } from '../support/call-input.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -27,6 +27,24 @@ describe('startKostrack()', () => {
     const traces = await db.inSchema<{ total: string }>(`SELECT total_cost_usd::text AS total FROM llm_traces WHERE trace_id = $1`, [t.traceId]);
     expect(traces).toEqual([{ total: '0.500123456789012' }]);
     configureKostrack({ serviceId: 'default', tags: {} });
+  });
+
+  it('prices with the llm_prices rows in force, from their effective date', async () => {
+    const from = new Date(Date.now() - 60_000);
+    // Migrations create the table; a first start does that.
+    await (await startKostrack({ database: db.url, schema: db.schema })).close();
+    await db.inSchema(
+      `INSERT INTO llm_prices (provider, model, input_per_mtok, output_per_mtok, effective_from) VALUES ('openai', 'ft:gpt-4o-mini:acme', 0.3, 1.2, $1)`,
+      [from],
+    );
+    const kostrack = await startKostrack({ database: db.url, schema: db.schema });
+    const tokens = { inputUncached: 10_000, output: 1_000 };
+    const after = defaultPriceBook().price('openai', 'ft:gpt-4o-mini:acme', tokens, 10_000, { timeMs: Date.now() });
+    const before = defaultPriceBook().price('openai', 'ft:gpt-4o-mini:acme', tokens, 10_000, { timeMs: from.getTime() - 1 });
+    await kostrack.close();
+    // 10,000 × $0.30/M + 1,000 × $1.20/M
+    expect([after.pricingSource, usdToString(after.costUsd!)]).toEqual(['stored', '0.0042']);
+    expect([before.pricingSource, before.costUsd]).toEqual(['unpriced', null]);
   });
 
   it('runs without storage when database is false', async () => {

@@ -1,0 +1,30 @@
+import { addSink } from '../core/runtime.js';
+import type { PriceBook } from '../pricing/price-book.js';
+import { SqlStoredPriceSource } from './stored-prices.source.js';
+import type { TelemetryStorage } from './telemetry.storage.js';
+
+/** What {@link attachStorage} connected; `detach()` undoes it (before the storage closes). */
+export interface StorageAttachment {
+  /** Re-reads `llm_prices` now; resolves once the PriceBook applies the rows. */
+  refreshPrices(): Promise<void>;
+  detach(): void;
+}
+
+/**
+ * Makes open storage the sink of every traced call and `llm_prices` a price source of
+ * `priceBook` (loaded before this resolves, then re-read periodically). The one wiring step
+ * shared by `KostrackModule` and `startKostrack()`; loading prices never throws.
+ */
+export async function attachStorage(storage: TelemetryStorage, priceBook: PriceBook, warn: (message: string) => void): Promise<StorageAttachment> {
+  const removeSink = addSink(storage.writer);
+  const prices = new SqlStoredPriceSource(storage.pool, storage.schema, { warn });
+  const unsubscribe = prices.subscribe(() => priceBook.refresh(prices));
+  await prices.refresh();
+  return {
+    refreshPrices: () => prices.refresh(),
+    detach() {
+      unsubscribe();
+      removeSink();
+    },
+  };
+}
