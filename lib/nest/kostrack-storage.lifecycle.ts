@@ -23,7 +23,7 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
 
   constructor(
     @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions,
-    private readonly moduleRef: ModuleRef,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(KOSTRACK_PRICE_BOOK) private readonly priceBook: PriceBook,
   ) {}
 

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { KostrackHealth } from './kostrack.health.js';
 
 /** The shape @nestjs/terminus expects from an indicator; built by hand so terminus stays optional. */
@@ -13,7 +13,7 @@ export type KostrackHealthIndicatorResult<Key extends string = string> = Record<
  */
 @Injectable()
 export class KostrackHealthIndicator {
-  constructor(private readonly health: KostrackHealth) {}
+  constructor(@Inject(KostrackHealth) private readonly health: KostrackHealth) {}
 
   isHealthy<Key extends string = 'kostrack'>(key: Key = 'kostrack' as Key): KostrackHealthIndicatorResult<Key> {
     const h = this.health.check();

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { StorageHealth } from '../storage/telemetry.storage.js';
 import { KostrackStorageLifecycle } from './kostrack-storage.lifecycle.js';
 
@@ -8,7 +8,7 @@ import { KostrackStorageLifecycle } from './kostrack-storage.lifecycle.js';
  */
 @Injectable()
 export class KostrackHealth {
-  constructor(private readonly lifecycle: KostrackStorageLifecycle) {}
+  constructor(@Inject(KostrackStorageLifecycle) private readonly lifecycle: KostrackStorageLifecycle) {}
 
   check(): StorageHealth {
     return this.lifecycle.health();

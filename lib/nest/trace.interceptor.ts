@@ -30,7 +30,7 @@ interface HttpRequestLike {
 @Injectable()
 export class TraceInterceptor implements NestInterceptor {
   constructor(
-    private readonly reflector: Reflector,
+    @Inject(Reflector) private readonly reflector: Reflector,
     @Optional() @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions = {},
   ) {}
 
