@@ -37,7 +37,7 @@ export function trace<T>(optionsOrFn: TraceOptions | Body<T>, maybeFn?: Body<T>)
   if (typeof fn !== 'function') throw new KostrackConfigError('trace() needs a function to run');
   const spec = validateTraceOptions(options);
   const node = openSpan(spec);
-  return node ? runInSpan(node, () => fn(node)) : fn(disabledContext());
+  return node ? runInSpan(node, fn) : fn(disabledContext());
 }
 
 /**
@@ -51,7 +51,7 @@ export function span<T>(name: string, optionsOrFn: SpanOptions | Body<T>, maybeF
   if (typeof fn !== 'function') throw new KostrackConfigError('span() needs a function to run');
   const spec = validateSpanOptions(name, options);
   const node = openSpan(spec);
-  return node ? runInSpan(node, () => fn(node)) : fn(disabledContext());
+  return node ? runInSpan(node, fn) : fn(disabledContext());
 }
 
 /** The innermost active span (the trace root when no span is open), or undefined. */
