@@ -11,6 +11,9 @@ import { chatCompletion, chatUsageBody, openaiRoutes } from '../test/loopback/op
 import { LoopbackServer } from '../test/loopback/loopback.server.js';
 import { median, nsPerOp, percentile, writeReport } from './bench.report.js';
 
+// openai's exports map hides package.json; its version module is public.
+const { VERSION: openaiVersion } = await import('openai/version');
+
 const CALLS = 10_000;
 const usage = chatUsageBody({ prompt: 2000, completion: 300, cached: 1500, reasoning: 100 });
 const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Say hello' }] };
@@ -84,7 +87,7 @@ writeReport(
   'providers',
   'Tracked LLM clients: overhead and price resolution',
   [
-    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per client (openai ${(OpenAI as unknown as { VERSION?: string }).VERSION ?? ''}), bare and wrapped alternating in blocks of 250; each wrapped call normalises usage, prices it and records it to a sink. ${taken.toLocaleString('en')} rows recorded.`,
+    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per client (openai ${openaiVersion}), bare and wrapped alternating in blocks of 250; each wrapped call normalises usage, prices it and records it to a sink. ${taken.toLocaleString('en')} rows recorded.`,
     '',
     '| transport | bare median | wrapped median | added (median) | bare p99 | wrapped p99 | added p99 |',
     '|---|---|---|---|---|---|---|',
