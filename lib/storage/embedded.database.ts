@@ -39,26 +39,34 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
 
   let PGlite: typeof import('@electric-sql/pglite').PGlite;
   let PGLiteSocketServer: typeof import('@electric-sql/pglite-socket').PGLiteSocketServer;
+  const noDatabase = (why: string) =>
+    new KostrackConfigError(
+      `Kostrack has no database (${why}): set the \`database\` option (or KOSTRACK_DATABASE_URL) to a PostgreSQL URL ` +
+        'or TypeORM options (or `{ dataSource: name }`), or make the embedded default work: install ' +
+        '@electric-sql/pglite and @electric-sql/pglite-socket, and give each process its own `embedded.dataDir`. ' +
+        '`database: false` turns storage off.',
+    );
   try {
     ({ PGlite } = await import('@electric-sql/pglite'));
     ({ PGLiteSocketServer } = await import('@electric-sql/pglite-socket'));
   } catch {
-    throw new KostrackConfigError(
-      'Kostrack has no database: set the `database` option to a PostgreSQL URL or TypeORM options ' +
-        '(or `{ dataSource: name }`), or install @electric-sql/pglite and @electric-sql/pglite-socket ' +
-        'for the embedded default. `database: false` turns storage off.',
-    );
+    throw noDatabase('the embedded engine is not installed');
   }
 
   const memory = dataDir === 'memory://';
-  if (!memory) mkdirSync(resolve(dataDir), { recursive: true });
-  const db = await PGlite.create(memory ? undefined : resolve(dataDir));
+  let db: InstanceType<typeof PGlite>;
+  try {
+    if (!memory) mkdirSync(resolve(dataDir), { recursive: true });
+    db = await PGlite.create(memory ? undefined : resolve(dataDir));
+  } catch (e) {
+    throw noDatabase(`the embedded engine could not open ${dataDir}: ${(e as Error)?.message ?? String(e)}`);
+  }
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections });
   try {
     await server.start();
   } catch (e) {
     await db.close();
-    throw e;
+    throw noDatabase(`the embedded engine could not listen on 127.0.0.1:${port}: ${(e as Error)?.message ?? String(e)}`);
   }
   const actualPort = Number(server.getServerConn().split(':').pop());
   let stopped = false;

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KostrackConfigError } from '../../lib/core/errors.js';
 import { KostrackModule } from '../../lib/nest/kostrack.module.js';
@@ -68,6 +72,22 @@ describe('storage options', () => {
     await expect(startEmbeddedDatabase({ port: 70000 })).rejects.toThrow(/port must be 0..65535/);
     await expect(startEmbeddedDatabase({ dataDir: '' })).rejects.toThrow(/dataDir must be a folder path/);
     await expect(startEmbeddedDatabase({ maxConnections: 0 })).rejects.toThrow(/maxConnections must be a positive integer/);
+  });
+
+  it('embedded database that cannot start: the error names both ways out', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kt-embedded-')), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const err = await startEmbeddedDatabase({ dataDir: join(file, 'pgdata') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KostrackConfigError);
+    expect((err as Error).message).toMatch(/could not open .*a-file\/pgdata.*set the `database` option .*`database: false` turns storage off/);
+
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    await expect(startEmbeddedDatabase({ dataDir: 'memory://', port })).rejects.toThrow(
+      new RegExp(`could not listen on 127.0.0.1:${port}.*KOSTRACK_DATABASE_URL`),
+    );
+    await new Promise((r) => taken.close(r));
   });
 
   it('the writer never throws from the record path, whatever it is given', () => {
