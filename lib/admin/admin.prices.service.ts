@@ -4,24 +4,13 @@ import type { PerMtok, PriceOverride } from '../pricing/price-table.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { iso } from './admin.rows.js';
-import { PRICE_FIELDS, type CreatePriceBody, type PriceField } from './dto/create-price.body.js';
+import { PRICE_COLUMNS, PRICE_COLUMNS_AS_TEXT, PRICE_FIELDS, type PriceField } from '../storage/price.columns.js';
+import type { CreatePriceBody } from './dto/create-price.body.js';
 import type { PriceDto, PricesDto } from './dto/admin.responses.js';
 import { parseIsoTime } from './dto/query-values.js';
 import { SqlParams } from './sql.params.js';
 
-/** Body field → `llm_prices` column. */
-const COLUMN: Record<PriceField, string> = {
-  input: 'input_per_mtok',
-  output: 'output_per_mtok',
-  cacheRead: 'cache_read_per_mtok',
-  cacheWrite: 'cache_write_5m_per_mtok',
-  cacheWrite1h: 'cache_write_1h_per_mtok',
-  reasoning: 'reasoning_per_mtok',
-  inputAudio: 'input_audio_per_mtok',
-  outputAudio: 'output_audio_per_mtok',
-};
-
-const PRICE_SELECT = `id, provider, model, effective_from, effective_to, note, ${PRICE_FIELDS.map((f) => `trim_scale(${COLUMN[f]})::text AS "${f}"`).join(', ')}`;
+const PRICE_SELECT = `id, provider, model, effective_from, effective_to, note, ${PRICE_COLUMNS_AS_TEXT}`;
 
 type PriceRow = { id: string; provider: string; model: string; effective_from: Date; effective_to: Date | null; note: string | null } & Record<
   PriceField,
@@ -65,7 +54,7 @@ export class AdminPricesService {
     if (to && to.getTime() <= from.getTime()) throw new BadRequestException('effectiveTo must be after effectiveFrom');
     const { pool, s } = this.queries.db();
     const p = new SqlParams();
-    const columns = ['provider', 'model', 'effective_from', 'effective_to', 'note', ...given.map((f) => COLUMN[f])];
+    const columns = ['provider', 'model', 'effective_from', 'effective_to', 'note', ...given.map((f) => PRICE_COLUMNS[f])];
     const values = [
       p.add(body.provider),
       p.add(body.model),

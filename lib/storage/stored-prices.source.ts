@@ -1,6 +1,7 @@
 import type { StoredPrice, StoredPriceSource } from '../pricing/stored-price.source.js';
 import type { PerMtok } from '../pricing/price-table.js';
 import { describeError } from './error.classifier.js';
+import { PRICE_COLUMNS_AS_TEXT, PRICE_FIELDS, type PriceField } from './price.columns.js';
 import { quoteSchema } from './schema.name.js';
 import type { SqlRunner } from './sql.pool.js';
 
@@ -10,19 +11,8 @@ export interface SqlStoredPriceSourceOptions {
   warn?: (message: string) => void;
 }
 
-/** `llm_prices` column → price field, as the admin API writes them. */
-const COLUMNS = {
-  input: 'input_per_mtok',
-  output: 'output_per_mtok',
-  cacheRead: 'cache_read_per_mtok',
-  cacheWrite: 'cache_write_5m_per_mtok',
-  cacheWrite1h: 'cache_write_1h_per_mtok',
-  reasoning: 'reasoning_per_mtok',
-  inputAudio: 'input_audio_per_mtok',
-  outputAudio: 'output_audio_per_mtok',
-} as const;
-type Field = keyof typeof COLUMNS;
-const FIELDS = Object.keys(COLUMNS) as Field[];
+type Field = PriceField;
+const FIELDS = PRICE_FIELDS;
 
 type PriceRow = { provider: string; model: string; effective_from: Date; effective_to: Date | null } & Record<Field, string | null>;
 
@@ -46,7 +36,7 @@ export class SqlStoredPriceSource implements StoredPriceSource {
     private readonly options: SqlStoredPriceSourceOptions = {},
   ) {
     // Decimals as text: a price is exact, never a float.
-    this.sql = `SELECT provider, model, effective_from, effective_to, ${FIELDS.map((f) => `trim_scale(${COLUMNS[f]})::text AS "${f}"`).join(', ')}
+    this.sql = `SELECT provider, model, effective_from, effective_to, ${PRICE_COLUMNS_AS_TEXT}
                   FROM ${quoteSchema(schema)}.llm_prices ORDER BY provider, model, effective_from, id`;
     this.warn = options.warn ?? ((m) => process.emitWarning(m, { code: 'KOSTRACK' }));
   }

@@ -17,8 +17,6 @@ function PerMtok(description: string): PropertyDecorator {
   };
 }
 
-export const PRICE_FIELDS = ['input', 'output', 'cacheRead', 'cacheWrite', 'cacheWrite1h', 'reasoning', 'inputAudio', 'outputAudio'] as const;
-export type PriceField = (typeof PRICE_FIELDS)[number];
 
 /** A stored price override (`llm_prices` row). */
 export class CreatePriceBody {
