@@ -1,10 +1,13 @@
 import 'reflect-metadata';
+import { createServer } from 'node:http';
+import { HttpService } from '@nestjs/axios';
+import axios from 'axios';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, Payload, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSink, currentTrace, MemorySink, recordCall, trace, type CallRecord } from '../../lib/core/index.js';
+import { addSink, currentTrace, MemorySink, recordCall, remoteParentFrom, trace, type CallRecord } from '../../lib/core/index.js';
 import { continueTrace, messageTraceHeaders, outgoingTraceHeaders, propagateTrace } from '../../lib/integrations/index.js';
 import { KostrackModule, Trace } from '../../lib/nest/index.js';
 import { callInput } from '../support/call-input.js';
@@ -50,6 +53,38 @@ describe('outgoing headers', () => {
     expect(handlers[0]({ headers: {} }).headers).toEqual({});
     eject();
     expect(handlers).toHaveLength(0);
+  });
+});
+
+describe('propagateTrace on real axios and Nest HttpService', () => {
+  it('sends the calling trace to another HTTP service, per request, and stops after eject', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.traceparent as string | undefined);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(remoteParentFrom(req.headers) ?? null));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const http = new HttpService(axios.create({ baseURL: base }));
+    const eject = propagateTrace(http.axiosRef);
+
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((name) =>
+        trace({ name }, async (t) => {
+          const res = await firstValueFrom(http.get('/echo'));
+          return { t, remote: res.data };
+        }),
+      ),
+    );
+    // Each concurrent trace sent its own ids: the receiver can continue exactly the caller's span.
+    expect(a.remote).toEqual({ traceId: a.t.traceId, parentSpanId: a.t.spanId });
+    expect(b.remote).toEqual({ traceId: b.t.traceId, parentSpanId: b.t.spanId });
+    expect((await http.axiosRef.get('/echo')).data).toBeNull();
+    eject();
+    await trace(() => http.axiosRef.get('/echo'));
+    expect(seen[3]).toBeUndefined();
+    await new Promise((r) => server.close(r));
   });
 });
 
