@@ -123,7 +123,9 @@ export function runInSpan<T>(node: TraceContext, fn: (context: TraceContext) => 
 
 /** Closes `node` when `result` completes; see {@link runInSpan}. */
 export function settle<T>(node: TraceContext, result: T): T {
-  if (isThenable(result)) {
+  // Only real Promises (subclasses included) are followed: calling then() on a lazy thenable (a
+  // Knex or Drizzle query builder, a Mongoose Query) would run it once more for every span.
+  if (result instanceof Promise) {
     // A second branch off the same promise: the caller's promise is returned untouched.
     result.then(
       () => closeSpan(node),
@@ -134,10 +136,6 @@ export function settle<T>(node: TraceContext, result: T): T {
   if (isAsyncIterator(result)) return wrapAsyncIterator(node, result) as T;
   closeSpan(node);
   return result;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {

@@ -53,9 +53,12 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     const storage = this.storage;
     if (!storage) return;
     // Rows recorded while closing still reach the writer, which spools them once closed.
-    await storage.close();
-    this.attachment?.detach();
-    this.attachment = null;
+    try {
+      await storage.close();
+    } finally {
+      this.attachment?.detach();
+      this.attachment = null;
+    }
   }
 
   health(): StorageHealth {

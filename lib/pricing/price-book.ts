@@ -66,6 +66,7 @@ export class PriceBook {
   private readonly cache = new Map<string, Map<string, ModelEntry>>();
   private readonly overrides: { provider: string; model: string; prefix: boolean; compiled: CompiledOverride }[] = [];
   private stored: StoredPrice[] = [];
+  private storedFingerprint = '[]';
   private readonly useCatalog: boolean;
   private readonly unpriced = new Map<string, { provider: string; model: string; calls: number; firstSeen: Date }>();
   private unsubscribe: (() => void) | undefined;
@@ -87,7 +88,13 @@ export class PriceBook {
   /** Reloads stored prices; synchronous sources apply before this returns. */
   refresh(source: StoredPriceSource): Promise<void> | void {
     const apply = (rows: StoredPrice[]): void => {
-      this.stored = Array.isArray(rows) ? rows : [];
+      const next = Array.isArray(rows) ? rows : [];
+      // The periodic re-read usually finds the same rows: keep the resolved prices then, so no
+      // tracked call has to resolve its model again.
+      const fingerprint = JSON.stringify(next, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      if (fingerprint === this.storedFingerprint) return;
+      this.storedFingerprint = fingerprint;
+      this.stored = next;
       this.cache.clear();
     };
     let loaded: StoredPrice[] | Promise<StoredPrice[]>;

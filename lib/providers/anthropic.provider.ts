@@ -108,15 +108,20 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
         value: () => {
           const source = iterate();
           return (async function* () {
-            while (true) {
-              const step = await source.next();
-              if (step.done) return;
-              try {
-                recordOne(step.value);
-              } catch {
-                // Never break the user's loop over results.
+            try {
+              while (true) {
+                const step = await source.next();
+                if (step.done) return;
+                try {
+                  recordOne(step.value);
+                } catch {
+                  // Never break the user's loop over results.
+                }
+                yield step.value;
               }
-              yield step.value;
+            } finally {
+              // A `break` in the user's loop must still close the results stream.
+              await source.return?.(undefined);
             }
           })();
         },

@@ -263,10 +263,17 @@ export class BatchWriter implements TelemetrySink {
     if (this.pumping || this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.pumping = this.pump().finally(() => {
-      this.pumping = null;
-      if (this.queue.size > 0 && !this.closing) this.arm();
-    });
+    // pump() settles database outcomes itself; anything that still escapes (a disk error in the
+    // spool or dead-letter file) must not become an unhandled rejection that kills the host.
+    this.pumping = this.pump()
+      .catch((e: unknown) => {
+        this.markFailed(e);
+        this.warn(`Kostrack writer stopped a pass: ${describeError(e).message}`);
+      })
+      .finally(() => {
+        this.pumping = null;
+        if (this.queue.size > 0 && !this.closing) this.arm();
+      });
   }
 
   // ---- write path ----
@@ -376,12 +383,25 @@ export class BatchWriter implements TelemetrySink {
         items.push(decodeItem(line));
       } catch (e) {
         // A torn last line from a crash mid-append; kept for inspection, never retried.
-        this.deadLetter.writeRaw(line, { code: 'SPOOL', message: `unreadable spool line: ${describeError(e).message}` });
+        this.deadLetterOrWarn(() => this.deadLetter.writeRaw(line, { code: 'SPOOL', message: `unreadable spool line: ${describeError(e).message}` }));
       }
     }
     if ((await this.write(items)) === 'down') return 'down';
     replay.pending = null;
     return 'progress';
+  }
+
+  /**
+   * A row PostgreSQL rejects can only be kept in the dead-letter file; if that file cannot be
+   * written either, the row is reported and dropped rather than retried forever (which would
+   * stall every row behind it).
+   */
+  private deadLetterOrWarn(write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.warn(`Kostrack could not write its dead-letter file ${this.deadLetter.path}; a rejected row is lost: ${describeError(e).message}`);
+    }
   }
 
   /** Writes a batch; on a data error splits it until the poison rows stand alone and dead-letters them. */
@@ -398,7 +418,7 @@ export class BatchWriter implements TelemetrySink {
       }
       if (items.length === 1) {
         const reason = describeError(e);
-        this.deadLetter.write(items[0], reason);
+        this.deadLetterOrWarn(() => this.deadLetter.write(items[0], reason));
         this.lastError = { ...reason, at: new Date() };
         this.warn(`Kostrack dead-lettered a ${items[0].kind} PostgreSQL rejected (${reason.code}) into ${this.deadLetter.path}`);
         return 'ok';
@@ -510,6 +530,8 @@ export class BatchWriter implements TelemetrySink {
     const delay = exp / 2 + Math.random() * (exp / 2);
     return new Promise((resolve) => {
       const t = setTimeout(done, delay);
+      // A script whose database is down must still be able to exit (its exit hook spools the rest).
+      t.unref();
       function done() {
         clearTimeout(t);
         resolve();

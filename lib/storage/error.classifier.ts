@@ -7,8 +7,10 @@
 const DATA_CLASSES = new Set(['22', '23', '54']);
 
 export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const e = error as { code?: unknown; severity?: unknown } | null;
+  const code = e?.code;
+  // Node's own codes can look like SQLSTATEs (EPIPE, EPERM); only a server error has a severity.
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
 export function isDataError(error: unknown): boolean {

@@ -46,18 +46,19 @@ function callLine(c: CallRecord): string {
 }
 
 const BIGINT = /^-?\d+n$/;
-const DATE_KEYS = new Set(['time', 'startTime', 'endTime']);
+const DATE_KEYS = ['time', 'startTime', 'endTime'] as const;
 
+/**
+ * Only the record's own fields are revived: a reviver would also turn a tag or metadata key that
+ * happens to be called `time` or `costUsd` into a Date or a bigint.
+ */
 export function decodeItem(line: string): TelemetryItem {
-  const item = JSON.parse(line, (key, value) => {
-    if (typeof value === 'string') {
-      if (key === 'costUsd' && BIGINT.test(value)) return BigInt(value.slice(0, -1));
-      if (DATE_KEYS.has(key)) return new Date(value);
-    }
-    return value;
-  }) as TelemetryItem;
+  const item = JSON.parse(line) as TelemetryItem;
   if (!item || (item.kind !== 'call' && item.kind !== 'span') || typeof item.record?.spanId !== 'string')
     throw new TypeError('Not a Kostrack telemetry line');
+  const record = item.record as unknown as Record<string, unknown>;
+  if (typeof record.costUsd === 'string' && BIGINT.test(record.costUsd)) record.costUsd = BigInt(record.costUsd.slice(0, -1));
+  for (const key of DATE_KEYS) if (typeof record[key] === 'string') record[key] = new Date(record[key] as string);
   return item;
 }
 

@@ -45,8 +45,11 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
       await storage?.writer.drain(timeoutMs);
     },
     async close(deadlineMs?: number) {
-      await storage?.close(deadlineMs);
-      attachment?.detach();
+      try {
+        await storage?.close(deadlineMs);
+      } finally {
+        attachment?.detach();
+      }
     },
   };
 }

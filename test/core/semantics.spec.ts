@@ -98,6 +98,25 @@ describe('trace and span semantics', () => {
     expect(out.extra()).toBe('kept');
   });
 
+  it('never runs a lazy thenable (a query builder) on its own: only the caller awaits it, once', async () => {
+    let executions = 0;
+    const query = {
+      then(onOk: (v: string) => unknown, onErr?: (e: unknown) => unknown) {
+        executions += 1;
+        return Promise.resolve('rows').then(onOk, onErr);
+      },
+    };
+    const out = trace(() => span('insert', () => query));
+    expect(out).toBe(query);
+    expect(executions).toBe(0);
+    expect(await out).toBe('rows');
+    expect(executions).toBe(1);
+    expect(sink.spans.map((s) => [s.name, s.status])).toEqual([
+      ['insert', 'ok'],
+      ['trace', 'ok'],
+    ]);
+  });
+
   it('keeps an async iterator in the trace for every next() and ends the span when it finishes', async () => {
     async function* gen() {
       for (let i = 0; i < 3; i++) {

@@ -28,3 +28,14 @@ it('an unpriced call and a bigint in metadata still encode', () => {
   expect(JSON.parse(line).record.metadata).toEqual({ size: '5n' });
   expect((decodeItem(line).record as typeof odd).costUsd).toBe(odd.costUsd);
 });
+
+it('keeps tag and metadata keys named like record fields as the strings they are', () => {
+  const call = trace({ tags: { time: 'morning', endTime: '2024-01-01', costUsd: '5n' } }, () =>
+    recordCall(syntheticCall({ metadata: { request: { time: 'noon', startTime: '2024-01-01' } } }))!,
+  );
+  const r = decodeItem(encodeItem({ kind: 'call', record: call })).record as typeof call;
+  expect(r.tags).toEqual({ time: 'morning', endTime: '2024-01-01', costUsd: '5n', span_name: 'trace' });
+  expect(r.metadata).toEqual({ request: { time: 'noon', startTime: '2024-01-01' } });
+  expect(r.time).toEqual(call.time);
+  expect(r.costUsd).toBe(call.costUsd);
+});
