@@ -122,9 +122,12 @@ export class AdminQueryService {
     else if (dim === 'provider') dims.push('c.provider AS dim');
     else if (dim?.startsWith('tag:')) dims.push(`c.tags->>${p.add(dim.slice(4))} AS dim`);
     const positions = dims.map((_, i) => i + 1).join(', ');
-    const orderBy = bucket ? `1, cost DESC` : `sum(c.cost_usd) DESC NULLS LAST, ${positions}`;
+    // Order by the numeric sum, never the text alias ('9.5' would sort above '10.2').
+    const orderBy = bucket ? `1, sum(c.cost_usd) DESC NULLS LAST, ${positions}` : `sum(c.cost_usd) DESC NULLS LAST, ${positions}`;
+    // Window totals run over every group before LIMIT, so a capped report still has the true total.
     const sql = `SELECT ${dims.join(', ')},
         trim_scale(COALESCE(sum(c.cost_usd), 0))::text AS cost, count(*) AS calls,
+        trim_scale(COALESCE(sum(sum(c.cost_usd)) OVER (), 0))::text AS total, count(*) OVER () AS group_count,
         count(*) FILTER (WHERE c.cost_usd IS NULL) AS unpriced,
         COALESCE(sum(c.input_tokens), 0) AS input_tokens, COALESCE(sum(c.output_tokens), 0) AS output_tokens
       FROM ${s}.llm_calls c
@@ -133,10 +136,8 @@ export class AdminQueryService {
       ORDER BY ${orderBy}
       LIMIT ${MAX_GROUPS}`;
     const rows = await this.run<Record<string, unknown>>(pool, sql, p.values);
-    let total = 0n;
     const groups = rows.map((r): CostGroupDto => {
       const cost = usd(r.cost as string);
-      total += cost;
       const g: CostGroupDto = {
         key: bucket ? (r.bucket as Date).toISOString() : ((r.dim as string | null) ?? null),
         costUsd: usdToString(cost),
@@ -151,7 +152,18 @@ export class AdminQueryService {
       else if (dim === 'model') g.provider = r.provider as string;
       return g;
     });
-    return { groupBy: q.groupBy, series: q.series ?? null, from: from.toISOString(), to: to.toISOString(), totalCostUsd: usdToString(total), groups };
+    const groupCount = rows.length ? Number(rows[0].group_count) : 0;
+    const totalCostUsd = rows.length ? usdToString(usd(rows[0].total as string)) : '0';
+    return {
+      groupBy: q.groupBy,
+      series: q.series ?? null,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      totalCostUsd,
+      groupCount,
+      truncated: groupCount > groups.length,
+      groups,
+    };
   }
 
   async unpricedModels(q: RangeQuery): Promise<UnpricedModelsDto> {

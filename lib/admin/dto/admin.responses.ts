@@ -118,7 +118,9 @@ export class CostReportDto {
   @ApiProperty({ nullable: true, type: String }) series: string | null;
   @ApiProperty({ format: 'date-time' }) from: string;
   @ApiProperty({ format: 'date-time' }) to: string;
-  @ApiProperty() totalCostUsd: string;
+  @ApiProperty({ description: 'Over every group in the range, also those past the cap' }) totalCostUsd: string;
+  @ApiProperty({ description: 'Groups in the range; at most 1,000 are returned' }) groupCount: number;
+  @ApiProperty({ description: 'True when groupCount exceeds the groups returned' }) truncated: boolean;
   @ApiProperty({ type: [CostGroupDto] }) groups: CostGroupDto[];
 }
 
