@@ -1,7 +1,38 @@
-export * from './core/index.js';
+// The one public entry point. Sub-folder barrels are internal; only what is listed here is API.
+
+// Tracing core (framework-free)
+export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from './core/trace.js';
+export type { TraceContext, CostBreakdownItem } from './core/trace-context.js';
+export { recordCall } from './core/record-call.js';
+export type { CallInput, CallRecord, SpanRecord, TelemetrySink, TokenBreakdown, CallStatus, SpanStatus } from './core/call-record.js';
+export { configureKostrack, addSink, setTraceIdSource, type RuntimeOptions, type TraceIdSource } from './core/runtime.js';
+export { MemorySink } from './core/memory.sink.js';
+export { usd, usdToString, usdToNumber, USD_SCALE, type Usd } from './core/money.js';
+export { KostrackConfigError } from './core/errors.js';
+export { TAG_LIMITS, type Tags, type TagInput } from './core/tags.js';
+export { parseTraceparent, remoteParentFrom, traceHeaders, type RemoteParent } from './core/traceparent.js';
+
+// NestJS
 export * from './nest/index.js';
-export * from './pricing/index.js';
+
+// Pricing and tracked clients
+export { PriceBook, type PricedCall, type PriceCallOptions, type PriceBookOptions } from './pricing/price-book.js';
+export { InMemoryStoredPriceSource, type StoredPrice, type StoredPriceSource } from './pricing/stored-price.source.js';
+export type { PriceOverride, ModelPriceSpec, PerMtok, PriceBucket } from './pricing/price-table.js';
+export { PROVIDERS } from './pricing/provider-catalog.js';
+export { defaultPriceBook, setDefaultPriceBook } from './pricing/default-price-book.js';
 export * from './providers/index.js';
+
+// Storage
+export { startKostrack, type StartKostrackOptions, type KostrackHandle } from './storage/start-kostrack.js';
+export { TelemetryStorage, type StorageHealth } from './storage/telemetry.storage.js';
+export type { WriterHealth } from './storage/batch.writer.js';
+export type { StorageOptions, DatabaseOption, PostgresConnectionOptions } from './storage/storage.options.js';
+export { WRITER_DEFAULTS, type WriterOptions } from './storage/writer.options.js';
+export { startEmbeddedDatabase, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedDatabase, type EmbeddedDatabaseOptions } from './storage/embedded.database.js';
+export { kostrackMigrations } from './storage/migrations/typeorm.migrations.js';
+export { kostrackEntities, LlmCallEntity, LlmSpanEntity, LlmTraceEntity, LlmPriceEntity } from './storage/entities/index.js';
+
+// Admin API and cross-service propagation (OpenTelemetry and LangChain have their own entry points)
 export * from './admin/index.js';
 export * from './integrations/index.js';
-export * from './storage/index.js';
