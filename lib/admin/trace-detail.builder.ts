@@ -1,4 +1,4 @@
-import { usd, usdToString, type Usd } from '../core/money.js';
+import { percentShares, usd, usdToString, type Usd } from '../core/money.js';
 import { iso, toCall, toTraceSummary, type CallRow, type SpanRow, type TraceRow } from './admin.rows.js';
 import type { CostBreakdownItemDto, SpanNodeDto, TraceDetailDto } from './dto/admin.responses.js';
 
@@ -90,7 +90,7 @@ export function buildTraceDetail(trace: TraceRow, spanRows: SpanRow[], callRows:
 
   const items = [...breakdown.values()].sort((a, b) => (a.cost === b.cost ? a.model.localeCompare(b.model) : a.cost > b.cost ? -1 : 1));
   const total = items.reduce((sum, i) => sum + i.cost, 0n);
-  const pcts = shares(items.map((i) => i.cost), total);
+  const pcts = percentShares(items.map((i) => i.cost), total);
   const costBreakdown: CostBreakdownItemDto[] = items.map((i, k) => ({
     provider: i.provider,
     model: i.model,
@@ -130,19 +130,4 @@ function createsCycle(node: Node, parent: Node, byId: Map<string, Node>): boolea
     p = id && p.dto.kind === 'span' ? byId.get(id) : undefined;
   }
   return false;
-}
-
-/** Percentages with one decimal summing to exactly 100 (largest remainder), the rule of `TraceContext.costBreakdown()`. */
-function shares(costs: Usd[], total: Usd): number[] {
-  if (costs.length === 0) return [];
-  if (total <= 0n) return shares(costs.map(() => 1n), BigInt(costs.length));
-  const tenths = costs.map((c) => (c * 1000n) / total);
-  const order = costs.map((c, i) => ({ i, r: (c * 1000n) % total })).sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
-  let missing = 1000n - tenths.reduce((a, b) => a + b, 0n);
-  for (const { i } of order) {
-    if (missing <= 0n) break;
-    tenths[i] += 1n;
-    missing -= 1n;
-  }
-  return tenths.map((t) => Number(t) / 10);
 }

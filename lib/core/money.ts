@@ -45,3 +45,21 @@ function numberToPlain(n: number): string {
   // 1e-7 prints in exponent form; toFixed(20) keeps every digit a double holds at this size.
   return n.toFixed(20).replace(/\.?0+$/, '');
 }
+
+/**
+ * Shares of `total` in percent with one decimal that sum to exactly 100 (largest remainder): the
+ * rule of every cost breakdown. With nothing priced yet, the shares are even.
+ */
+export function percentShares(costs: readonly Usd[], total: Usd): number[] {
+  if (costs.length === 0) return [];
+  if (total <= 0n) return percentShares(costs.map(() => 1n), BigInt(costs.length));
+  const tenths = costs.map((c) => (c * 1000n) / total);
+  const order = costs.map((c, i) => ({ i, r: (c * 1000n) % total })).sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
+  let missing = 1000n - tenths.reduce((a, b) => a + b, 0n);
+  for (const { i } of order) {
+    if (missing <= 0n) break;
+    tenths[i] += 1n;
+    missing -= 1n;
+  }
+  return tenths.map((t) => Number(t) / 10);
+}

@@ -1,4 +1,4 @@
-import { type Usd, usdToNumber, usdToString } from './money.js';
+import { percentShares, type Usd, usdToNumber, usdToString } from './money.js';
 import type { CallRecord, SpanStatus } from './call-record.js';
 import { mergeTags, type Tags } from './tags.js';
 
@@ -130,7 +130,7 @@ export class TraceContext {
     const rows = (this.byModel ? [...this.byModel.values()] : this.firstModel ? [this.firstModel] : []).sort((a, b) =>
       a.cost === b.cost ? a.model.localeCompare(b.model) : a.cost > b.cost ? -1 : 1,
     );
-    const pcts = shares(rows.map((r) => r.cost), this.cost);
+    const pcts = percentShares(rows.map((r) => r.cost), this.cost);
     return rows.map((r, i) => ({
       provider: r.provider,
       model: r.model,
@@ -189,23 +189,4 @@ export class TraceContext {
       endTime: this.endTime?.toISOString() ?? null,
     };
   }
-}
-
-/** Percentages with one decimal that sum to exactly 100 (largest remainder). */
-function shares(costs: Usd[], total: Usd): number[] {
-  if (costs.length === 0) return [];
-  if (total <= 0n) {
-    // Nothing priced yet: split evenly so the sum still reads 100.
-    return shares(costs.map(() => 1n), BigInt(costs.length));
-  }
-  const tenths = costs.map((c) => (c * 1000n) / total);
-  const remainders = costs.map((c, i) => ({ i, r: (c * 1000n) % total }));
-  let missing = 1000n - tenths.reduce((a, b) => a + b, 0n);
-  remainders.sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
-  for (const { i } of remainders) {
-    if (missing <= 0n) break;
-    tenths[i] += 1n;
-    missing -= 1n;
-  }
-  return tenths.map((t) => Number(t) / 10);
 }
