@@ -1,3 +1,4 @@
+import { missingUsage } from './usage-reader.js';
 import type { CallScope } from './call-tracker.js';
 
 /** The parts of the Stainless-generated `APIPromise` (openai, @anthropic-ai/sdk) we rely on. */
@@ -66,7 +67,7 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
           () => {
             if (this.parsedPromise) return;
             scope.notes.raw_response = true;
-            scope.ok({ inputTokens: 0, outputTokens: 0, cachedTokens: 0, breakdown: {}, issues: ['usage: not read (asResponse)'] }, undefined);
+            scope.ok(missingUsage('usage: not read (asResponse)'), undefined);
           },
           () => undefined,
         );

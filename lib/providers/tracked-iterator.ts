@@ -1,3 +1,4 @@
+import { missingUsage } from './usage-reader.js';
 import type { CallScope } from './call-tracker.js';
 
 /** What a provider does with a stream: watch each item, decide what the user sees, record at the end. */
@@ -36,9 +37,13 @@ export async function* watchStream<I>(source: AsyncIterator<I>, scope: CallScope
     }
     complete = true;
   } finally {
-    // On early exit, let the SDK close the connection (it aborts the request in its own finally).
-    if (!complete && failure === undefined) await source.return?.();
-    if (!scope.finished) watcher.finish(scope, { complete, error: failure });
+    try {
+      // On early exit, let the SDK close the connection (it aborts the request in its own finally).
+      if (!complete && failure === undefined) await source.return?.();
+    } finally {
+      // Recorded even if closing the connection fails: the call was billed.
+      if (!scope.finished) watcher.finish(scope, { complete, error: failure });
+    }
   }
 }
 
@@ -53,7 +58,7 @@ export function watchStainlessStream<S extends object>(stream: S, scope: CallSco
     if (typeof (stream as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       return watchStream((stream as AsyncIterable<unknown>)[Symbol.asyncIterator](), scope, watcher) as unknown as S;
     }
-    scope.ok({ inputTokens: 0, outputTokens: 0, cachedTokens: 0, breakdown: {}, issues: ['stream: unexpected shape'] }, undefined);
+    scope.ok(missingUsage('stream: unexpected shape'), undefined);
     return stream;
   }
   const inner = s.iterator.bind(stream);
