@@ -1,6 +1,6 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
-import { takeCallOptions } from './call-tags.js';
+import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
 import { proxyClient, type TrackTree } from './client-proxy.js';
 import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
@@ -34,7 +34,7 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
           const { forward, tags } = takeCallOptions(body);
           const options2 = takeCallOptions(requestOptions);
           const callTags = options2.tags ?? tags;
-          const opts = callTags ? { ...(options2.forward as object), kostrack: { tags: callTags } } : options2.forward;
+          const opts = callTags ? { ...(options2.forward as object), [KOSTRACK_KEY]: { tags: callTags } } : options2.forward;
           return (messages as { stream: Fn }).stream.call(view, forward, opts);
         },
       batches: { results: (original) => trackedResults(original) },
