@@ -41,12 +41,36 @@ export function openaiProviderOf(client: unknown): string {
 
 type Body = Record<string, unknown> & { model?: unknown; stream?: unknown; stream_options?: { include_usage?: unknown } | null };
 
-/** Tracks `chat.completions.create`, `responses.create` and `embeddings.create` of an `openai` client. */
+/**
+ * Tracks `chat.completions.create`, `responses.create` and `embeddings.create` of an `openai` client,
+ * and the helpers built on them (`chat.completions.parse/stream/runTools`, `responses.parse/stream`).
+ */
 export function wrapOpenAI<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
   const injectUsage = options.includeStreamUsage ?? !NO_STREAM_OPTIONS.has(provider);
+  let wrapped: T;
+  /**
+   * The SDK's helpers (`parse`, `stream`, `runTools`) call `this._client.….create()`. Run on a view
+   * whose `_client` is the wrapped client, that inner call is tracked, once, like any other.
+   */
+  const viaWrapped = (name: string) => (_original: Fn, owner: object) =>
+    function helper(...args: unknown[]) {
+      const view = Object.create(owner, { _client: { value: wrapped } }) as Record<string, Fn>;
+      return (owner as Record<string, Fn>)[name].apply(view, args);
+    };
   const tree: TrackTree = {
-    chat: { completions: { create: (original) => tracked(original, 'chat.completions.create', chatCompletion) } },
-    responses: { create: (original) => tracked(original, 'responses.create', responses) },
+    chat: {
+      completions: {
+        create: (original) => tracked(original, 'chat.completions.create', chatCompletion),
+        parse: viaWrapped('parse'),
+        stream: viaWrapped('stream'),
+        runTools: viaWrapped('runTools'),
+      },
+    },
+    responses: {
+      create: (original) => tracked(original, 'responses.create', responses),
+      parse: viaWrapped('parse'),
+      stream: viaWrapped('stream'),
+    },
     embeddings: { create: (original) => tracked(original, 'embeddings.create', embeddings) },
   };
 
@@ -124,7 +148,8 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     });
   }
 
-  return proxyClient(client, tree);
+  wrapped = proxyClient(client, tree);
+  return wrapped;
 }
 
 type Fn = (...args: unknown[]) => unknown;

@@ -355,3 +355,29 @@ describe('unknown models and bad provider data', () => {
     } else expect(row.costUsd).toBeNull();
   });
 });
+
+describe('openai helpers built on create()', () => {
+  it('chat.completions.parse is tracked once, with per-call tags and exact cost', async () => {
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 2000, completion: 300, cached: 1500 }));
+    const openai = wrap(client());
+    const res = await openai.chat.completions.parse({ model: 'gpt-4o', messages }, withTags({ step: 'extract' }));
+    expect(res.choices[0].message.content).toBe('Hello!');
+    const row = h.only();
+    expect(row).toMatchObject({ operation: 'chat.completions.create', status: 'ok', streamed: false, tags: { step: 'extract' } });
+    expect(row.costUsd).toBe(sum(atMtok(500, '2.50'), atMtok(1500, '1.25'), atMtok(300, '10.00')));
+    expect(JSON.stringify(h.server.requests[0].body)).not.toContain('kostrack');
+  });
+
+  it('chat.completions.stream() is tracked once, in the trace that made it', async () => {
+    use('o4-mini-2025-04-16', chatUsageBody({ prompt: 1000, completion: 800, cached: 200, reasoning: 500 }));
+    const traceId = await trace(async (t) => {
+      const stream = wrap(client()).chat.completions.stream({ model: 'o4-mini', messages });
+      const final = await stream.finalChatCompletion();
+      expect(final.choices[0].message.content).toBe('Hello!');
+      return t.traceId;
+    });
+    const row = h.only();
+    expect(row).toMatchObject({ streamed: true, status: 'ok', traceId });
+    expect(row.costUsd).toBe(sum(atMtok(800, '1.10'), atMtok(200, '0.275'), atMtok(800, '4.40')));
+  });
+});
