@@ -381,3 +381,13 @@ describe('openai helpers built on create()', () => {
     expect(row.costUsd).toBe(sum(atMtok(800, '1.10'), atMtok(200, '0.275'), atMtok(800, '4.40')));
   });
 });
+
+describe('openai responses helpers', () => {
+  it('responses.parse is tracked once with the exact cost', async () => {
+    use('o4-mini-2025-04-16', responsesUsageBody({ input: 5000, cached: 4000, output: 1200, reasoning: 1000 }));
+    const parsed = await wrap(client()).responses.parse({ model: 'o4-mini', input: 'Say hello' });
+    expect(parsed.output_text).toBe('Hello!');
+    const expected = sum(atMtok(1000, '1.10'), atMtok(4000, '0.275'), atMtok(1200, '4.40'));
+    expect(h.only()).toMatchObject({ operation: 'responses.create', streamed: false, status: 'ok', costUsd: expected });
+  });
+});
