@@ -1,16 +1,28 @@
 import type { CallRecord, SpanRecord, TelemetrySink } from './call-record.js';
+import { drainRecords } from './deferred-records.js';
 
 /** Keeps everything in arrays; for tests and scripts that read results in-process. */
 export class MemorySink implements TelemetrySink {
-  readonly calls: CallRecord[] = [];
-  readonly spans: SpanRecord[] = [];
+  private readonly callList: CallRecord[] = [];
+  private readonly spanList: SpanRecord[] = [];
+
+  /** Every call so far, including tracked calls whose bookkeeping was still queued. */
+  get calls(): CallRecord[] {
+    drainRecords();
+    return this.callList;
+  }
+
+  get spans(): SpanRecord[] {
+    drainRecords();
+    return this.spanList;
+  }
 
   recordCall(call: CallRecord): void {
-    this.calls.push(call);
+    this.callList.push(call);
   }
 
   recordSpan(span: SpanRecord): void {
-    this.spans.push(span);
+    this.spanList.push(span);
   }
 
   callsOf(traceId: string): CallRecord[] {
@@ -18,7 +30,8 @@ export class MemorySink implements TelemetrySink {
   }
 
   clear(): void {
-    this.calls.length = 0;
-    this.spans.length = 0;
+    drainRecords();
+    this.callList.length = 0;
+    this.spanList.length = 0;
   }
 }

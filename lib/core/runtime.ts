@@ -20,6 +20,8 @@ export interface Runtime {
    * hand over the ambient trace so both systems share one id. Undefined = draw a fresh id.
    */
   traceIdSource?: TraceIdSource;
+  /** Calls whose bookkeeping waits for the next turn (see deferred-records.ts); created on first use. */
+  deferred?: { tasks: { recordNow(): void }[]; head: number; scheduled: boolean };
 }
 
 /** An ambient trace to join: its id, and the span that is our caller (both UUIDs). */
@@ -82,12 +84,4 @@ export function ambientTrace(): { traceId: string; parentSpanId: string | null }
   } catch {
     return undefined;
   }
-}
-
-/** Adds a sink; returns a function that removes it. */
-export function addSink(sink: TelemetrySink): () => void {
-  runtime.sinks = [...runtime.sinks, sink];
-  return () => {
-    runtime.sinks = runtime.sinks.filter((s) => s !== sink);
-  };
 }

@@ -1,3 +1,4 @@
+import { drainRecords } from './deferred-records.js';
 import { newId } from './ids.js';
 import { ambientTrace, runtime } from './runtime.js';
 import type { Tags } from './tags.js';
@@ -35,6 +36,8 @@ export function openSpan(spec: SpanSpec): TraceContext | null {
 export function closeSpan(node: TraceContext, error?: unknown): void {
   if (node.endMs !== null) return;
   node.endMs = Date.now();
+  // Calls that finished inside the span reach the sinks, and its totals, before the span does.
+  drainRecords();
   node.status = error === undefined ? 'ok' : 'error';
   node.errorClass = error === undefined ? null : errorClassOf(error);
   const record = new FinishedSpan(node);

@@ -1,6 +1,7 @@
 import { percentShares, type Usd, usdToNumber, usdToString } from './money.js';
 import type { CallRecord, SpanStatus } from './call-record.js';
 import { mergeTags, type Tags } from './tags.js';
+import { drainRecords } from './deferred-records.js';
 
 /** One line of {@link TraceContext.costBreakdown}. */
 export interface CostBreakdownItem {
@@ -86,6 +87,7 @@ export class TraceContext {
 
   /** Exact total of every call in this span and its descendants. */
   get totalCost(): Usd {
+    drainRecords();
     return this.cost;
   }
 
@@ -108,16 +110,19 @@ export class TraceContext {
 
   /** The total as a float, for display. Use {@link totalCostDecimal} or {@link totalCost} to compute. */
   get totalCostUsd(): number {
+    drainRecords();
     return usdToNumber(this.cost);
   }
 
   /** The exact total as a decimal string. */
   get totalCostDecimal(): string {
+    drainRecords();
     return usdToString(this.cost);
   }
 
   /** LLM calls recorded in this span and its descendants (spans themselves are not counted). */
   get callCount(): number {
+    drainRecords();
     return this.calls;
   }
 
@@ -127,6 +132,7 @@ export class TraceContext {
 
   /** Per-model attribution, most expensive first; `pct` has one decimal and sums to 100. */
   costBreakdown(): CostBreakdownItem[] {
+    drainRecords();
     const rows = (this.byModel ? [...this.byModel.values()] : this.firstModel ? [this.firstModel] : []).sort((a, b) =>
       a.cost === b.cost ? a.model.localeCompare(b.model) : a.cost > b.cost ? -1 : 1,
     );
@@ -184,7 +190,7 @@ export class TraceContext {
       tags: this.tags,
       status: this.status,
       totalCostUsd: this.totalCostDecimal,
-      callCount: this.calls,
+      callCount: this.callCount,
       startTime: this.startTime.toISOString(),
       endTime: this.endTime?.toISOString() ?? null,
     };

@@ -47,7 +47,7 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
       if (params.stream !== true) {
         return trackApiPromise(promise, scope, (data) => {
           const d = data as { usage?: unknown; model?: unknown };
-          scope.ok(anthropicUsage(d?.usage), d?.model);
+          scope.okFrom(anthropicUsage, d?.usage, d?.model);
           return data;
         });
       }
@@ -98,8 +98,8 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
           callTags: undefined,
           options,
         });
-        scope.notes.batch_id = String(batchId);
-        if (typeof r.custom_id === 'string') scope.notes.custom_id = r.custom_id;
+        scope.note('batch_id', String(batchId));
+        if (typeof r.custom_id === 'string') scope.note('custom_id', r.custom_id);
         scope.ok(anthropicUsage(message?.usage), message?.model);
       };
       // Keep the decoder object (and its class) as the SDK made it; only iteration is observed.

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { recordCall, type CallStatus, type Tags } from '../core/index.js';
+import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
 import { runtime } from '../core/runtime.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
 import type { TraceContext } from '../core/trace-context.js';
 import { defaultPriceBook, type PriceBook } from '../pricing/index.js';
-import type { NormalizedUsage } from './usage-reader.js';
+import { missingUsage, type NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
 /** Everything about one tracked call, captured when the call was made. */
@@ -24,31 +25,78 @@ export interface CallScopeInit {
  * stream consumed later, elsewhere, still belongs to it) and records exactly once, whichever of
  * success, error or abandonment comes first.
  */
-export class CallScope {
+export class CallScope implements DeferredRecord {
   private readonly context: TraceContext | undefined = runtime.als.getStore();
   private readonly startMs = Date.now();
   private readonly start = performance.now();
+  private latencyMs = 0;
   private done = false;
-  /** Extra row metadata gathered while the call runs (ids, batch ids, stream notes). */
-  readonly notes: Record<string, unknown> = {};
+  /** Extra row metadata gathered while the call runs (ids, batch ids, stream notes); most calls have none. */
+  private notes: Record<string, unknown> | undefined;
+  /** A response recorded by {@link okFrom}: its usage reader, the raw usage and the model. */
+  private read: ((raw: unknown) => NormalizedUsage) | undefined;
+  private raw: unknown;
+  private responseModel: unknown;
 
   constructor(readonly init: CallScopeInit) {}
+
+  /** Records the error, then rethrows it untouched; one function per call, usable as a rejection handler. */
+  readonly rethrow = (error: unknown): never => {
+    this.fail(error);
+    throw error;
+  };
+
+  note(key: string, value: unknown): void {
+    (this.notes ??= {})[key] = value;
+  }
 
   get finished(): boolean {
     return this.done;
   }
 
+  /**
+   * Records a successful response whose usage `read(raw)` normalises. Only the latency is taken
+   * now; normalising, pricing and recording wait until the caller's code has resumed (see
+   * deferred-records.ts), so they never delay the caller.
+   */
+  okFrom(read: (raw: unknown) => NormalizedUsage, raw: unknown, responseModel: unknown): void {
+    if (!this.settle()) return;
+    this.read = read;
+    this.raw = raw;
+    this.responseModel = responseModel;
+    deferRecord(this);
+  }
+
   ok(usage: NormalizedUsage, responseModel: unknown, status: CallStatus = 'ok', error?: unknown): void {
-    this.finish(status, usage, responseModel, error);
+    if (this.settle()) this.record(status, usage, responseModel, error);
   }
 
   fail(error: unknown, usage?: NormalizedUsage, responseModel?: unknown): void {
-    this.finish('error', usage, responseModel, error);
+    if (this.settle()) this.record('error', usage, responseModel, error);
   }
 
-  private finish(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown): void {
-    if (this.done) return;
+  /** @internal Runs the bookkeeping {@link okFrom} deferred. */
+  recordNow(): void {
+    const { read, raw } = this;
+    this.read = this.raw = undefined;
+    let usage: NormalizedUsage;
+    try {
+      usage = read!(raw);
+    } catch (e) {
+      usage = missingUsage(`usage: unreadable (${errorClassOf(e)})`);
+    }
+    this.record('ok', usage, this.responseModel, undefined);
+  }
+
+  /** Marks the call finished (first outcome wins) and takes its latency. */
+  private settle(): boolean {
+    if (this.done) return false;
     this.done = true;
+    this.latencyMs = Math.round((performance.now() - this.start) * 1000) / 1000;
+    return true;
+  }
+
+  private record(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown): void {
     try {
       const { init } = this;
       const model = typeof responseModel === 'string' && responseModel !== '' ? responseModel : init.requestModel;
@@ -61,11 +109,11 @@ export class CallScope {
         : noTokens
           ? { costUsd: null, pricingModel: null, pricingSource: 'no-usage' }
           : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch });
-      const metadata: Record<string, unknown> = { ...this.notes };
-      if (u.issues.length) metadata.usage_issues = u.issues;
-      if (model !== init.requestModel && init.requestModel) metadata.request_model = init.requestModel;
-      const kept = this.userMetadata(model);
-      if (kept) metadata.request = kept;
+      let metadata = this.notes;
+      if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
+      if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
+      const kept = init.options.metadata ? this.userMetadata(model) : undefined;
+      if (kept) (metadata ??= {}).request = kept;
       recordCall(
         {
           provider: init.provider,
@@ -78,7 +126,7 @@ export class CallScope {
           costUsd: priced.costUsd,
           pricingModel: priced.pricingModel,
           pricingSource: priced.pricingSource,
-          latencyMs: Math.round((performance.now() - this.start) * 1000) / 1000,
+          latencyMs: this.latencyMs,
           status,
           errorClass: error === undefined ? null : errorClassOf(error),
           streamed: init.streamed,

@@ -47,13 +47,11 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
         (result) => {
           if (streamed) return watchStream(result as AsyncGenerator<unknown>, scope, streamWatcher());
           const r = result as { usageMetadata?: unknown; modelVersion?: unknown };
-          scope.ok(operation === 'embedContent' ? geminiEmbedUsage(result) : geminiUsage(r?.usageMetadata), bareModel(r?.modelVersion) || undefined);
+          if (operation === 'embedContent') scope.okFrom(geminiEmbedUsage, result, undefined);
+          else scope.okFrom(geminiUsage, r?.usageMetadata, bareModel(r?.modelVersion) || undefined);
           return result;
         },
-        (error) => {
-          scope.fail(error);
-          throw error;
-        },
+        scope.rethrow,
       );
     };
   }

@@ -84,7 +84,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     if (params.stream !== true) {
       return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
         const d = data as { usage?: unknown; model?: unknown };
-        scope.ok(chatUsage(d?.usage), d?.model);
+        scope.okFrom(chatUsage, d?.usage, d?.model);
         return data;
       });
     }
@@ -113,7 +113,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     if (params.stream !== true) {
       return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
         const d = data as { usage?: unknown; model?: unknown };
-        scope.ok(responsesUsage(d?.usage), d?.model);
+        scope.okFrom(responsesUsage, d?.usage, d?.model);
         return data;
       });
     }
@@ -143,7 +143,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
   function embeddings(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
     return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
       const d = data as { usage?: unknown; model?: unknown };
-      scope.ok(embeddingsUsage(d?.usage), d?.model);
+      scope.okFrom(embeddingsUsage, d?.usage, d?.model);
       return data;
     });
   }

@@ -1,17 +1,67 @@
 import { missingUsage } from './usage-reader.js';
 import type { CallScope } from './call-tracker.js';
 
+type ParseResponse = (client: unknown, props: unknown) => unknown;
+
 /** The parts of the Stainless-generated `APIPromise` (openai, @anthropic-ai/sdk) we rely on. */
 interface StainlessPromise<T> extends Promise<T> {
   responsePromise: Promise<unknown>;
-  parseResponse: (client: unknown, props: unknown) => unknown;
+  parseResponse: ParseResponse;
   parsedPromise?: Promise<unknown>;
   _thenUnwrap<U>(transform: (data: T, props: unknown) => U): StainlessPromise<U>;
   asResponse(): Promise<Response>;
 }
 
+/** What an instrumented APIPromise carries; shared functions read it instead of per-call closures. */
+interface Tracking {
+  scope: CallScope;
+  onData: (data: unknown) => unknown;
+  parse: ParseResponse;
+  asResponse: () => Promise<Response>;
+}
+
+const TRACKING = Symbol('kostrack.tracking');
+type Tracked = StainlessPromise<unknown> & { [TRACKING]: Tracking };
+
 function isStainless(p: unknown): p is StainlessPromise<unknown> {
   return p instanceof Promise && typeof (p as StainlessPromise<unknown>)._thenUnwrap === 'function' && 'responsePromise' in p;
+}
+
+/**
+ * Replaces the SDK's `parseResponse` on one APIPromise. The SDK calls it as a method of that
+ * promise (also from promises made by `_thenUnwrap`, which the OpenAI helpers use), so a shared
+ * function reaches the call's tracking through `this`.
+ */
+function parseTracked(this: Tracked, client: unknown, props: unknown): unknown {
+  const t = this[TRACKING];
+  let parsed: unknown;
+  try {
+    parsed = t.parse.call(this, client, props);
+  } catch (error) {
+    t.scope.rethrow(error);
+  }
+  // One `.then` hop on the SDK's own parse (an async wrapper cost several microtasks per call).
+  return Promise.resolve(parsed).then(t.onData, t.scope.rethrow);
+}
+
+/**
+ * `asResponse()` alone hands the user the unread body: we cannot see usage, so the row says so.
+ * (`withResponse()` parses first, which sets `parsedPromise` before it calls `asResponse()`.)
+ */
+function asResponseTracked(this: Tracked): Promise<Response> {
+  const t = this[TRACKING];
+  const result = t.asResponse.call(this);
+  if (!this.parsedPromise) {
+    result.then(
+      () => {
+        if (this.parsedPromise) return;
+        t.scope.note('raw_response', true);
+        t.scope.ok(missingUsage('usage: not read (asResponse)'), undefined);
+      },
+      () => undefined,
+    );
+  }
+  return result;
 }
 
 /**
@@ -23,57 +73,15 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
   if (!isStainless(promise)) {
     // Not the shape we know (a future SDK): still track through the plain Promise contract.
     if (!(promise instanceof Promise)) return promise;
-    return promise.then(
-      (data) => onData(data),
-      (error) => {
-        scope.fail(error);
-        throw error;
-      },
-    ) as T;
+    return promise.then(onData, scope.rethrow) as T;
   }
-  // The user's own APIPromise is kept and instrumented in place: no second APIPromise, no second
-  // parse chain (that doubled the SDK's per-call allocations).
-  const tracked = promise;
+  // The user's own APIPromise is instrumented in place: no second APIPromise, no second parse
+  // chain (that doubled the SDK's per-call allocations), and no per-call closures of ours.
+  const tracked = promise as unknown as Tracked;
+  tracked[TRACKING] = { scope, onData, parse: promise.parseResponse, asResponse: promise.asResponse };
   // HTTP errors, timeouts and connection failures reject the response promise before any parse.
-  tracked.responsePromise = promise.responsePromise.then(undefined, (error: unknown) => {
-    scope.fail(error);
-    throw error;
-  });
-  const parse = tracked.parseResponse;
-  const failed = (error: unknown) => {
-    scope.fail(error);
-    throw error;
-  };
-  // One `.then` hop on the SDK's own parse (an async wrapper cost several microtasks per call).
-  tracked.parseResponse = (client: unknown, props: unknown) => {
-    let parsed: unknown;
-    try {
-      parsed = parse(client, props);
-    } catch (error) {
-      failed(error);
-    }
-    return Promise.resolve(parsed).then(onData, failed);
-  };
-  const asResponse = tracked.asResponse;
-  // `asResponse()` alone hands the user the unread body: we cannot see usage, so the row says so.
-  // (`withResponse()` parses first, which sets `parsedPromise` before it calls `asResponse()`.)
-  Object.defineProperty(tracked, 'asResponse', {
-    configurable: true,
-    writable: true,
-    value: function asResponseTracked(this: StainlessPromise<unknown>) {
-      const result = asResponse.call(this);
-      if (!this.parsedPromise) {
-        result.then(
-          () => {
-            if (this.parsedPromise) return;
-            scope.notes.raw_response = true;
-            scope.ok(missingUsage('usage: not read (asResponse)'), undefined);
-          },
-          () => undefined,
-        );
-      }
-      return result;
-    },
-  });
-  return tracked as T;
+  tracked.responsePromise = promise.responsePromise.then(undefined, scope.rethrow);
+  tracked.parseResponse = parseTracked;
+  tracked.asResponse = asResponseTracked;
+  return promise;
 }

@@ -1,6 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
-import { takeCallOptions } from './call-tags.js';
+import type { Tags } from '../core/index.js';
+import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
 export type SdkMethod = (...args: unknown[]) => unknown;
@@ -26,20 +27,26 @@ export function trackedMethod(
 ): SdkMethod {
   return function trackedCall(body: unknown, requestOptions?: unknown, ...rest: unknown[]) {
     if (!runtime.enabled || body === null || typeof body !== 'object') return original(body, requestOptions, ...rest);
-    const fromBody = takeCallOptions(body);
-    const fromOptions = takeCallOptions(requestOptions);
-    const params = fromBody.forward as RequestBody;
+    let params = body as RequestBody;
+    let callTags: Tags | undefined;
+    // Most calls carry no per-call options: check before allocating anything for them.
+    if (Object.hasOwn(body, KOSTRACK_KEY)) ({ forward: params, tags: callTags } = takeCallOptions(body) as { forward: RequestBody; tags: Tags | undefined });
+    if (requestOptions !== null && typeof requestOptions === 'object' && Object.hasOwn(requestOptions, KOSTRACK_KEY)) {
+      const fromOptions = takeCallOptions(requestOptions);
+      requestOptions = fromOptions.forward;
+      callTags = fromOptions.tags ?? callTags;
+    }
     const scope = new CallScope({
       provider,
       operation,
       requestModel: typeof params.model === 'string' ? params.model : '',
       streamed: params.stream === true,
       params,
-      callTags: fromOptions.tags ?? fromBody.tags,
+      callTags,
       options,
     });
     try {
-      return handler(params, fromOptions.forward, rest, scope);
+      return handler(params, requestOptions, rest, scope);
     } catch (error) {
       // The SDK validated the arguments and threw before sending: still one error row, same error.
       scope.fail(error);

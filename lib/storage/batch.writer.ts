@@ -1,4 +1,5 @@
 import type { CallRecord, SpanRecord, TelemetrySink } from '../core/call-record.js';
+import { drainRecords } from '../core/deferred-records.js';
 import { batchStatements, callColumns, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
 import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { DeadLetterFile } from './dead-letter.file.js';
@@ -171,6 +172,7 @@ export class BatchWriter implements TelemetrySink {
    */
   async drain(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    drainRecords();
     for (;;) {
       if (this.closed) throw new Error('Kostrack writer is closed');
       this.interruptBackoff();
@@ -188,6 +190,8 @@ export class BatchWriter implements TelemetrySink {
    */
   async close(deadlineMs = this.options.shutdownDeadlineMs): Promise<void> {
     if (this.closed || this.closing) return;
+    // Tracked calls still queued for bookkeeping are written with the rest.
+    drainRecords();
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -554,6 +558,7 @@ export class BatchWriter implements TelemetrySink {
   /** Moves every row still in memory to the spool (shutdown, process exit). */
   private spoolRemaining(): void {
     try {
+      if (!this.closed) drainRecords();
       for (const item of this.queue.takeAll()) this.spool.append(encodeItem(item));
       this.spool.sync();
     } catch (e) {

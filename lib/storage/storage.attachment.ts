@@ -1,4 +1,4 @@
-import { addSink } from '../core/runtime.js';
+import { addSink } from '../core/sinks.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { SqlStoredPriceSource } from './stored-prices.source.js';
 import type { TelemetryStorage } from './telemetry.storage.js';

@@ -4,7 +4,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hexToUuid, span, trace, usdToString, uuidToHex } from '../../lib/core/index.js';
+import { drainRecords, hexToUuid, span, trace, usdToString, uuidToHex } from '../../lib/core/index.js';
 import { enableOpenTelemetry } from '../../lib/integrations/opentelemetry/index.js';
 import { wrap } from '../../lib/providers/index.js';
 import { anthropicRoutes, anthropicUsageBody } from '../loopback/anthropic.loopback.js';
@@ -113,6 +113,8 @@ describe('OpenTelemetry bridge', () => {
     exporter.reset();
     await trace({ name: 'standalone' }, () => openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }));
     await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'y' }] });
+    // A tracked call reaches the sinks on the next turn of the event loop (or when a reader drains).
+    drainRecords();
     const spans = exporter.getFinishedSpans();
     expect(spans.map((s) => s.name).sort()).toEqual(['chat gpt-4o', 'chat gpt-4o', 'standalone']);
     const standalone = spans.find((s) => s.name === 'standalone')!;

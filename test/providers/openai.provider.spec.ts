@@ -280,6 +280,28 @@ describe('per-call tags, SDK behaviour', () => {
     expect(h.sink.calls).toHaveLength(0);
   });
 
+  it('tracked resources: untracked methods reach the real resource, instanceof holds, a replaced method is tracked anew', async () => {
+    h.server.route('GET', /\/chat\/completions$/, (_req, res) => json(res, { object: 'list', data: [{ id: 'chatcmpl-1', object: 'chat.completion' }], has_more: false }));
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
+    const raw = client();
+    const openai = wrap(raw);
+    expect(openai.chat.completions).toBeInstanceOf(raw.chat.completions.constructor);
+    expect(openai.chat.completions.messages).toBe(raw.chat.completions.messages);
+    const page = await openai.chat.completions.list();
+    expect(page.data.map((c) => c.id)).toEqual(['chatcmpl-1']);
+    expect(h.sink.calls).toHaveLength(0);
+    // A spy installed on the real client after wrapping (as test doubles do) is what the wrapped client calls.
+    const original = raw.chat.completions.create.bind(raw.chat.completions);
+    let spied = 0;
+    raw.chat.completions.create = ((...args: Parameters<typeof original>) => {
+      spied++;
+      return original(...args);
+    }) as typeof raw.chat.completions.create;
+    await openai.chat.completions.create({ model: 'gpt-4o', messages });
+    expect(spied).toBe(1);
+    expect(h.only().costUsd).toBe(sum(atMtok(10, '2.50'), atMtok(5, '10')));
+  });
+
   it('the metadata hook decides what request metadata is kept; prompts never by default', async () => {
     use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
     await wrap(client()).chat.completions.create({ model: 'gpt-4o', messages, temperature: 0.2 });

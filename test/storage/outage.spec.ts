@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { usd, usdToString } from '../../lib/core/money.js';
 import { recordCall } from '../../lib/core/record-call.js';
-import { addSink } from '../../lib/core/runtime.js';
+import { addSink } from '../../lib/core/sinks.js';
 import { trace } from '../../lib/core/trace.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { useTestDatabase } from '../support/database.js';

@@ -1,5 +1,8 @@
+import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { configureKostrack, defaultPriceBook, KostrackConfigError, recordCall, span, startKostrack, trace, usdToString } from '../../lib/index.js';
+import { configureKostrack, defaultPriceBook, KostrackConfigError, recordCall, span, startKostrack, trace, usdToString, wrap } from '../../lib/index.js';
+import { LoopbackServer } from '../loopback/loopback.server.js';
+import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
 import { callInput } from '../support/call-input.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -27,6 +30,23 @@ describe('startKostrack()', () => {
     const traces = await db.inSchema<{ total: string }>(`SELECT total_cost_usd::text AS total FROM llm_traces WHERE trace_id = $1`, [t.traceId]);
     expect(traces).toEqual([{ total: '0.500123456789012' }]);
     configureKostrack({ serviceId: 'default', tags: {} });
+  });
+
+  it('close() right after a tracked call outside any trace still stores that call', async () => {
+    const server = await openaiRoutes(new LoopbackServer(), { model: 'gpt-4o-2024-08-06', usage: chatUsageBody({ prompt: 2000, completion: 300, cached: 1500 }) }).start();
+    try {
+      const kostrack = await startKostrack({ database: db.url, schema: db.schema, serviceId: 'closer' });
+      const openai = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, maxRetries: 0 }));
+      await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      // No turn of the event loop between the response and close(): the row is still queued for bookkeeping.
+      await kostrack.close();
+      const rows = await db.inSchema<{ cost: string; trace_id: string | null }>(`SELECT cost_usd::text AS cost, trace_id FROM llm_calls WHERE service_id = 'closer'`);
+      // 500 × $2.50 + 1,500 × $1.25 + 300 × $10, per Mtok
+      expect(rows).toEqual([{ cost: '0.006125', trace_id: null }]);
+    } finally {
+      configureKostrack({ serviceId: 'default' });
+      await server.close();
+    }
   });
 
   it('prices with the llm_prices rows in force, from their effective date', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { usd, usdToString } from '../../lib/core/money.js';
 import { recordCall } from '../../lib/core/record-call.js';
-import { addSink } from '../../lib/core/runtime.js';
+import { addSink } from '../../lib/core/sinks.js';
 import { trace } from '../../lib/core/trace.js';
 import { PriceBook } from '../../lib/pricing/price-book.js';
 import { SqlStoredPriceSource } from '../../lib/storage/stored-prices.source.js';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usd, usdToString } from '../../lib/core/money.js';
 import { recordCall } from '../../lib/core/record-call.js';
-import { addSink, configureKostrack } from '../../lib/core/runtime.js';
+import { configureKostrack } from '../../lib/core/runtime.js';
+import { addSink } from '../../lib/core/sinks.js';
 import { span, trace } from '../../lib/core/trace.js';
 import type { TraceContext } from '../../lib/core/trace-context.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';

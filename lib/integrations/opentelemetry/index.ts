@@ -1,5 +1,5 @@
 import { trace, type Tracer } from '@opentelemetry/api';
-import { addSink } from '../../core/runtime.js';
+import { addSink } from '../../core/sinks.js';
 import { adoptOpenTelemetryTraceIds } from './otel-trace-id.source.js';
 import { OpenTelemetrySink, type OpenTelemetrySinkOptions } from './otel.sink.js';
 

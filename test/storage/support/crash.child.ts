@@ -4,7 +4,7 @@
  * `load`: records as fast as it can against a live database, reporting progress, until killed.
  */
 import { recordCall } from '../../../lib/core/record-call.js';
-import { addSink } from '../../../lib/core/runtime.js';
+import { addSink } from '../../../lib/core/sinks.js';
 import { trace } from '../../../lib/core/trace.js';
 import { TelemetryStorage } from '../../../lib/storage/telemetry.storage.js';
 import { syntheticCall } from './synthetic.js';

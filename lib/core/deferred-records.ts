@@ -1,0 +1,55 @@
+import { runtime } from './runtime.js';
+
+/** A finished call whose bookkeeping (usage, price, record) has not run yet. */
+export interface DeferredRecord {
+  recordNow(): void;
+}
+
+interface DeferredQueue {
+  tasks: DeferredRecord[];
+  head: number;
+  scheduled: boolean;
+}
+
+/**
+ * Tracked clients hand the response to the caller first and do their bookkeeping after: work done
+ * between a response and the caller's next step delays that step (and, on a real socket, more than
+ * the work itself costs). The queue runs on the next turn of the event loop, by then usually
+ * during the caller's next network wait, or sooner, whenever anyone needs the results: a span or
+ * trace ending, a total being read, a sink being added or removed, the storage flushing. So no
+ * reader can ever observe a call as missing.
+ */
+export function deferRecord(task: DeferredRecord): void {
+  const q = queue();
+  q.tasks.push(task);
+  if (!q.scheduled) {
+    q.scheduled = true;
+    setImmediate(runScheduled);
+  }
+}
+
+/** Runs every deferred record now. Cheap when there are none; safe to call re-entrantly. */
+export function drainRecords(): void {
+  const q = runtime.deferred;
+  if (q === undefined || q.head === q.tasks.length) return;
+  while (q.head < q.tasks.length) {
+    const task = q.tasks[q.head++];
+    try {
+      task.recordNow();
+    } catch (e) {
+      runtime.warn(`Kostrack could not record a call: ${(e as Error)?.constructor?.name ?? typeof e}`);
+    }
+  }
+  q.tasks.length = 0;
+  q.head = 0;
+}
+
+function runScheduled(): void {
+  queue().scheduled = false;
+  drainRecords();
+}
+
+function queue(): DeferredQueue {
+  // On the shared runtime, so two loaded copies of the package drain one queue.
+  return (runtime.deferred ??= { tasks: [], head: 0, scheduled: false });
+}
