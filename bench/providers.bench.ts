@@ -19,6 +19,7 @@ import { median, nsPerOp, percentile, writeReport } from './bench.report.js';
 const { VERSION: openaiVersion } = await import('openai/version');
 
 const CALLS = 10_000;
+const REPEATS = 3;
 const MODEL = 'gpt-4o-2024-08-06';
 const usage = chatUsageBody({ prompt: 2000, completion: 300, cached: 1500, reasoning: 100 });
 const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Say hello' }] };
@@ -117,18 +118,30 @@ async function compare(bareClient: OpenAI, bareAgain: OpenAI, trackedClient: Ope
   return { bare: side('bare'), bareAgain: side('bareAgain'), kostrack: side('kostrack'), naive: side('naive') };
 }
 
+type Comparison = Awaited<ReturnType<typeof compare>>;
+
+/**
+ * The whole comparison, REPEATS times with fresh clients: on this shared machine one run's
+ * difference moves by several microseconds, so the report gives the median run and the range.
+ */
+async function repeat(run: () => Promise<Comparison>): Promise<Comparison[]> {
+  const runs: Comparison[] = [];
+  for (let r = 0; r < REPEATS; r++) runs.push(await run());
+  return runs;
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
 const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'openai-provider.child.ts'), MODEL, JSON.stringify(usage)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
 const [firstOutput] = (await once(child.stdout!, 'data')) as [Buffer];
 const serverUrl = firstOutput.toString().trim();
 const mk = (opts: ConstructorParameters<typeof OpenAI>[0] = {}) => new OpenAI({ apiKey: 'sk-bench', baseURL: `${serverUrl}/v1`, maxRetries: 0, ...opts });
-const http = await compare(mk(), mk(), wrap(mk()));
+const http = await repeat(() => compare(mk(), mk(), wrap(mk())));
 child.disconnect();
 
 // The same SDK with an in-process fetch: no network, so the difference is our code alone.
 const payload = JSON.stringify(chatCompletion(MODEL, usage));
 const fetchLocal: typeof fetch = async () => new Response(payload, { status: 200, headers: { 'content-type': 'application/json' } });
-const inproc = await compare(mk({ fetch: fetchLocal }), mk({ fetch: fetchLocal }), wrap(mk({ fetch: fetchLocal })));
+const inproc = await repeat(() => compare(mk({ fetch: fetchLocal }), mk({ fetch: fetchLocal }), wrap(mk({ fetch: fetchLocal }))));
 
 // Price resolution after warm-up: our PriceBook vs genai-prices' calcPrice on the same usage.
 const book = new PriceBook();
@@ -151,17 +164,24 @@ for (const [label, catalogProvider, model, input] of cases) {
 
 const us = (v: number) => `${v.toFixed(1)} µs`;
 const pct = (v: number, of: number) => `${((v / of) * 100).toFixed(2)}%`;
-const added = (side: Side, bare: Side) => `**${us(side.added)}** (${pct(side.added, bare.median)})`;
-const row = (name: string, r: typeof http) =>
-  `| ${name} | ${us(r.bare.median)} | ${us(r.bareAgain.added)} | ${added(r.kostrack, r.bare)} | ${added(r.naive, r.bare)} | ${us(r.bare.p99)} | ${us(r.kostrack.p99)} | ${us(r.naive.p99)} |`;
-const meanRow = (name: string, r: typeof http) =>
-  `| ${name} | ${us(r.bare.mean)} | ${us(r.bareAgain.mean - r.bare.mean)} | ${us(r.kostrack.mean - r.bare.mean)} (${pct(r.kostrack.mean - r.bare.mean, r.bare.mean)}) | ${us(r.naive.mean - r.bare.mean)} (${pct(r.naive.mean - r.bare.mean, r.bare.mean)}) |`;
+/** The median over runs, with the range when the runs disagree. */
+const spread = (runs: Comparison[], pick: (c: Comparison) => number, bold = false) => {
+  const values = runs.map(pick).sort((a, b) => a - b);
+  const mid = median(values);
+  const bare = median(runs.map((c) => c.bare.median));
+  const text = `${us(mid)} (${pct(mid, bare)})`;
+  return `${bold ? `**${text}**` : text} [${values.map((v) => v.toFixed(1)).join(', ')}]`;
+};
+const row = (name: string, runs: Comparison[]) =>
+  `| ${name} | ${us(median(runs.map((c) => c.bare.median)))} | ${spread(runs, (c) => c.bareAgain.added)} | ${spread(runs, (c) => c.kostrack.added, true)} | ${spread(runs, (c) => c.naive.added)} | ${us(median(runs.map((c) => c.bare.p99)))} | ${us(median(runs.map((c) => c.kostrack.p99)))} | ${us(median(runs.map((c) => c.naive.p99)))} |`;
+const meanRow = (name: string, runs: Comparison[]) =>
+  `| ${name} | ${us(median(runs.map((c) => c.bare.mean)))} | ${spread(runs, (c) => c.bareAgain.mean - c.bare.mean)} | ${spread(runs, (c) => c.kostrack.mean - c.bare.mean)} | ${spread(runs, (c) => c.naive.mean - c.bare.mean)} |`;
 
 writeReport(
   'providers',
   'Tracked LLM clients: overhead and price resolution',
   [
-    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per client and transport (openai ${openaiVersion}), the three sides rotating in blocks of 250 calls. The bare SDK is the physical limit. Kostrack (\`wrap()\`, the built package) normalises usage into disjoint buckets, prices it and records it to a sink; the naive wrapper awaits the call, prices it with genai-prices \`calcPrice\` and pushes a row. ${taken.toLocaleString('en')} rows recorded.`,
+    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per side and transport (openai ${openaiVersion}), the sides rotating in blocks of 250 calls; the whole comparison ran ${REPEATS} times with fresh clients, and each cell gives the median run with every run in brackets. The bare SDK is the physical limit. Kostrack (\`wrap()\`, the built package) normalises usage into disjoint buckets, prices it and records it to a sink; the naive wrapper awaits the call, prices it with genai-prices \`calcPrice\` and pushes a row. ${taken.toLocaleString('en')} rows recorded.`,
     '',
     '### Latency the caller sees (per call)',
     '',

@@ -1,7 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
-import { proxyClient, type TrackTree } from './client-proxy.js';
+import { trackedClient, type TrackTree } from './client-view.js';
 import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -130,5 +130,5 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
     };
   }
 
-  return proxyClient(client, tree);
+  return trackedClient(client, tree);
 }

@@ -1,5 +1,5 @@
 import type { CallScope } from './call-tracker.js';
-import { proxyClient, type TrackTree } from './client-proxy.js';
+import { trackedClient, type TrackTree } from './client-view.js';
 import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -148,7 +148,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     });
   }
 
-  wrapped = proxyClient(client, tree);
+  wrapped = trackedClient(client, tree);
   return wrapped;
 }
 

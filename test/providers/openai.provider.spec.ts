@@ -280,6 +280,20 @@ describe('per-call tags, SDK behaviour', () => {
     expect(h.sink.calls).toHaveLength(0);
   });
 
+  it('the wrapped client reads and writes through to the real one; its #private-backed methods work', async () => {
+    const raw = client();
+    const openai = wrap(raw);
+    openai.maxRetries = 3;
+    expect(raw.maxRetries).toBe(3);
+    raw.timeout = 1234;
+    expect(openai.timeout).toBe(1234);
+    // withOptions() reads the client's private state: it must run on the real client.
+    const copy = openai.withOptions({ timeout: 5 });
+    expect(copy).toBeInstanceOf(OpenAI);
+    expect([copy.timeout, copy.baseURL]).toEqual([5, `${h.server.url}/v1`]);
+    expect('baseURL' in openai && 'chat' in openai).toBe(true);
+  });
+
   it('tracked resources: untracked methods reach the real resource, instanceof holds, a replaced method is tracked anew', async () => {
     h.server.route('GET', /\/chat\/completions$/, (_req, res) => json(res, { object: 'list', data: [{ id: 'chatcmpl-1', object: 'chat.completion' }], has_more: false }));
     use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
