@@ -23,6 +23,8 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
  */
 export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
   const tree: TrackTree = {
+    // A client derived with other request options is tracked like this one.
+    withOptions: (original) => (...args: unknown[]) => wrapAnthropic(original(...args) as T, provider, options),
     messages: {
       create: (original) => trackedCreate(original, 'messages.create'),
       stream: (original, messages) =>

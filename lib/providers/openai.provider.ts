@@ -58,6 +58,8 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
       return (owner as Record<string, Fn>)[name].apply(view, args);
     };
   const tree: TrackTree = {
+    // A client derived with other request options is tracked like this one.
+    withOptions: (original) => (...args: unknown[]) => wrapOpenAI(original(...args) as T, provider, options),
     chat: {
       completions: {
         create: (original) => tracked(original, 'chat.completions.create', chatCompletion),

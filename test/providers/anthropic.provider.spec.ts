@@ -94,6 +94,13 @@ describe('anthropic messages.create', () => {
     expect(h.only().tags).toMatchObject({ team: 'ap', invoice: 'INV-7' });
   });
 
+  it('a client derived with withOptions() is tracked like its parent, with its client tags', async () => {
+    reset();
+    await wrap(client(), { tags: { team: 'ap' } }).withOptions({ timeout: 5000 }).messages.create(body);
+    expectSonnetRow(h.only());
+    expect(h.only().tags).toMatchObject({ team: 'ap' });
+  });
+
   it('withResponse() keeps working', async () => {
     reset();
     const { data, response } = await wrap(client()).messages.create(body).withResponse();

@@ -294,6 +294,18 @@ describe('per-call tags, SDK behaviour', () => {
     expect('baseURL' in openai && 'chat' in openai).toBe(true);
   });
 
+  it('a client derived with withOptions() is tracked like its parent: one row, same provider and client tags', async () => {
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
+    const derived = wrap(client(), { provider: 'azure', tags: { team: 'ledger' } }).withOptions({ timeout: 5000 });
+    expect(derived.timeout).toBe(5000);
+    await derived.chat.completions.create({ model: 'gpt-4o', messages });
+    expect(h.only()).toMatchObject({ provider: 'azure', model: 'gpt-4o-2024-08-06', tags: { team: 'ledger' } });
+    // The derived client is itself wrapped: wrapping it again replaces its options, never doubles the rows.
+    h.sink.clear();
+    await wrap(derived).chat.completions.create({ model: 'gpt-4o', messages });
+    expect(h.sink.calls).toHaveLength(1);
+  });
+
   it('tracked resources: untracked methods reach the real resource, instanceof holds, a replaced method is tracked anew', async () => {
     h.server.route('GET', /\/chat\/completions$/, (_req, res) => json(res, { object: 'list', data: [{ id: 'chatcmpl-1', object: 'chat.completion' }], has_more: false }));
     use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
