@@ -20,13 +20,25 @@ function bareModel(model: unknown): string {
   return typeof model === 'string' ? model.replace(/^(?:publishers\/google\/)?models\//, '') : '';
 }
 
-/** Tracks `models.generateContent`, `models.generateContentStream` and `models.embedContent` of `@google/genai`. */
+/**
+ * Tracks `models.generateContent`, `models.generateContentStream` and `models.embedContent` of
+ * `@google/genai`, and the chats made with `chats.create()` (each `sendMessage` is one call).
+ */
 export function wrapGemini<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  let wrapped: T;
   const tree: TrackTree = {
     models: {
       generateContent: (original) => tracked(original, 'generateContent', false),
       generateContentStream: (original) => tracked(original, 'generateContentStream', true),
       embedContent: (original) => tracked(original, 'embedContent', false),
+    },
+    chats: {
+      // A chat sends through the models module it is created with: hand it the tracked one.
+      create: (_original, chats) =>
+        function create(...args: unknown[]) {
+          const view = Object.create(chats, { modelsModule: { value: (wrapped as { models?: unknown }).models } }) as object;
+          return (chats as { create: Fn }).create.apply(view, args);
+        },
     },
   };
 
@@ -73,5 +85,6 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
     };
   }
 
-  return trackedClient(client, tree);
+  wrapped = trackedClient(client, tree);
+  return wrapped;
 }

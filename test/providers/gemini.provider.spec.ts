@@ -1,5 +1,6 @@
 import { ApiError, GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
+import { trace } from '../../lib/core/index.js';
 import { withTags, wrap } from '../../lib/providers/index.js';
 import { geminiRoutes, geminiUsageBody, type GeminiScript } from '../loopback/gemini.loopback.js';
 import { hang, json } from '../loopback/loopback.server.js';
@@ -66,6 +67,29 @@ describe('gemini models.generateContentStream', () => {
     const row = h.only();
     expect(row.status).toBe('aborted');
     expect(row.tokenBreakdown).toEqual({ inputUncached: 4000, cacheRead: 6000, output: 1, reasoning: 1600 });
+  });
+});
+
+describe('gemini chats', () => {
+  it('each sendMessage and sendMessageStream of a chat from chats.create() is one exact row in the active trace', async () => {
+    use('gemini-2.5-pro', geminiUsageBody({ prompt: 10000, cached: 6000, candidates: 400, thoughts: 1600 }));
+    const ai = wrap(client(), { tags: { team: 'close' } });
+    const total = await trace({ name: 'conversation' }, async (t) => {
+      const chat = ai.chats.create({ model: 'gemini-2.5-pro' });
+      expect((await chat.sendMessage({ message: 'Say hello' })).text).toBe('Hello!');
+      let text = '';
+      for await (const chunk of await chat.sendMessageStream({ message: 'Again' })) text += chunk.text;
+      expect(text).toBe('Hello!');
+      expect(chat.getHistory().filter((c) => c.role === 'user').map((c) => c.parts?.[0]?.text)).toEqual(['Say hello', 'Again']);
+      return t.totalCost;
+    });
+    await settle(h.sink, 2);
+    const one = sum(atMtok(4000, '1.25'), atMtok(6000, '0.125'), atMtok(2000, '10'));
+    expect(h.sink.calls.map((c) => [c.operation, c.streamed, c.costUsd, c.tags.team])).toEqual([
+      ['generateContent', false, one, 'close'],
+      ['generateContentStream', true, one, 'close'],
+    ]);
+    expect(total).toBe(2n * one);
   });
 });
 
