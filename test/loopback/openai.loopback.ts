@@ -89,12 +89,23 @@ export function responseEvents(model: string, usage: unknown) {
   const inProgress = { ...responseObject(model, null, 'in_progress'), output: [] };
   let seq = 0;
   const ev = (type: string, rest: object) => ({ event: type, data: { type, sequence_number: seq++, ...rest } });
+  const [reasoning, message] = responseObject(model, usage).output;
+  const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+  const at = { item_id: 'msg_1', output_index: 1, content_index: 0 };
+  // The full sequence the API sends (and the SDK's `responses.stream()` accumulator needs): every
+  // output item and content part is announced before its deltas.
   return [
     ev('response.created', { response: inProgress }),
     ev('response.in_progress', { response: inProgress }),
-    ev('response.output_text.delta', { item_id: 'msg_1', output_index: 1, content_index: 0, delta: 'Hel', logprobs: [] }),
-    ev('response.output_text.delta', { item_id: 'msg_1', output_index: 1, content_index: 0, delta: 'lo!', logprobs: [] }),
-    ev('response.output_text.done', { item_id: 'msg_1', output_index: 1, content_index: 0, text: 'Hello!', logprobs: [] }),
+    ev('response.output_item.added', { output_index: 0, item: reasoning }),
+    ev('response.output_item.done', { output_index: 0, item: reasoning }),
+    ev('response.output_item.added', { output_index: 1, item: { ...message, status: 'in_progress', content: [] } }),
+    ev('response.content_part.added', { ...at, part: part('') }),
+    ev('response.output_text.delta', { ...at, delta: 'Hel', logprobs: [] }),
+    ev('response.output_text.delta', { ...at, delta: 'lo!', logprobs: [] }),
+    ev('response.output_text.done', { ...at, text: 'Hello!', logprobs: [] }),
+    ev('response.content_part.done', { ...at, part: part('Hello!') }),
+    ev('response.output_item.done', { output_index: 1, item: message }),
     ev('response.completed', { response: responseObject(model, usage) }),
   ];
 }

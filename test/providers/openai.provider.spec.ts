@@ -438,4 +438,20 @@ describe('openai responses helpers', () => {
     const expected = sum(atMtok(1000, '1.10'), atMtok(4000, '0.275'), atMtok(1200, '4.40'));
     expect(h.only()).toMatchObject({ operation: 'responses.create', streamed: false, status: 'ok', costUsd: expected });
   });
+
+  it('responses.stream() is tracked once, in the trace it was made in; finalResponse() works', async () => {
+    use('o4-mini-2025-04-16', responsesUsageBody({ input: 5000, cached: 4000, output: 1200, reasoning: 1000 }));
+    const openai = wrap(client(), { tags: { team: 'ledger' } });
+    const traceId = await trace({ name: 'answer' }, async (t) => {
+      const stream = openai.responses.stream({ model: 'o4-mini', input: 'Say hello' });
+      let text = '';
+      for await (const event of stream) if (event.type === 'response.output_text.delta') text += event.delta;
+      expect(text).toBe('Hello!');
+      expect((await stream.finalResponse()).output_text).toBe('Hello!');
+      return t.traceId;
+    });
+    const expected = sum(atMtok(1000, '1.10'), atMtok(4000, '0.275'), atMtok(1200, '4.40'));
+    expect(h.only()).toMatchObject({ operation: 'responses.create', streamed: true, status: 'ok', costUsd: expected, traceId, tags: { team: 'ledger' } });
+    expect(h.server.requests.at(-1)!.body).toMatchObject({ stream: true });
+  });
 });
