@@ -5,7 +5,8 @@ export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from '
 export type { TraceContext, CostBreakdownItem } from './core/trace-context.js';
 export { recordCall } from './core/record-call.js';
 export type { CallInput, CallRecord, SpanRecord, TelemetrySink, TokenBreakdown, CallStatus, SpanStatus } from './core/call-record.js';
-export { configureKostrack, setTraceIdSource, type RuntimeOptions, type TraceIdSource } from './core/runtime.js';
+export { setTraceIdSource, type RuntimeOptions, type TraceIdSource } from './core/runtime.js';
+export { configureKostrack } from './core/configure.js';
 export { addSink } from './core/sinks.js';
 export { drainRecords } from './core/deferred-records.js';
 export { MemorySink } from './core/memory.sink.js';

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers';
 import { runtime } from './runtime.js';
 
 /** A finished call whose bookkeeping (usage, price, record) has not run yet. */
@@ -24,7 +25,9 @@ export function deferRecord(task: DeferredRecord): void {
   q.tasks.push(task);
   if (!q.scheduled) {
     q.scheduled = true;
-    setImmediate(runScheduled);
+    // The module's own binding, not the global: fake timers in the user's tests replace the global
+    // and would hold our bookkeeping back until they are advanced.
+    nextTurn(runScheduled);
   }
 }
 
@@ -42,10 +45,12 @@ export function drainRecords(): void {
   }
   q.tasks.length = 0;
   q.head = 0;
+  // An emptied queue needs no pending turn: a lost immediate (fake timers switched off before it
+  // ran) must not stop the next call from scheduling one. An extra immediate finds nothing to do.
+  q.scheduled = false;
 }
 
 function runScheduled(): void {
-  queue().scheduled = false;
   drainRecords();
 }
 

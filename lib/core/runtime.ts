@@ -56,15 +56,6 @@ export function assertServiceId(serviceId: unknown, where: string): asserts serv
     throw new KostrackConfigError(`${where}: serviceId must be a non-empty string of at most 128 characters`);
 }
 
-/** Sets process-wide options (the Nest module calls this from `forRoot`). */
-export function configureKostrack(options: RuntimeOptions): void {
-  if (options.serviceId !== undefined) assertServiceId(options.serviceId, 'configureKostrack');
-  if (options.enabled !== undefined) runtime.enabled = options.enabled;
-  if (options.serviceId !== undefined) runtime.serviceId = options.serviceId;
-  if (options.tags !== undefined) runtime.tags = options.tags;
-  if (options.warn !== undefined) runtime.warn = options.warn;
-}
-
 /** Installs the source of ambient trace ids (one at a time); returns a function that removes it. */
 export function setTraceIdSource(source: TraceIdSource): () => void {
   runtime.traceIdSource = source;

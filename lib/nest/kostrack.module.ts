@@ -1,7 +1,8 @@
 import { type DynamicModule, Inject, Module, type NestInterceptor, type OnModuleInit, type Provider } from '@nestjs/common';
 import { KostrackConfigError } from '../core/errors.js';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { assertServiceId, configureKostrack } from '../core/runtime.js';
+import { configureKostrack } from '../core/configure.js';
+import { assertServiceId } from '../core/runtime.js';
 import { normalizeTags } from '../core/tags.js';
 import { KOSTRACK_ASYNC_OPTIONS_TYPE, KOSTRACK_OPTIONS, KOSTRACK_OPTIONS_TYPE, KostrackConfigurableModule } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';

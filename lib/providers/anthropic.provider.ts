@@ -1,7 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
-import { trackedClient, type TrackTree } from './client-view.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
 import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -18,29 +18,42 @@ type Fn = (...args: unknown[]) => unknown;
 type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
 
 /**
- * Tracks `messages.create` (plain and `stream: true`), the `messages.stream()` helper, and
- * `messages.batches.results()` (each succeeded result is one call, priced at batch rates).
+ * Tracks `messages.create` (plain and `stream: true`), the `messages.parse()` and `messages.stream()`
+ * helpers, the same three under `beta.messages`, and `messages.batches.results()` (each succeeded
+ * result is one call, priced at batch rates).
  */
 export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  /**
+   * The SDK's helpers (`parse`, `stream`) call `this.create(...)`. Run on a view of the real
+   * resource whose `create` is tracked, each stays the SDK's own code and records once.
+   */
+  const viaTrackedCreate = (name: string, operation: string) => (_original: Fn, resource: object) =>
+    function helper(...args: unknown[]) {
+      const r = resource as Record<string, Fn>;
+      const view = Object.create(resource, { create: { value: trackedCreate(r.create.bind(resource), operation) } }) as object;
+      return r[name].apply(view, args);
+    };
+  const streamHelper = (operation: string) => (original: Fn, resource: object) => {
+    const run = viaTrackedCreate('stream', operation)(original, resource);
+    return function stream(body: unknown, requestOptions?: unknown) {
+      if (!runtime.enabled) return original(body, requestOptions);
+      // The helper rebuilds the body it sends; per-call tags travel in the request options.
+      const { forward, tags } = takeCallOptions(body);
+      const fromOptions = takeCallOptions(requestOptions);
+      const callTags = fromOptions.tags ?? tags;
+      return run(forward, callTags ? { ...(fromOptions.forward as object), [KOSTRACK_KEY]: { tags: callTags } } : fromOptions.forward);
+    };
+  };
+  const messagesTree = (prefix: string): TrackTree => ({
+    create: (original) => trackedCreate(original, `${prefix}.create`),
+    parse: viaTrackedCreate('parse', `${prefix}.parse`),
+    stream: streamHelper(`${prefix}.stream`),
+  });
   const tree: TrackTree = {
     // A client derived with other request options is tracked like this one.
     withOptions: (original) => (...args: unknown[]) => wrapAnthropic(original(...args) as T, provider, options),
-    messages: {
-      create: (original) => trackedCreate(original, 'messages.create'),
-      stream: (original, messages) =>
-        function stream(body: unknown, requestOptions?: unknown) {
-          if (!runtime.enabled) return original(body, requestOptions);
-          // The helper calls `this.create(..., stream: true)`; hand it a view of the real resource
-          // whose `create` is tracked, so the helper stays the SDK's own code and records once.
-          const view = Object.create(messages, { create: { value: trackedCreate((messages as { create: Fn }).create.bind(messages), 'messages.stream') } });
-          const { forward, tags } = takeCallOptions(body);
-          const options2 = takeCallOptions(requestOptions);
-          const callTags = options2.tags ?? tags;
-          const opts = callTags ? { ...(options2.forward as object), [KOSTRACK_KEY]: { tags: callTags } } : options2.forward;
-          return (messages as { stream: Fn }).stream.call(view, forward, opts);
-        },
-      batches: { results: (original) => trackedResults(original) },
-    },
+    messages: { ...messagesTree('messages'), batches: { results: (original) => trackedResults(original) } },
+    beta: { messages: messagesTree('beta.messages') },
   };
 
   function trackedCreate(original: Fn, operation: string) {
@@ -132,5 +145,5 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
     };
   }
 
-  return trackedClient(client, tree);
+  return proxyClient(client, tree);
 }

@@ -8,6 +8,8 @@ import { defaultPriceBook, type PriceBook } from '../pricing/index.js';
 import { missingUsage, type NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
+const NOT_RUN = Symbol('not run');
+
 /** Everything about one tracked call, captured when the call was made. */
 export interface CallScopeInit {
   provider: string;
@@ -33,10 +35,11 @@ export class CallScope implements DeferredRecord {
   private done = false;
   /** Extra row metadata gathered while the call runs (ids, batch ids, stream notes); most calls have none. */
   private notes: Record<string, unknown> | undefined;
-  /** A response recorded by {@link okFrom}: its usage reader, the raw usage and the model. */
-  private read: ((raw: unknown) => NormalizedUsage) | undefined;
-  private raw: unknown;
+  /** What {@link okFrom} read from the response, for {@link recordNow}. */
+  private usage: NormalizedUsage | undefined;
   private responseModel: unknown;
+  /** The privacy hook's answer, when it already ran. */
+  private kept: Record<string, unknown> | undefined | typeof NOT_RUN = NOT_RUN;
 
   constructor(readonly init: CallScopeInit) {}
 
@@ -55,15 +58,20 @@ export class CallScope implements DeferredRecord {
   }
 
   /**
-   * Records a successful response whose usage `read(raw)` normalises. Only the latency is taken
-   * now; normalising, pricing and recording wait until the caller's code has resumed (see
-   * deferred-records.ts), so they never delay the caller.
+   * Records a successful response whose usage `read(raw)` normalises. What comes from the caller's
+   * objects is read now: the usage (the caller may change the response once it has it) and the
+   * privacy hook's answer (it sees the request as sent, in the caller's async context). Pricing
+   * and building the row wait until the caller's code has resumed (see deferred-records.ts).
    */
   okFrom(read: (raw: unknown) => NormalizedUsage, raw: unknown, responseModel: unknown): void {
     if (!this.settle()) return;
-    this.read = read;
-    this.raw = raw;
+    try {
+      this.usage = read(raw);
+    } catch (e) {
+      this.usage = missingUsage(`usage: unreadable (${errorClassOf(e)})`);
+    }
     this.responseModel = responseModel;
+    if (this.init.options.metadata) this.kept = this.userMetadata(this.modelOf(responseModel));
     deferRecord(this);
   }
 
@@ -77,15 +85,11 @@ export class CallScope implements DeferredRecord {
 
   /** @internal Runs the bookkeeping {@link okFrom} deferred. */
   recordNow(): void {
-    const { read, raw } = this;
-    this.read = this.raw = undefined;
-    let usage: NormalizedUsage;
-    try {
-      usage = read!(raw);
-    } catch (e) {
-      usage = missingUsage(`usage: unreadable (${errorClassOf(e)})`);
-    }
-    this.record('ok', usage, this.responseModel, undefined);
+    this.record('ok', this.usage, this.responseModel, undefined);
+  }
+
+  private modelOf(responseModel: unknown): string {
+    return typeof responseModel === 'string' && responseModel !== '' ? responseModel : this.init.requestModel;
   }
 
   /** Marks the call finished (first outcome wins) and takes its latency. */
@@ -99,7 +103,7 @@ export class CallScope implements DeferredRecord {
   private record(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown): void {
     try {
       const { init } = this;
-      const model = typeof responseModel === 'string' && responseModel !== '' ? responseModel : init.requestModel;
+      const model = this.modelOf(responseModel);
       const book: PriceBook = init.options.priceBook ?? defaultPriceBook();
       const u = usage ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0, breakdown: {}, issues: [] };
       // A failed call with no usage was not billed; a successful one without readable usage has an unknown cost (null, never a silent $0).
@@ -112,7 +116,7 @@ export class CallScope implements DeferredRecord {
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
-      const kept = init.options.metadata ? this.userMetadata(model) : undefined;
+      const kept = this.kept !== NOT_RUN ? this.kept : init.options.metadata ? this.userMetadata(model) : undefined;
       if (kept) (metadata ??= {}).request = kept;
       recordCall(
         {

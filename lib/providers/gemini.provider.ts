@@ -1,7 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { takeCallOptions } from './call-tags.js';
-import { trackedClient, type TrackTree } from './client-view.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
 import { geminiEmbedUsage, geminiUsage } from './gemini.usage.js';
 import { watchStream } from './tracked-iterator.js';
 import { missingUsage } from './usage-reader.js';
@@ -85,6 +85,6 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
     };
   }
 
-  wrapped = trackedClient(client, tree);
+  wrapped = proxyClient(client, tree);
   return wrapped;
 }

@@ -1,5 +1,5 @@
 import type { CallScope } from './call-tracker.js';
-import { trackedClient, type TrackTree } from './client-view.js';
+import { proxyClient, type TrackTree } from './client-proxy.js';
 import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -150,7 +150,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     });
   }
 
-  wrapped = trackedClient(client, tree);
+  wrapped = proxyClient(client, tree);
   return wrapped;
 }
 

@@ -18,6 +18,7 @@ interface Tracking {
   onData: (data: unknown) => unknown;
   parse: ParseResponse;
   asResponse: () => Promise<Response>;
+  thenUnwrap: StainlessPromise<unknown>['_thenUnwrap'];
 }
 
 const TRACKING = Symbol('kostrack.tracking');
@@ -65,6 +66,19 @@ function asResponseTracked(this: Tracked): Promise<Response> {
 }
 
 /**
+ * `_thenUnwrap()` derives the APIPromise the OpenAI helpers return (`parse`). It parses through
+ * ours, so it is recorded when read; its own `asResponse()` needs the same watch as ours.
+ */
+function thenUnwrapTracked(this: Tracked, transform: (data: unknown, props: unknown) => unknown): StainlessPromise<unknown> {
+  const t = this[TRACKING];
+  const next = t.thenUnwrap.call(this, transform) as Tracked;
+  next[TRACKING] = { ...t, asResponse: next.asResponse, thenUnwrap: next._thenUnwrap };
+  next.asResponse = asResponseTracked;
+  next._thenUnwrap = thenUnwrapTracked as Tracked['_thenUnwrap'];
+  return next;
+}
+
+/**
  * Tracks a call that returns an SDK `APIPromise` and returns that same `APIPromise`, so `withResponse()`, `asResponse()` and `_request_id` work as without Kostrack. The
  * response is parsed once, by whoever consumes it (we never read the body ourselves).
  * `onData` sees the parsed data (recording it, or wrapping a stream) and returns what the user gets.
@@ -78,10 +92,13 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
   // The user's own APIPromise is instrumented in place: no second APIPromise, no second parse
   // chain (that doubled the SDK's per-call allocations), and no per-call closures of ours.
   const tracked = promise as unknown as Tracked;
-  tracked[TRACKING] = { scope, onData, parse: promise.parseResponse, asResponse: promise.asResponse };
+  // Already tracked (a tracked method reached through another one): it records once, there.
+  if (tracked[TRACKING] !== undefined) return promise;
+  tracked[TRACKING] = { scope, onData, parse: promise.parseResponse, asResponse: promise.asResponse, thenUnwrap: promise._thenUnwrap };
   // HTTP errors, timeouts and connection failures reject the response promise before any parse.
   tracked.responsePromise = promise.responsePromise.then(undefined, scope.rethrow);
   tracked.parseResponse = parseTracked;
   tracked.asResponse = asResponseTracked;
+  tracked._thenUnwrap = thenUnwrapTracked as Tracked['_thenUnwrap'];
   return promise;
 }

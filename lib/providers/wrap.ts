@@ -1,6 +1,6 @@
 import { KostrackConfigError } from '../core/index.js';
 import { wrapAnthropic, isAnthropicClient } from './anthropic.provider.js';
-import { RAW } from './client-view.js';
+import { RAW } from './client-proxy.js';
 import { isGeminiClient, wrapGemini } from './gemini.provider.js';
 import { isOpenAIClient, openaiProviderOf, wrapOpenAI } from './openai.provider.js';
 import { resolveWrapOptions, type WrapOptions } from './wrap-options.js';

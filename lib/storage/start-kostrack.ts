@@ -1,4 +1,5 @@
-import { assertServiceId, configureKostrack } from '../core/runtime.js';
+import { configureKostrack } from '../core/configure.js';
+import { assertServiceId } from '../core/runtime.js';
 import { defaultPriceBook } from '../pricing/default-price-book.js';
 import { attachStorage } from './storage.attachment.js';
 import { normalizeTags, type TagInput } from '../core/tags.js';

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureKostrack } from '../../lib/core/runtime.js';
+import { configureKostrack } from '../../lib/core/configure.js';
 import { recordCall } from '../../lib/core/record-call.js';
 import { span, trace } from '../../lib/core/trace.js';
 import type { TraceContext } from '../../lib/core/trace-context.js';

@@ -75,6 +75,29 @@ describe('anthropic messages.create', () => {
     expect(JSON.stringify(h.server.requests[0].body)).not.toContain('helper');
   });
 
+  it('messages.parse() helper and beta.messages (create, stream: true, stream(), parse): each recorded once, exact', async () => {
+    reset();
+    const anthropic = wrap(client(), { tags: { team: 'ap' } });
+    const parsed = await anthropic.messages.parse(body, withTags({ step: 'parse' }));
+    expect(parsed.content.at(-1)).toMatchObject({ type: 'text', text: 'Hello!' });
+    await anthropic.beta.messages.create({ ...body, betas: ['context-1m-2025-08-07'] });
+    for await (const _ of await anthropic.beta.messages.create({ ...body, stream: true })) void _;
+    await anthropic.beta.messages.stream(body).finalMessage();
+    await anthropic.beta.messages.parse(body);
+    await settle(h.sink, 5);
+    expect(h.sink.calls.map((c) => [c.operation, c.streamed, c.costUsd, c.tags.team])).toEqual([
+      ['messages.parse', false, expected, 'ap'],
+      ['beta.messages.create', false, expected, 'ap'],
+      ['beta.messages.create', true, expected, 'ap'],
+      ['beta.messages.stream', true, expected, 'ap'],
+      ['beta.messages.parse', false, expected, 'ap'],
+    ]);
+    expect(h.sink.calls[0].tags.step).toBe('parse');
+    expect(h.server.requests).toHaveLength(5);
+    expect(h.server.requests[1].headers['anthropic-beta']).toContain('context-1m-2025-08-07');
+    expect(JSON.stringify(h.server.requests.map((r) => r.body))).not.toContain('kostrack');
+  });
+
   it('broken after two events: one row, aborted, with the input usage message_start carried', async () => {
     reset({ gapMs: 20 });
     const stream = await wrap(client()).messages.create({ ...body, stream: true });

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addSink, currentTrace, drainRecords, span, trace, type CallRecord, type SpanRecord, type TelemetrySink } from '../../lib/core/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { addSink, configureKostrack, currentTrace, drainRecords, span, trace, type CallRecord, type SpanRecord, type TelemetrySink } from '../../lib/core/index.js';
 import { wrap } from '../../lib/providers/index.js';
 import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
 import { atMtok, providerHarness, sum } from './provider-test.support.js';
@@ -111,5 +111,61 @@ describe('tracked calls are recorded after the caller resumes', () => {
     const perTrace = new Map<string, number>();
     for (const c of sink.calls) perTrace.set(c.traceId!, (perTrace.get(c.traceId!) ?? 0) + 1);
     expect([...perTrace.values()]).toEqual(Array(100).fill(10));
+  });
+
+  it('what comes from the caller is read before the caller resumes: usage, and the privacy hook in its own context', async () => {
+    const sink = collect();
+    const openai = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${h.server.url}/v1`, maxRetries: 0 }), {
+      metadata: ({ params }) => ({ user: currentTrace()?.name ?? null, turns: (params as { messages: unknown[] }).messages.length }),
+    });
+    await Promise.all(
+      ['alice', 'bob', 'carol'].map((user) =>
+        trace({ name: user }, async () => {
+          const messages: { role: 'user' | 'assistant'; content: string }[] = [{ role: 'user', content: 'Say hello' }];
+          const res = await openai.chat.completions.create({ model: 'gpt-4o', messages });
+          // The caller keeps the conversation going and strips what it does not need, in the same turn.
+          messages.push({ role: 'assistant', content: res.choices[0].message.content ?? '' });
+          delete (res.usage as { prompt_tokens_details?: unknown }).prompt_tokens_details;
+        }),
+      ),
+    );
+    await nextTurn();
+    expect(sink.calls.map((c) => c.metadata.request).sort((a, b) => String((a as { user: string }).user).localeCompare((b as { user: string }).user))).toEqual([
+      { user: 'alice', turns: 1 },
+      { user: 'bob', turns: 1 },
+      { user: 'carol', turns: 1 },
+    ]);
+    expect(sink.calls.map((c) => [c.cachedTokens, c.costUsd])).toEqual(Array(3).fill([1500, COST]));
+  });
+
+  it('switching tracking off right after a call still records that call, with the service id it finished under', async () => {
+    const sink = collect();
+    try {
+      const t = await trace({ name: 'last' }, async (ctx) => {
+        await client().chat.completions.create(body);
+        configureKostrack({ serviceId: 'before-switch' });
+        configureKostrack({ enabled: false, serviceId: 'after-switch' });
+        return ctx;
+      });
+      expect([t.callCount, t.totalCost]).toEqual([1, COST]);
+      expect(sink.calls.map((c) => [c.serviceId, c.costUsd])).toEqual([['default', COST]]);
+    } finally {
+      configureKostrack({ enabled: true, serviceId: 'default' });
+    }
+  });
+
+  it('fake timers in the caller\'s tests never hold rows back', async () => {
+    const sink = collect();
+    const openai = client();
+    vi.useFakeTimers();
+    try {
+      await openai.chat.completions.create(body);
+      await openai.chat.completions.create(body);
+    } finally {
+      vi.useRealTimers();
+    }
+    await openai.chat.completions.create(body);
+    await nextTurn();
+    expect(sink.calls.map((c) => c.costUsd)).toEqual([COST, COST, COST]);
   });
 });

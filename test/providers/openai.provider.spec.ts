@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { trace, usdToString } from '../../lib/core/index.js';
 import { PriceBook } from '../../lib/pricing/index.js';
 import { withTags, wrap } from '../../lib/providers/index.js';
@@ -280,6 +280,31 @@ describe('per-call tags, SDK behaviour', () => {
     expect(h.sink.calls).toHaveLength(0);
   });
 
+  it('a spy on the wrapped client (vi.spyOn) is tracked: a mocked response is recorded once', async () => {
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
+    const openai = wrap(client());
+    const fake = (await client().chat.completions.create({ model: 'gpt-4o', messages })) as OpenAI.ChatCompletion;
+    h.server.requests.length = 0;
+    const spy = vi.spyOn(openai.chat.completions, 'create').mockResolvedValue(fake as never);
+    const res = await openai.chat.completions.create({ model: 'gpt-4o', messages });
+    expect(res.id).toBe(fake.id);
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(h.server.requests).toHaveLength(0);
+    expect(h.only().costUsd).toBe(sum(atMtok(10, '2.50'), atMtok(5, '10')));
+    spy.mockRestore();
+  });
+
+  it('a tracked method reached through another tracked method records once', async () => {
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
+    const raw = client();
+    const inner = wrap(raw);
+    // A client patched in place with its own tracked method, then wrapped again elsewhere.
+    raw.chat.completions.create = inner.chat.completions.create;
+    const res = await wrap(raw).chat.completions.create({ model: 'gpt-4o', messages });
+    expect(res.choices[0].message.content).toBe('Hello!');
+    expect(h.only().costUsd).toBe(sum(atMtok(10, '2.50'), atMtok(5, '10')));
+  });
+
   it('the wrapped client reads and writes through to the real one; its #private-backed methods work', async () => {
     const raw = client();
     const openai = wrap(raw);
@@ -414,6 +439,14 @@ describe('openai helpers built on create()', () => {
     expect(row).toMatchObject({ operation: 'chat.completions.create', status: 'ok', streamed: false, tags: { step: 'extract' } });
     expect(row.costUsd).toBe(sum(atMtok(500, '2.50'), atMtok(1500, '1.25'), atMtok(300, '10.00')));
     expect(JSON.stringify(h.server.requests[0].body)).not.toContain('kostrack');
+  });
+
+  it('chat.completions.parse(...).asResponse(): one row, flagged as unread', async () => {
+    use('gpt-4o-2024-08-06', chatUsageBody({ prompt: 10, completion: 5 }));
+    const raw = await wrap(client()).chat.completions.parse({ model: 'gpt-4o', messages }).asResponse();
+    expect((await raw.json()).usage.prompt_tokens).toBe(10);
+    await settle(h.sink);
+    expect(h.only()).toMatchObject({ status: 'ok', costUsd: null, metadata: { raw_response: true, usage_issues: ['usage: not read (asResponse)'] } });
   });
 
   it('chat.completions.stream() is tracked once, in the trace that made it', async () => {

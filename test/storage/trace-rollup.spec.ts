@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usd, usdToString } from '../../lib/core/money.js';
 import { recordCall } from '../../lib/core/record-call.js';
-import { configureKostrack } from '../../lib/core/runtime.js';
+import { configureKostrack } from '../../lib/core/configure.js';
 import { addSink } from '../../lib/core/sinks.js';
 import { span, trace } from '../../lib/core/trace.js';
 import type { TraceContext } from '../../lib/core/trace-context.js';
