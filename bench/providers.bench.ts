@@ -75,7 +75,9 @@ async function timeCalls(create: Create, n: number, out: number[]): Promise<numb
 
 interface Side {
   median: number;
-  /** Median over rounds of (this side's block median − the bare block median of the same round). */
+  /** Per round: this side's block median − the bare SDK's block median in the same round. */
+  rounds: number[];
+  /** The median of `rounds`. */
   added: number;
   p99: number;
   /** Block time / calls, deferred bookkeeping included. */
@@ -111,6 +113,7 @@ async function compare(bareClient: OpenAI, bareAgain: OpenAI, trackedClient: Ope
   const bareBlocks = blockMedians.get('bare')!;
   const side = (name: string): Side => ({
     median: median(times.get(name)!),
+    rounds: blockMedians.get(name)!.map((m, i) => m - bareBlocks[i]),
     added: median(blockMedians.get(name)!.map((m, i) => m - bareBlocks[i])),
     p99: percentile(times.get(name)!, 99),
     mean: blockTime.get(name)! / CALLS,
@@ -172,8 +175,15 @@ const spread = (runs: Comparison[], pick: (c: Comparison) => number, bold = fals
   const text = `${us(mid)} (${pct(mid, bare)})`;
   return `${bold ? `**${text}**` : text} [${values.map((v) => v.toFixed(1)).join(', ')}]`;
 };
+/** Latency: the median over every paired round of every run, with each run's own median after it. */
+const pooled = (runs: Comparison[], pick: (c: Comparison) => Side, bold = false) => {
+  const mid = median(runs.flatMap((c) => pick(c).rounds));
+  const text = `${us(mid)} (${pct(mid, median(runs.map((c) => c.bare.median)))})`;
+  const perRun = runs.map((c) => pick(c).added).sort((a, b) => a - b);
+  return `${bold ? `**${text}**` : text} [${perRun.map((v) => v.toFixed(1)).join(', ')}]`;
+};
 const row = (name: string, runs: Comparison[]) =>
-  `| ${name} | ${us(median(runs.map((c) => c.bare.median)))} | ${spread(runs, (c) => c.bareAgain.added)} | ${spread(runs, (c) => c.kostrack.added, true)} | ${spread(runs, (c) => c.naive.added)} | ${us(median(runs.map((c) => c.bare.p99)))} | ${us(median(runs.map((c) => c.kostrack.p99)))} | ${us(median(runs.map((c) => c.naive.p99)))} |`;
+  `| ${name} | ${us(median(runs.map((c) => c.bare.median)))} | ${pooled(runs, (c) => c.bareAgain)} | ${pooled(runs, (c) => c.kostrack, true)} | ${pooled(runs, (c) => c.naive)} | ${us(median(runs.map((c) => c.bare.p99)))} | ${us(median(runs.map((c) => c.kostrack.p99)))} | ${us(median(runs.map((c) => c.naive.p99)))} |`;
 const meanRow = (name: string, runs: Comparison[]) =>
   `| ${name} | ${us(median(runs.map((c) => c.bare.mean)))} | ${spread(runs, (c) => c.bareAgain.mean - c.bare.mean)} | ${spread(runs, (c) => c.kostrack.mean - c.bare.mean)} | ${spread(runs, (c) => c.naive.mean - c.bare.mean)} |`;
 
@@ -181,7 +191,7 @@ writeReport(
   'providers',
   'Tracked LLM clients: overhead and price resolution',
   [
-    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per side and transport (openai ${openaiVersion}), the sides rotating in blocks of 250 calls; the whole comparison ran ${REPEATS} times with fresh clients, and each cell gives the median run with every run in brackets. The bare SDK is the physical limit. Kostrack (\`wrap()\`, the built package) normalises usage into disjoint buckets, prices it and records it to a sink; the naive wrapper awaits the call, prices it with genai-prices \`calcPrice\` and pushes a row. ${taken.toLocaleString('en')} rows recorded.`,
+    `${CALLS.toLocaleString('en')} \`chat.completions.create\` calls per side and transport (openai ${openaiVersion}), the sides rotating in blocks of 250 calls; the whole comparison ran ${REPEATS} times with fresh clients, and each cell gives the median over all runs (for latency: over the ${(CALLS / 250) * REPEATS} paired rounds of all runs) with each run's own figure in brackets. The bare SDK is the physical limit. Kostrack (\`wrap()\`, the built package) normalises usage into disjoint buckets, prices it and records it to a sink; the naive wrapper awaits the call, prices it with genai-prices \`calcPrice\` and pushes a row. ${taken.toLocaleString('en')} rows recorded.`,
     '',
     '### Latency the caller sees (per call)',
     '',
@@ -197,7 +207,7 @@ writeReport(
     meanRow('loopback HTTP server (separate process)', http),
     meanRow('in-process fetch (no network)', inproc),
     '',
-    'Goal: under 1% of the call and under 20 µs added. The loopback row is what an application sees, against the fastest provider possible; a real provider call takes 300 ms–30 s, so the share there is far smaller. The in-process row has no network at all, so the difference is our code alone (there the bare call is so short that the same microseconds are a larger share). Kostrack hands the response to the caller first and normalises, prices and records it on the next turn of the event loop (or sooner, when anything reads a total), which is why the latency row can be below the CPU row; the mean rows charge that work to the block it belongs to. Added latency is the median over the 40 rounds of each side block median minus the bare SDK block median in the same round, so drift between rounds cancels; the noise floor is a second, identical bare client measured the same way. p99 figures are dominated by GC and scheduler noise of the shared 2-core machine.',
+    'Goal: under 1% of the call and under 20 µs added. The loopback row is what an application sees, against the fastest provider possible; a real provider call takes 300 ms–30 s, so the share there is far smaller. The in-process row has no network at all, so the difference is our code alone (there the bare call is so short that the same microseconds are a larger share). Kostrack hands the response to the caller first and normalises, prices and records it on the next turn of the event loop (or sooner, when anything reads a total), which is why the latency row can be below the CPU row; the mean rows charge that work to the block it belongs to. Added latency pairs each round: a side block median minus the bare SDK block median of the same round, so drift between rounds cancels; the figure is the median of those differences over every round of every run; the noise floor is a second, identical bare client measured the same way. p99 figures are dominated by GC and scheduler noise of the shared 2-core machine.',
     '',
     '## Price resolution after warm-up (per call)',
     '',
