@@ -1,13 +1,11 @@
 import { missingUsage } from './usage-reader.js';
 import type { CallScope } from './call-tracker.js';
 
-type ParseResponse = (client: unknown, props: unknown) => unknown;
-
 /** The parts of the Stainless-generated `APIPromise` (openai, @anthropic-ai/sdk) we rely on. */
 interface StainlessPromise<T> extends Promise<T> {
   responsePromise: Promise<unknown>;
-  parseResponse: ParseResponse;
   parsedPromise?: Promise<unknown>;
+  parse(): Promise<unknown>;
   _thenUnwrap<U>(transform: (data: T, props: unknown) => U): StainlessPromise<U>;
   asResponse(): Promise<Response>;
 }
@@ -16,7 +14,7 @@ interface StainlessPromise<T> extends Promise<T> {
 interface Tracking {
   scope: CallScope;
   onData: (data: unknown) => unknown;
-  parse: ParseResponse;
+  parse: () => Promise<unknown>;
   asResponse: () => Promise<Response>;
   thenUnwrap: StainlessPromise<unknown>['_thenUnwrap'];
 }
@@ -25,24 +23,26 @@ const TRACKING = Symbol('kostrack.tracking');
 type Tracked = StainlessPromise<unknown> & { [TRACKING]: Tracking };
 
 function isStainless(p: unknown): p is StainlessPromise<unknown> {
-  return p instanceof Promise && typeof (p as StainlessPromise<unknown>)._thenUnwrap === 'function' && 'responsePromise' in p;
+  return (
+    p instanceof Promise &&
+    typeof (p as StainlessPromise<unknown>)._thenUnwrap === 'function' &&
+    typeof (p as StainlessPromise<unknown>).parse === 'function' &&
+    'responsePromise' in p
+  );
 }
 
 /**
- * Replaces the SDK's `parseResponse` on one APIPromise. The SDK calls it as a method of that
- * promise (also from promises made by `_thenUnwrap`, which the OpenAI helpers use), so a shared
- * function reaches the call's tracking through `this`.
+ * Replaces the SDK's `parse()` on one APIPromise; `then`, `catch`, `finally` and `withResponse()`
+ * all go through it. One `.then` on the SDK's own parse chain sees the data and every failure
+ * before it (HTTP errors, timeouts, connection failures, a body that does not parse), and it is
+ * the only step Kostrack adds between the response and the caller.
  */
-function parseTracked(this: Tracked, client: unknown, props: unknown): unknown {
-  const t = this[TRACKING];
-  let parsed: unknown;
-  try {
-    parsed = t.parse.call(this, client, props);
-  } catch (error) {
-    t.scope.rethrow(error);
+function parseTracked(this: Tracked): Promise<unknown> {
+  if (!this.parsedPromise) {
+    const t = this[TRACKING];
+    this.parsedPromise = t.parse.call(this).then(t.onData, t.scope.rethrow);
   }
-  // One `.then` hop on the SDK's own parse (an async wrapper cost several microtasks per call).
-  return Promise.resolve(parsed).then(t.onData, t.scope.rethrow);
+  return this.parsedPromise;
 }
 
 /**
@@ -59,29 +59,35 @@ function asResponseTracked(this: Tracked): Promise<Response> {
         t.scope.note('raw_response', true);
         t.scope.ok(missingUsage('usage: not read (asResponse)'), undefined);
       },
-      () => undefined,
+      (error: unknown) => t.scope.fail(error),
     );
   }
   return result;
 }
 
 /**
- * `_thenUnwrap()` derives the APIPromise the OpenAI helpers return (`parse`). It parses through
- * ours, so it is recorded when read; its own `asResponse()` needs the same watch as ours.
+ * `_thenUnwrap()` derives the APIPromise the OpenAI helpers return (`parse`): the same request,
+ * its data transformed. It is tracked like ours, by the same scope, so whichever is read records.
  */
 function thenUnwrapTracked(this: Tracked, transform: (data: unknown, props: unknown) => unknown): StainlessPromise<unknown> {
   const t = this[TRACKING];
-  const next = t.thenUnwrap.call(this, transform) as Tracked;
-  next[TRACKING] = { ...t, asResponse: next.asResponse, thenUnwrap: next._thenUnwrap };
-  next.asResponse = asResponseTracked;
-  next._thenUnwrap = thenUnwrapTracked as Tracked['_thenUnwrap'];
-  return next;
+  return instrument(t.thenUnwrap.call(this, transform), t.scope, t.onData);
+}
+
+function instrument(promise: StainlessPromise<unknown>, scope: CallScope, onData: (data: unknown) => unknown): StainlessPromise<unknown> {
+  const tracked = promise as Tracked;
+  tracked[TRACKING] = { scope, onData, parse: promise.parse, asResponse: promise.asResponse, thenUnwrap: promise._thenUnwrap };
+  tracked.parse = parseTracked;
+  tracked.asResponse = asResponseTracked;
+  tracked._thenUnwrap = thenUnwrapTracked as Tracked['_thenUnwrap'];
+  return promise;
 }
 
 /**
- * Tracks a call that returns an SDK `APIPromise` and returns that same `APIPromise`, so `withResponse()`, `asResponse()` and `_request_id` work as without Kostrack. The
- * response is parsed once, by whoever consumes it (we never read the body ourselves).
- * `onData` sees the parsed data (recording it, or wrapping a stream) and returns what the user gets.
+ * Tracks a call that returns an SDK `APIPromise` and returns that same `APIPromise`, so
+ * `withResponse()`, `asResponse()` and `_request_id` work as without Kostrack. The response is
+ * parsed once, by whoever consumes it (we never read the body ourselves). `onData` sees the parsed
+ * data (recording it, or wrapping a stream) and returns what the user gets.
  */
 export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: unknown) => unknown): T {
   if (!isStainless(promise)) {
@@ -89,16 +95,10 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
     if (!(promise instanceof Promise)) return promise;
     return promise.then(onData, scope.rethrow) as T;
   }
+  // Already tracked (a tracked method reached through another one): it records once, there.
+  if ((promise as unknown as Tracked)[TRACKING] !== undefined) return promise;
   // The user's own APIPromise is instrumented in place: no second APIPromise, no second parse
   // chain (that doubled the SDK's per-call allocations), and no per-call closures of ours.
-  const tracked = promise as unknown as Tracked;
-  // Already tracked (a tracked method reached through another one): it records once, there.
-  if (tracked[TRACKING] !== undefined) return promise;
-  tracked[TRACKING] = { scope, onData, parse: promise.parseResponse, asResponse: promise.asResponse, thenUnwrap: promise._thenUnwrap };
-  // HTTP errors, timeouts and connection failures reject the response promise before any parse.
-  tracked.responsePromise = promise.responsePromise.then(undefined, scope.rethrow);
-  tracked.parseResponse = parseTracked;
-  tracked.asResponse = asResponseTracked;
-  tracked._thenUnwrap = thenUnwrapTracked as Tracked['_thenUnwrap'];
+  instrument(promise, scope, onData);
   return promise;
 }

@@ -375,6 +375,18 @@ describe('failures', () => {
     expect(h.only()).toMatchObject({ status: 'error', errorClass: 'RateLimitError', costUsd: 0n, model: 'gpt-4o' });
   });
 
+  it('HTTP 429 read through withResponse() or asResponse(): one row each, status error', async () => {
+    h.server.route('POST', /\/chat\/completions$/, (_req, res) => json(res, { error: { message: 'slow down', type: 'rate_limit', code: null } }, 429));
+    const openai = wrap(client());
+    await expect(openai.chat.completions.create({ model: 'gpt-4o', messages }).withResponse()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(openai.chat.completions.create({ model: 'gpt-4o', messages }).asResponse()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    await settle(h.sink, 2);
+    expect(h.sink.calls.map((c) => [c.status, c.errorClass])).toEqual([
+      ['error', 'RateLimitError'],
+      ['error', 'RateLimitError'],
+    ]);
+  });
+
   it('HTTP 500 on a stream request: one row, status error', async () => {
     h.server.route('POST', /\/chat\/completions$/, (_req, res) => json(res, { error: { message: 'oops' } }, 500));
     await expect(wrap(client()).chat.completions.create({ model: 'gpt-4o', messages, stream: true })).rejects.toBeInstanceOf(OpenAI.InternalServerError);
