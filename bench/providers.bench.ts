@@ -19,7 +19,7 @@ import { median, nsPerOp, percentile, writeReport } from './bench.report.js';
 const { VERSION: openaiVersion } = await import('openai/version');
 
 const CALLS = 10_000;
-const REPEATS = 5;
+const REPEATS = 12;
 const MODEL = 'gpt-4o-2024-08-06';
 const usage = chatUsageBody({ prompt: 2000, completion: 300, cached: 1500, reasoning: 100 });
 const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Say hello' }] };
