@@ -1,5 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers';
 import { runtime } from './runtime.js';
+
+/**
+ * Runs a function in the async context of this module's loading: no request's stores. A turn's
+ * queue holds many requests' calls, so sinks must not see the context of whichever scheduled it.
+ */
+const outsideAnyRequest = AsyncLocalStorage.snapshot();
 
 /** A finished call whose bookkeeping (usage, price, record) has not run yet. */
 export interface DeferredRecord {
@@ -51,7 +58,7 @@ export function drainRecords(): void {
 }
 
 function runScheduled(): void {
-  drainRecords();
+  outsideAnyRequest(drainRecords);
 }
 
 function queue(): DeferredQueue {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { addSink, configureKostrack, currentTrace, drainRecords, span, trace, type CallRecord, type SpanRecord, type TelemetrySink } from '../../lib/core/index.js';
@@ -167,5 +168,15 @@ describe('tracked calls are recorded after the caller resumes', () => {
     await openai.chat.completions.create(body);
     await nextTurn();
     expect(sink.calls.map((c) => c.costUsd)).toEqual([COST, COST, COST]);
+  });
+
+  it('rows delivered on the next turn reach sinks outside any request context, never in another request context', async () => {
+    const requestUser = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    removers.push(addSink({ recordCall: () => void seen.push(requestUser.getStore()), recordSpan: () => undefined }));
+    const openai = client();
+    await Promise.all(['alice', 'bob'].map((user) => requestUser.run(user, async () => await openai.chat.completions.create(body))));
+    await nextTurn();
+    expect(seen).toEqual([undefined, undefined]);
   });
 });
