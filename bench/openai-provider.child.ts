@@ -2,8 +2,8 @@
  * The loopback OpenAI server for providers.bench.ts, in its own process as a real provider would
  * be: its parsing and JSON work must not share the measured client's event loop.
  */
-import { openaiRoutes } from '../test/loopback/openai.loopback.js';
-import { LoopbackServer } from '../test/loopback/loopback.server.js';
+import { openaiRoutes } from '../loopback/openai.loopback.js';
+import { LoopbackServer } from '../loopback/loopback.server.js';
 
 // argv: the response's model and its usage object (JSON), as the parent measures them.
 const [model, usage] = [process.argv[2], JSON.parse(process.argv[3]) as unknown];

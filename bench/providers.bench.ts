@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import { addSink, type CallRecord } from '../dist/core/index.js';
 import { PriceBook } from '../dist/pricing/index.js';
 import { wrap } from '../dist/providers/index.js';
-import { chatCompletion, chatUsageBody } from '../test/loopback/openai.loopback.js';
+import { chatCompletion, chatUsageBody } from '../loopback/openai.loopback.js';
 import { median, nsPerOp, percentile, writeReport } from './bench.report.js';
 
 // openai's exports map hides package.json; its version module is public.

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // The package by name, as the examples import it.
 import { KostrackHealth, usd, usdToString } from '@kostrack/nestjs';
 import { startProviderSimulator } from '../sample-app/simulator/provider.simulator.js';
-import type { LoopbackServer } from './loopback/loopback.server.js';
+import type { LoopbackServer } from '../loopback/loopback.server.js';
 import { databaseUrl } from './support/database.js';
 
 /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { anthropicRoutes, anthropicUsageBody, message } from '../../test/loopback/anthropic.loopback.js';
-import { json, LoopbackServer } from '../../test/loopback/loopback.server.js';
-import { chatCompletion } from '../../test/loopback/openai.loopback.js';
+import { anthropicRoutes, anthropicUsageBody, message } from '../../loopback/anthropic.loopback.js';
+import { json, LoopbackServer } from '../../loopback/loopback.server.js';
+import { chatCompletion } from '../../loopback/openai.loopback.js';
 
 /**
- * Answers like OpenAI, Anthropic and DeepSeek (same wire formats as the test loopback servers,
- * whose builders it reuses) so `npm start` runs offline. Usage is realistic for each step and
+ * Answers like OpenAI, Anthropic and DeepSeek (the wire formats of the loopback servers in
+ * `loopback/`, whose builders it reuses) so `npm start` runs offline. Usage is realistic for each step and
  * varies a little per prompt, deterministically, so reruns of the same workflow cost the same.
  */
 export async function startProviderSimulator(): Promise<LoopbackServer> {

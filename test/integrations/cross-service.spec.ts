@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTrace, KostrackModule, Span, Trace, usd, usdToString, wrap } from '../../lib/index.js';
 import { outgoingTraceHeaders } from '../../lib/integrations/index.js';
-import { anthropicRoutes, anthropicUsageBody } from '../loopback/anthropic.loopback.js';
-import { LoopbackServer } from '../loopback/loopback.server.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { anthropicRoutes, anthropicUsageBody } from '../../loopback/anthropic.loopback.js';
+import { LoopbackServer } from '../../loopback/loopback.server.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { useTestDatabase } from '../support/database.js';
 
 const db = useTestDatabase('xsvc');

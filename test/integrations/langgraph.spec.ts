@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { span, trace, usdToString } from '../../lib/core/index.js';
 import { KostrackCallbackHandler } from '../../lib/integrations/langchain/index.js';
 import { wrap } from '../../lib/providers/index.js';
-import { anthropicRoutes, anthropicUsageBody } from '../loopback/anthropic.loopback.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { anthropicRoutes, anthropicUsageBody } from '../../loopback/anthropic.loopback.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { atMtok, providerHarness, settle, sum } from '../providers/provider-test.support.js';
 
 const h = providerHarness((s) => {

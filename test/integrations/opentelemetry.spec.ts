@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drainRecords, hexToUuid, span, trace, usdToString, uuidToHex } from '../../lib/core/index.js';
 import { enableOpenTelemetry } from '../../lib/integrations/opentelemetry/index.js';
 import { wrap } from '../../lib/providers/index.js';
-import { anthropicRoutes, anthropicUsageBody } from '../loopback/anthropic.loopback.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { anthropicRoutes, anthropicUsageBody } from '../../loopback/anthropic.loopback.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { atMtok, providerHarness, sum } from '../providers/provider-test.support.js';
 
 const h = providerHarness((s) => {

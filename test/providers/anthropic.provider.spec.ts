@@ -2,8 +2,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { usdToString } from '../../lib/core/index.js';
 import { withTags, wrap } from '../../lib/providers/index.js';
-import { anthropicRoutes, anthropicUsageBody, message, type AnthropicScript } from '../loopback/anthropic.loopback.js';
-import { hang, json } from '../loopback/loopback.server.js';
+import { anthropicRoutes, anthropicUsageBody, message, type AnthropicScript } from '../../loopback/anthropic.loopback.js';
+import { hang, json } from '../../loopback/loopback.server.js';
 import { atMtok, providerHarness, settle, sum } from './provider-test.support.js';
 
 // claude-sonnet-4 published prices per Mtok: input $3, 5-minute cache write $3.75, 1-hour cache write $6, cache read $0.30, output $15.
@@ -53,10 +53,10 @@ describe('anthropic messages.create', () => {
   it('message_delta with cumulative input counts (newer API versions) still counts once', async () => {
     reset();
     h.server.route('POST', /\/v1\/messages/, async (_req, res) => {
-      const { messageEvents } = await import('../loopback/anthropic.loopback.js');
+      const { messageEvents } = await import('../../loopback/anthropic.loopback.js');
       const events = messageEvents(SONNET, usage);
       (events.at(-2)!.data as unknown as { usage: unknown }).usage = { ...usage };
-      const { sse } = await import('../loopback/loopback.server.js');
+      const { sse } = await import('../../loopback/loopback.server.js');
       return sse(res, events);
     });
     const stream = await wrap(client()).messages.create({ ...body, stream: true });

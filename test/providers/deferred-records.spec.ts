@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { addSink, configureKostrack, currentTrace, drainRecords, span, trace, type CallRecord, type SpanRecord, type TelemetrySink } from '../../lib/core/index.js';
 import { wrap } from '../../lib/providers/index.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { atMtok, providerHarness, sum } from './provider-test.support.js';
 
 // gpt-4o: $2.50 input, $1.25 cached input, $10 output per Mtok.

@@ -2,8 +2,8 @@ import { ApiError, GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { trace } from '../../lib/core/index.js';
 import { withTags, wrap } from '../../lib/providers/index.js';
-import { geminiRoutes, geminiUsageBody, type GeminiScript } from '../loopback/gemini.loopback.js';
-import { hang, json } from '../loopback/loopback.server.js';
+import { geminiRoutes, geminiUsageBody, type GeminiScript } from '../../loopback/gemini.loopback.js';
+import { hang, json } from '../../loopback/loopback.server.js';
 import { atMtok, providerHarness, settle, sum } from './provider-test.support.js';
 
 // gemini-2.5-pro per Mtok: input $1.25 (above 200k input tokens $2.50), cached $0.125 ($0.25), output incl. thoughts $10 ($15).

@@ -6,7 +6,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { KostrackConfigError } from '../../lib/core/index.js';
 import { InjectLlmClient, KostrackModule } from '../../lib/nest/index.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { atMtok, providerHarness, sum } from './provider-test.support.js';
 
 const h = providerHarness((s) => openaiRoutes(s, { model: 'gpt-4o-2024-08-06', usage: chatUsageBody({ prompt: 1000, completion: 100 }) }));

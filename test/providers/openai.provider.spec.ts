@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { trace, usdToString } from '../../lib/core/index.js';
 import { PriceBook } from '../../lib/pricing/index.js';
 import { withTags, wrap } from '../../lib/providers/index.js';
-import { hang, json, sse } from '../loopback/loopback.server.js';
-import { chatChunks, chatUsageBody, openaiRoutes, responsesUsageBody, type OpenAIScript } from '../loopback/openai.loopback.js';
+import { hang, json, sse } from '../../loopback/loopback.server.js';
+import { chatChunks, chatUsageBody, openaiRoutes, responsesUsageBody, type OpenAIScript } from '../../loopback/openai.loopback.js';
 import { atMtok, providerHarness, settle, sum } from './provider-test.support.js';
 
 const script: OpenAIScript = { model: 'gpt-4o-2024-08-06', usage: chatUsageBody({ prompt: 2000, completion: 300, cached: 1500 }) };

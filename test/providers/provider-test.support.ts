@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { addSink, configureKostrack, MemorySink, usd, type CallRecord, type Usd } from '../../lib/core/index.js';
-import { LoopbackServer } from '../loopback/loopback.server.js';
+import { LoopbackServer } from '../../loopback/loopback.server.js';
 
 /** Exact cost of `tokens` at a published price per million tokens (a decimal string), by hand. */
 export function atMtok(tokens: number, perMtok: string): Usd {

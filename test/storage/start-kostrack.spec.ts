@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { configureKostrack, defaultPriceBook, KostrackConfigError, recordCall, span, startKostrack, trace, usdToString, wrap } from '../../lib/index.js';
-import { LoopbackServer } from '../loopback/loopback.server.js';
-import { chatUsageBody, openaiRoutes } from '../loopback/openai.loopback.js';
+import { LoopbackServer } from '../../loopback/loopback.server.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { callInput } from '../support/call-input.js';
 import { useTestDatabase } from '../support/database.js';
 
