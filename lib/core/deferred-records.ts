@@ -8,7 +8,7 @@ import { runtime } from './runtime.js';
  */
 const outsideAnyRequest = AsyncLocalStorage.snapshot();
 
-/** A finished call whose bookkeeping (usage, price, record) has not run yet. */
+/** A finished call whose pricing and row have not been built yet. */
 export interface DeferredRecord {
   recordNow(): void;
 }
@@ -24,8 +24,8 @@ interface DeferredQueue {
  * between a response and the caller's next step delays that step (and, on a real socket, more than
  * the work itself costs). The queue runs on the next turn of the event loop, by then usually
  * during the caller's next network wait, or sooner, whenever anyone needs the results: a span or
- * trace ending, a total being read, a sink being added or removed, the storage flushing. So no
- * reader can ever observe a call as missing.
+ * trace ending, a total being read, a sink being added or removed, `configureKostrack()`, the
+ * storage flushing or closing. So no reader can ever observe a call as missing.
  */
 export function deferRecord(task: DeferredRecord): void {
   const q = queue();
