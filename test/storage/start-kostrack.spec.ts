@@ -38,7 +38,9 @@ describe('startKostrack()', () => {
       const kostrack = await startKostrack({ database: db.url, schema: db.schema, serviceId: 'closer' });
       const openai = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, maxRetries: 0 }));
       await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
-      // No turn of the event loop between the response and close(): the row is still queued for bookkeeping.
+      // No turn of the event loop between the response and these reads: the row still waits for its bookkeeping.
+      const health = kostrack.health() as { queueDepth: number; written: { calls: number } };
+      expect(health.queueDepth + health.written.calls).toBe(1);
       await kostrack.close();
       const rows = await db.inSchema<{ cost: string; trace_id: string | null }>(`SELECT cost_usd::text AS cost, trace_id FROM llm_calls WHERE service_id = 'closer'`);
       // 500 × $2.50 + 1,500 × $1.25 + 300 × $10, per Mtok
