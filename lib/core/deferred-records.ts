@@ -13,7 +13,7 @@ export interface DeferredRecord {
   recordNow(): void;
 }
 
-interface DeferredQueue {
+export interface DeferredQueue {
   tasks: DeferredRecord[];
   head: number;
   scheduled: boolean;

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TraceContext } from './trace-context.js';
 import type { TelemetrySink } from './call-record.js';
+import type { DeferredQueue } from './deferred-records.js';
 import { EMPTY_TAGS, type Tags } from './tags.js';
 import { isUuid } from './ids.js';
 import { KostrackConfigError } from './errors.js';
@@ -21,7 +22,7 @@ export interface Runtime {
    */
   traceIdSource?: TraceIdSource;
   /** Calls whose bookkeeping waits for the next turn (see deferred-records.ts); created on first use. */
-  deferred?: { tasks: { recordNow(): void }[]; head: number; scheduled: boolean };
+  deferred?: DeferredQueue;
 }
 
 /** An ambient trace to join: its id, and the span that is our caller (both UUIDs). */

@@ -1,7 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
-import { proxyClient, type TrackTree } from './client-proxy.js';
+import { onView, proxyClient, type TrackTree } from './client-proxy.js';
 import { anthropicUsage, mergeAnthropicUsage } from './anthropic.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -23,16 +23,9 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
  * result is one call, priced at batch rates).
  */
 export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
-  /**
-   * The SDK's helpers (`parse`, `stream`) call `this.create(...)`. Run on a view of the real
-   * resource whose `create` is tracked, each stays the SDK's own code and records once.
-   */
-  const viaTrackedCreate = (name: string, operation: string) => (_original: Fn, resource: object) =>
-    function helper(...args: unknown[]) {
-      const r = resource as Record<string, Fn>;
-      const view = Object.create(resource, { create: { value: trackedCreate(r.create.bind(resource), operation) } }) as object;
-      return r[name].apply(view, args);
-    };
+  // The SDK's helpers (`parse`, `stream`) call `this.create(...)`: their `create` is tracked.
+  const viaTrackedCreate = (name: string, operation: string) =>
+    onView(name, (resource) => ({ create: { value: trackedCreate((resource as { create: Fn }).create.bind(resource), operation) } }));
   const streamHelper = (operation: string) => (original: Fn, resource: object) => {
     const run = viaTrackedCreate('stream', operation)(original, resource);
     return function stream(body: unknown, requestOptions?: unknown) {

@@ -8,8 +8,6 @@ import { defaultPriceBook, type PriceBook } from '../pricing/index.js';
 import { missingUsage, type NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
-const NOT_RUN = Symbol('not run');
-
 /** Everything about one tracked call, captured when the call was made. */
 export interface CallScopeInit {
   provider: string;
@@ -38,8 +36,8 @@ export class CallScope implements DeferredRecord {
   /** What {@link okFrom} read from the response, for {@link recordNow}. */
   private usage: NormalizedUsage | undefined;
   private responseModel: unknown;
-  /** The privacy hook's answer, when it already ran. */
-  private kept: Record<string, unknown> | undefined | typeof NOT_RUN = NOT_RUN;
+  /** The privacy hook's answer, taken by {@link okFrom}. */
+  private kept: Record<string, unknown> | undefined;
 
   constructor(readonly init: CallScopeInit) {}
 
@@ -71,21 +69,21 @@ export class CallScope implements DeferredRecord {
       this.usage = missingUsage(`usage: unreadable (${errorClassOf(e)})`);
     }
     this.responseModel = responseModel;
-    if (this.init.options.metadata) this.kept = this.userMetadata(this.modelOf(responseModel));
+    this.kept = this.userMetadata(responseModel);
     deferRecord(this);
   }
 
   ok(usage: NormalizedUsage, responseModel: unknown, status: CallStatus = 'ok', error?: unknown): void {
-    if (this.settle()) this.record(status, usage, responseModel, error);
+    if (this.settle()) this.record(status, usage, responseModel, error, this.userMetadata(responseModel));
   }
 
   fail(error: unknown, usage?: NormalizedUsage, responseModel?: unknown): void {
-    if (this.settle()) this.record('error', usage, responseModel, error);
+    if (this.settle()) this.record('error', usage, responseModel, error, this.userMetadata(responseModel));
   }
 
   /** @internal Runs the bookkeeping {@link okFrom} deferred. */
   recordNow(): void {
-    this.record('ok', this.usage, this.responseModel, undefined);
+    this.record('ok', this.usage, this.responseModel, undefined, this.kept);
   }
 
   private modelOf(responseModel: unknown): string {
@@ -100,7 +98,7 @@ export class CallScope implements DeferredRecord {
     return true;
   }
 
-  private record(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown): void {
+  private record(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown, kept: Record<string, unknown> | undefined): void {
     try {
       const { init } = this;
       const model = this.modelOf(responseModel);
@@ -116,7 +114,6 @@ export class CallScope implements DeferredRecord {
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
-      const kept = this.kept !== NOT_RUN ? this.kept : init.options.metadata ? this.userMetadata(model) : undefined;
       if (kept) (metadata ??= {}).request = kept;
       recordCall(
         {
@@ -147,11 +144,12 @@ export class CallScope implements DeferredRecord {
     }
   }
 
-  private userMetadata(model: string): Record<string, unknown> | undefined {
+  /** The privacy hook's answer; run where the call ends, in the caller's async context. */
+  private userMetadata(responseModel: unknown): Record<string, unknown> | undefined {
     const hook = this.init.options.metadata;
     if (!hook) return undefined;
     try {
-      const kept = hook({ provider: this.init.provider, operation: this.init.operation, model, params: this.init.params });
+      const kept = hook({ provider: this.init.provider, operation: this.init.operation, model: this.modelOf(responseModel), params: this.init.params });
       return kept && typeof kept === 'object' ? kept : undefined;
     } catch (e) {
       runtime.warn(`Kostrack metadata hook threw ${errorClassOf(e)}; no request metadata kept`);

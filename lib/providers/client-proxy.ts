@@ -3,10 +3,25 @@
  * A leaf gets the SDK's own method (bound to the real object) and returns the tracked method.
  */
 export interface TrackTree {
-  [prop: string]: TrackTree | ((original: (...args: unknown[]) => unknown, owner: object) => (...args: unknown[]) => unknown);
+  [prop: string]: TrackTree | TrackLeaf;
 }
 
+export type TrackLeaf = (original: (...args: unknown[]) => unknown, owner: object) => (...args: unknown[]) => unknown;
+
 export const RAW = Symbol.for('kostrack.rawClient');
+
+/**
+ * A leaf for an SDK helper built on other members of its object (`parse`, `stream`, `runTools`,
+ * `chats.create`): the helper runs as the SDK's own code, on a view of the real object whose
+ * `overrides` (a tracked `create`, the wrapped client) it reaches through `this`, so the calls it
+ * makes are tracked once, like any other.
+ */
+export function onView(name: string, overrides: (owner: object) => PropertyDescriptorMap): TrackLeaf {
+  return (_original, owner) =>
+    function helper(...args: unknown[]) {
+      return (owner as Record<string, (...a: unknown[]) => unknown>)[name].apply(Object.create(owner, overrides(owner)), args);
+    };
+}
 
 /**
  * A Proxy over an SDK object that swaps the tracked methods and passes everything else through.

@@ -1,7 +1,7 @@
 import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { takeCallOptions } from './call-tags.js';
-import { proxyClient, type TrackTree } from './client-proxy.js';
+import { onView, proxyClient, type TrackTree } from './client-proxy.js';
 import { geminiEmbedUsage, geminiUsage } from './gemini.usage.js';
 import { watchStream } from './tracked-iterator.js';
 import { missingUsage } from './usage-reader.js';
@@ -34,11 +34,7 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
     },
     chats: {
       // A chat sends through the models module it is created with: hand it the tracked one.
-      create: (_original, chats) =>
-        function create(...args: unknown[]) {
-          const view = Object.create(chats, { modelsModule: { value: (wrapped as { models?: unknown }).models } }) as object;
-          return (chats as { create: Fn }).create.apply(view, args);
-        },
+      create: onView('create', () => ({ modelsModule: { value: (wrapped as { models?: unknown }).models } })),
     },
   };
 

@@ -1,5 +1,5 @@
 import type { CallScope } from './call-tracker.js';
-import { proxyClient, type TrackTree } from './client-proxy.js';
+import { onView, proxyClient, type TrackTree } from './client-proxy.js';
 import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
@@ -48,15 +48,8 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown; strea
 export function wrapOpenAI<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
   const injectUsage = options.includeStreamUsage ?? !NO_STREAM_OPTIONS.has(provider);
   let wrapped: T;
-  /**
-   * The SDK's helpers (`parse`, `stream`, `runTools`) call `this._client.….create()`. Run on a view
-   * whose `_client` is the wrapped client, that inner call is tracked, once, like any other.
-   */
-  const viaWrapped = (name: string) => (_original: Fn, owner: object) =>
-    function helper(...args: unknown[]) {
-      const view = Object.create(owner, { _client: { value: wrapped } }) as Record<string, Fn>;
-      return (owner as Record<string, Fn>)[name].apply(view, args);
-    };
+  // The SDK's helpers call `this._client.….create()`: their `_client` is the wrapped client.
+  const viaWrapped = (name: string) => onView(name, () => ({ _client: { value: wrapped } }));
   const tree: TrackTree = {
     // A client derived with other request options is tracked like this one.
     withOptions: (original) => (...args: unknown[]) => wrapOpenAI(original(...args) as T, provider, options),
