@@ -1,5 +1,6 @@
 import type { CallRecord } from '../core/call-record.js';
 import { usdToString, type Usd } from '../core/money.js';
+import { jsonOf } from './record.codec.js';
 
 /** Column order of the COPY text {@link encodeCallsCopy} produces. */
 export const COPY_CALL_COLUMNS =
@@ -80,11 +81,11 @@ class JsonCache {
   private readonly seen = new Map<object, string>();
 
   of(value: unknown): string {
-    if (value === null || value === undefined || typeof value !== 'object') return value === undefined || value === null ? '{}' : json(JSON.stringify(value));
+    if (value === null || value === undefined || typeof value !== 'object') return json(jsonOf(value));
     if (value === this.lastObject) return this.lastJson;
     let cached = this.seen.get(value);
     if (cached === undefined) {
-      cached = json(JSON.stringify(value));
+      cached = json(jsonOf(value));
       this.seen.set(value, cached);
     }
     this.lastObject = value;
@@ -120,7 +121,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
       uuid(c.spanId) + '\t' + time + '\t' + text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' +
       text(c.operation) + '\t' + text(c.pricingModel) + '\t' + text(c.pricingSource) + '\t' + int(c.inputTokens) + '\t' +
       int(c.outputTokens) + '\t' + int(c.cachedTokens) + '\t' + (cost === null ? '\\N' : usdToString(cost)) + '\t' +
-      json(JSON.stringify(c.tokenBreakdown ?? {})) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
+      json(jsonOf(c.tokenBreakdown)) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
       metadata.of(c.metadata);
     if (c.traceId === null || c.traceId === undefined) continue;

@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -22,44 +22,85 @@ export class DiskSpool {
   private buffer: string[] = [];
   private bufferedBytes = 0;
   private activeBytes = 0;
-  /** Lines appended by this process (for health); rows already on disk at start are not counted. */
-  appendedRows = 0;
+  /** Lines this process has written to disk (rows already on disk at start are not counted). */
+  writtenRows = 0;
+  /** Lines that could not be written (a full disk, a read-only or missing folder): they are lost. */
+  lostRows = 0;
 
   constructor(
     readonly dir: string,
     /** Lines are gathered up to this many bytes before one write; it bounds what a crash can lose. */
     private readonly chunkBytes = 64 * 1024,
   ) {
-    mkdirSync(dir, { recursive: true });
+    // The folder is made on the first write, not here: a spool folder that cannot be created must
+    // not stop the host from starting (tracking then runs degraded and health says why).
+  }
+
+  /** Throws unless the folder exists (or can be made) and takes writes. */
+  check(): void {
+    mkdirSync(this.dir, { recursive: true });
+    accessSync(this.dir, constants.W_OK);
   }
 
   /** Queues one line; written at once when the chunk is full, else at the next {@link sync}. */
   append(line: string): void {
     this.buffer.push(line);
     this.bufferedBytes += line.length + 1;
-    this.appendedRows++;
     if (this.bufferedBytes >= this.chunkBytes) this.sync();
   }
 
-  /** Writes the gathered lines to the active segment. */
+  /**
+   * Writes the gathered lines to the active segment. On a disk error, the lines written whole
+   * stay (a torn last line is cut off), the rest are counted in {@link lostRows}, and a
+   * {@link SpoolWriteError} says how many.
+   */
   sync(): void {
     if (this.buffer.length === 0) return;
-    const data = this.buffer.join('\n') + '\n';
+    const lines = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
-    if (this.fd === null) {
-      this.activeName = `active-${process.pid}-${Date.now()}-${this.sequence++}.jsonl`;
-      this.fd = openSync(join(this.dir, this.activeName), 'a');
-      this.activeBytes = 0;
+    const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    let written = 0;
+    try {
+      if (this.fd === null) this.open();
+      while (written < data.length) written += writeSync(this.fd!, data, written);
+      this.activeBytes += data.length;
+      this.writtenRows += lines.length;
+    } catch (e) {
+      const kept = this.keepWholeLines(lines, written);
+      this.writtenRows += kept;
+      this.lostRows += lines.length - kept;
+      throw new SpoolWriteError(e, lines.length - kept, this.dir);
     }
-    // A string write avoids one more copy of the chunk; a short write (rare) finishes as bytes.
-    const length = Buffer.byteLength(data);
-    const written = writeSync(this.fd, data, null, 'utf8');
-    if (written < length) {
-      const bytes = Buffer.from(data, 'utf8');
-      for (let offset = written; offset < length; ) offset += writeSync(this.fd, bytes, offset);
+  }
+
+  /** After a short write: counts the lines that reached the file whole and cuts off a torn one. */
+  private keepWholeLines(lines: string[], written: number): number {
+    let bytes = 0;
+    let kept = 0;
+    for (const line of lines) {
+      const next = bytes + Buffer.byteLength(line, 'utf8') + 1;
+      if (next > written) break;
+      bytes = next;
+      kept++;
     }
-    this.activeBytes += length;
+    if (this.fd !== null && written > bytes) {
+      try {
+        ftruncateSync(this.fd, this.activeBytes + bytes);
+      } catch {
+        // Left torn: the replay dead-letters an unreadable line instead of failing on it.
+      }
+    }
+    this.activeBytes += bytes;
+    return kept;
+  }
+
+  private open(): void {
+    mkdirSync(this.dir, { recursive: true });
+    const name = `active-${process.pid}-${Date.now()}-${this.sequence++}.jsonl`;
+    this.fd = openSync(join(this.dir, name), 'a');
+    this.activeName = name;
+    this.activeBytes = 0;
   }
 
   /** Closes the active segment so it can be replayed; new lines start a new one. */
@@ -175,6 +216,23 @@ export class DiskSpool {
 
   /** Names of segments this process is replaying now (claimed, not yet released). */
   readonly replaying = new Set<string>();
+}
+
+/** The spool could not take some lines; they are lost, and this says how many. */
+export class SpoolWriteError extends Error {
+  override readonly name = 'SpoolWriteError';
+  readonly code: string | null;
+
+  constructor(
+    cause: unknown,
+    readonly lostRows: number,
+    dir: string,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`spool ${dir}: ${reason}`, { cause });
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : null;
+  }
 }
 
 function alive(pid: number): boolean {

@@ -1,10 +1,21 @@
 /**
- * Tells a rejected row from an unavailable database. Only errors that one row's content can
- * cause are "data" errors; they are bisected and dead-lettered. Everything else (refused or
- * dropped connections, shutdowns, timeouts, lock conflicts, a missing table) is retried, so a
- * healthy database is never blamed on a poison row and an outage never drops rows.
+ * The one place that says what a failed write means:
+ * - a **rejected row** (poison): something in one row's content that PostgreSQL refuses or that
+ *   cannot even be encoded; the batch is bisected down to it and it is dead-lettered;
+ * - an **outage**: everything else (refused or dropped connections, shutdowns, timeouts, lock
+ *   conflicts, a missing table); the batch is kept and retried with backoff, never dropped.
+ * So a healthy database is never blamed on a poison row and an outage never drops rows.
  */
 const DATA_CLASSES = new Set(['22', '23', '54']);
+
+/**
+ * A row the writer could not turn into statement parameters or COPY text (an invalid date, a
+ * value JSON cannot hold). Content, not availability: it is a rejected row like a 22xxx error.
+ */
+export class RowEncodingError extends Error {
+  override readonly name = 'RowEncodingError';
+  readonly code = 'ROW_ENCODING';
+}
 
 export function sqlState(error: unknown): string | undefined {
   const e = error as { code?: unknown; severity?: unknown } | null;
@@ -13,12 +24,16 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
+/** A rejected row: bisect and dead-letter, never retry as an outage. */
 export function isDataError(error: unknown): boolean {
+  if (error instanceof RowEncodingError) return true;
   const state = sqlState(error);
   return state !== undefined && DATA_CLASSES.has(state.slice(0, 2));
 }
 
+/** The database (or the way to it) is unavailable, as opposed to answering with an error. */
 export function isConnectionError(error: unknown): boolean {
+  if (error instanceof RowEncodingError) return false;
   const state = sqlState(error);
   if (state) return state.startsWith('08') || state.startsWith('57P');
   return true; // socket errors (ECONNREFUSED, ECONNRESET, timeouts) carry no SQLSTATE

@@ -12,6 +12,23 @@ export function encodeItem(item: TelemetryItem): string {
   return genericLine(item);
 }
 
+/**
+ * JSON of a tags, metadata or token-breakdown object for a `jsonb` column. A bigint (a metadata
+ * hook returning a database id) is written as its decimal string rather than making the row
+ * unwritable; a value JSON cannot hold at all (a cycle) still throws, and the row is dead-lettered.
+ */
+export function jsonOf(value: unknown): string {
+  if (value === null || value === undefined) return '{}';
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    json = JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+  return json ?? '{}';
+}
+
 function genericLine(item: TelemetryItem): string {
   return JSON.stringify(item, (key, value) => (typeof value === 'bigint' ? `${value}n` : value));
 }
@@ -58,7 +75,14 @@ export function decodeItem(line: string): TelemetryItem {
     throw new TypeError('Not a Kostrack telemetry line');
   const record = item.record as unknown as Record<string, unknown>;
   if (typeof record.costUsd === 'string' && BIGINT.test(record.costUsd)) record.costUsd = BigInt(record.costUsd.slice(0, -1));
-  for (const key of DATE_KEYS) if (typeof record[key] === 'string') record[key] = new Date(record[key] as string);
+  for (const key of DATE_KEYS) {
+    if (!(key in record)) continue;
+    // An invalid Date is spooled as null; a line that cannot become a row is refused here, with
+    // its reason, rather than failing every replay of its batch.
+    const date = typeof record[key] === 'string' ? new Date(record[key] as string) : null;
+    if (date === null || Number.isNaN(date.getTime())) throw new TypeError(`the ${item.kind}'s ${key} is not a valid date (${JSON.stringify(record[key])})`);
+    record[key] = date;
+  }
   return item;
 }
 

@@ -1,4 +1,4 @@
-import { addSink } from '../core/sinks.js';
+import { addSink, retireSink } from '../core/sinks.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { SqlStoredPriceSource } from './stored-prices.source.js';
 import type { TelemetryStorage } from './telemetry.storage.js';
@@ -7,6 +7,10 @@ import type { TelemetryStorage } from './telemetry.storage.js';
 export interface StorageAttachment {
   /** Re-reads `llm_prices` now; resolves once the PriceBook applies the rows. */
   refreshPrices(): Promise<void>;
+  /**
+   * Stops re-reading prices and retires the writer: it stays the sink (closed, it spools every
+   * row) until another storage attaches, so rows recorded after shutdown are kept, not dropped.
+   */
   detach(): void;
 }
 
@@ -16,7 +20,7 @@ export interface StorageAttachment {
  * shared by `KostrackModule` and `startKostrack()`; loading prices never throws.
  */
 export async function attachStorage(storage: TelemetryStorage, priceBook: PriceBook, warn: (message: string) => void): Promise<StorageAttachment> {
-  const removeSink = addSink(storage.writer);
+  addSink(storage.writer);
   const prices = new SqlStoredPriceSource(storage.pool, storage.schema, { warn });
   const unsubscribe = prices.subscribe(() => priceBook.refresh(prices));
   await prices.refresh();
@@ -24,7 +28,7 @@ export async function attachStorage(storage: TelemetryStorage, priceBook: PriceB
     refreshPrices: () => prices.refresh(),
     detach() {
       unsubscribe();
-      removeSink();
+      retireSink(storage.writer);
     },
   };
 }

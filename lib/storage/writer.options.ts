@@ -21,6 +21,11 @@ export interface WriterOptions {
   retryBaseMs?: number;
   /** Longest retry delay. Default 15,000 ms. */
   retryMaxMs?: number;
+  /**
+   * A write unanswered for this long makes health report the database unreachable (a network
+   * stall gives no error until the query timeout, 120 s). Default 10,000 ms.
+   */
+  stallAfterMs?: number;
 }
 
 export type ResolvedWriterOptions = Required<WriterOptions>;
@@ -34,9 +39,10 @@ export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   shutdownDeadlineMs: 5000,
   retryBaseMs: 200,
   retryMaxMs: 15_000,
+  stallAfterMs: 10_000,
 };
 
-const INTEGER_KEYS = ['batchSize', 'flushIntervalMs', 'maxQueue', 'shutdownDeadlineMs', 'retryBaseMs', 'retryMaxMs'] as const;
+const INTEGER_KEYS = ['batchSize', 'flushIntervalMs', 'maxQueue', 'shutdownDeadlineMs', 'retryBaseMs', 'retryMaxMs', 'stallAfterMs'] as const;
 
 export function resolveWriterOptions(options: unknown = {}): ResolvedWriterOptions {
   if (options === undefined || options === null) options = {};

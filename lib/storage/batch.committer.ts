@@ -1,0 +1,98 @@
+import type { CallRecord, SpanRecord } from '../core/call-record.js';
+import { batchStatements, callColumns, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
+import { describeError, RowEncodingError, sqlState } from './error.classifier.js';
+import type { TelemetryItem } from './record.codec.js';
+import type { SqlPool } from './sql.pool.js';
+
+/** The connection cannot stream COPY (a host DataSource on a driver other than `pg`). */
+class CopyUnsupportedError extends Error {}
+
+const UNIQUE_VIOLATION = '23505';
+const PROTOCOL_VIOLATION = '08P01';
+
+/** Rows a commit inserted (duplicates of rows already stored excluded). */
+export interface Committed {
+  calls: number;
+  spans: number;
+}
+
+/**
+ * Commits one batch of calls and spans atomically, rollups included. Throws what went wrong
+ * as it is (the writer's error classifier decides outage or rejected row); a row that cannot be
+ * encoded throws a {@link RowEncodingError} before anything is sent.
+ */
+export class BatchCommitter {
+  private readonly sql: BatchStatements;
+  /** Whether batches of calls go through COPY; null until the server was asked what it is. */
+  private copy: boolean | null = null;
+
+  constructor(
+    private readonly pool: SqlPool,
+    schema: string,
+  ) {
+    this.sql = batchStatements(schema);
+  }
+
+  async commit(items: readonly TelemetryItem[]): Promise<Committed> {
+    const calls: CallRecord[] = [];
+    const spans: SpanRecord[] = [];
+    for (const item of items) (item.kind === 'call' ? calls : spans).push(item.record as never);
+    if (calls.length > 0 && this.copy !== false) {
+      this.copy ??= await this.probeCopy();
+      if (this.copy) {
+        const copied = await this.commitByCopy(calls, spans);
+        if (copied) return copied;
+      }
+    }
+    const params = encode(() => [...(calls.length ? callColumns(calls) : noRows(21)), ...(spans.length ? spanColumns(spans) : noRows(13))]);
+    // One statement is atomic on its own: no BEGIN/COMMIT round trips.
+    const [row] = await this.pool.query<Committed>(this.sql.batch, params);
+    return { calls: row.calls, spans: row.spans };
+  }
+
+  /**
+   * The fast path: COPY the calls straight into `llm_calls`, then insert the spans and add the
+   * calls' sums (computed while encoding) to `llm_traces`, in one transaction. COPY inserts every
+   * row or none, so the totals are exactly the rows inserted. A row already there (a retry, a
+   * replay, another replica) makes the COPY fail with unique_violation; the transaction rolls
+   * back and the batch goes through the `ON CONFLICT DO NOTHING` statement, which counts only the
+   * new rows. Returns null then.
+   */
+  private async commitByCopy(calls: CallRecord[], spans: SpanRecord[]): Promise<Committed | null> {
+    const encoded = encode<[EncodedCalls, unknown[][]]>(() => [encodeCallsCopy(calls), spans.length ? spanColumns(spans) : noRows(13)]);
+    const [copy, spanParams] = encoded;
+    try {
+      const spansInserted = await this.pool.transaction(async (db) => {
+        if (!db.copyFrom) throw new CopyUnsupportedError();
+        await db.copyFrom(this.sql.copyCalls, copy.text);
+        const [row] = await db.query<{ spans: number }>(this.sql.afterCopy, [...rollupParams(copy.rollups), ...spanParams]);
+        return row.spans;
+      });
+      return { calls: calls.length, spans: spansInserted };
+    } catch (e) {
+      if (sqlState(e) === UNIQUE_VIOLATION) return null;
+      // A server that does not speak COPY over the wire (PGlite behind a socket) drops the
+      // connection with a protocol error; plain statements work there, so stop trying COPY.
+      if (e instanceof CopyUnsupportedError || sqlState(e) === PROTOCOL_VIOLATION) {
+        this.copy = false;
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** PGlite (WASM PostgreSQL) serves plain statements on a socket but not COPY FROM STDIN. */
+  private async probeCopy(): Promise<boolean> {
+    const [row] = await this.pool.query<{ version: string }>('SELECT version() AS version');
+    return !/PGlite|emscripten/i.test(String(row?.version));
+  }
+}
+
+function encode<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    throw new RowEncodingError(`row cannot be encoded: ${describeError(e).message}`);
+  }
+}
