@@ -23,8 +23,11 @@ export class KostrackHealthIndicator {
           queueDepth: h.queueDepth ?? 0,
           spoolBytes: h.spoolBytes ?? 0,
           deadLettered: h.deadLettered ?? 0,
+          lostRows: h.lostRows ?? 0,
           lastFlushAt: h.lastFlushAt?.toISOString() ?? null,
           lastError: h.lastError ? `${h.lastError.code ?? 'error'}: ${h.lastError.message}` : null,
+          // A spool that cannot be written is not an outage, but the next outage would lose rows.
+          spoolError: h.spoolError ? `${h.spoolError.code ?? 'error'}: ${h.spoolError.message}` : null,
         }
       : { storage: 'disabled' };
     return { [key]: { status: this.health.isUp() ? 'up' : 'down', ...details } } as unknown as KostrackHealthIndicatorResult<Key>;

@@ -13,20 +13,31 @@ export function encodeItem(item: TelemetryItem): string {
 }
 
 /**
- * JSON of a tags, metadata or token-breakdown object for a `jsonb` column. A bigint (a metadata
- * hook returning a database id) is written as its decimal string rather than making the row
- * unwritable; a value JSON cannot hold at all (a cycle) still throws, and the row is dead-lettered.
+ * JSON of a tags, metadata or token-breakdown object for a `jsonb` column. Metadata comes from
+ * user hooks and may hold what JSON cannot: a bigint (a database id) is written as its decimal
+ * string; anything else unrepresentable (a cycle) is replaced by a note saying why, so the call's
+ * cost is still stored rather than the whole row refused for its metadata.
  */
 export function jsonOf(value: unknown): string {
   if (value === null || value === undefined) return '{}';
-  let json: string | undefined;
   try {
-    json = JSON.stringify(value);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    json = JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? v.toString() : v));
+    // Without a replacer first: it is called per key, and this runs for every row.
+    return JSON.stringify(value) ?? '{}';
+  } catch {
+    try {
+      return JSON.stringify(value, bigintAsString) ?? '{}';
+    } catch (e) {
+      return JSON.stringify(unstorable(e));
+    }
   }
-  return json ?? '{}';
+}
+
+function unstorable(e: unknown): Record<string, string> {
+  return { kostrack_unstorable: `not JSON: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`.slice(0, 200) };
+}
+
+function bigintAsString(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 function genericLine(item: TelemetryItem): string {
@@ -43,8 +54,13 @@ export function encodeCall(c: CallRecord): string {
   try {
     return callLine(c);
   } catch {
-    // A bigint somewhere in metadata: the generic encoding writes it like costUsd.
-    return genericLine({ kind: 'call', record: c });
+    try {
+      // A bigint somewhere in metadata: the generic encoding writes it like costUsd.
+      return genericLine({ kind: 'call', record: c });
+    } catch (e) {
+      // Metadata JSON cannot hold at all: the row is kept with a note instead (as jsonOf does).
+      return callLine({ ...queuedCall(c), metadata: unstorable(e) });
+    }
   }
 }
 

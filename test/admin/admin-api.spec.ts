@@ -391,7 +391,10 @@ describe('GET models/unpriced, prices, health', () => {
       databaseReachable: true,
       queueDepth: 0,
       spooledRows: 0,
+      lostRows: 0,
       deadLettered: 0,
+      spoolError: null,
+      closed: false,
       written: { calls: all.flatMap((t) => t.calls).length, spans: all.flatMap((t) => t.spans).length - all.length },
       lastError: null,
     });

@@ -161,10 +161,14 @@ export class HealthDto {
   @ApiPropertyOptional({ nullable: true, type: Boolean, description: 'Null until the first write was attempted' }) databaseReachable?: boolean | null;
   @ApiPropertyOptional({ description: 'Rows in memory, queued or in flight' }) queueDepth?: number;
   @ApiPropertyOptional({ description: 'Bytes waiting in the disk spool' }) spoolBytes?: number;
-  @ApiPropertyOptional() spooledRows?: number;
+  @ApiPropertyOptional({ description: 'Rows this process wrote to the disk spool since start' }) spooledRows?: number;
+  @ApiPropertyOptional({ description: 'Rows lost since start: the spool or dead-letter file could not be written (a full or read-only disk)' }) lostRows?: number;
   @ApiPropertyOptional() deadLettered?: number;
   @ApiPropertyOptional({ type: 'object', properties: { calls: { type: 'number' }, spans: { type: 'number' } } }) written?: { calls: number; spans: number };
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) lastFlushAt?: Date | null;
   @ApiPropertyOptional({ nullable: true, type: 'object', properties: { code: { type: 'string', nullable: true }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } })
   lastError?: { code: string | null; message: string; at: Date } | null;
+  @ApiPropertyOptional({ nullable: true, type: 'object', description: "The spool's latest write failure; null once it writes again", properties: { code: { type: 'string', nullable: true }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } })
+  spoolError?: { code: string | null; message: string; at: Date } | null;
+  @ApiPropertyOptional({ description: 'Storage closed: rows go only to the spool, written at the next start' }) closed?: boolean;
 }
