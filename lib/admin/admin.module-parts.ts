@@ -10,6 +10,7 @@ import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions } from '
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
+import { adminSecurityHeadersModule } from './security-headers.middleware.js';
 
 /**
  * Adds the admin API to KostrackModule's definition when `admin.enabled`. Routes must be known
@@ -43,9 +44,11 @@ export function withAdmin(definition: DynamicModule, admin: AdminOptions | undef
     AdminQueryService,
     AdminPricesService,
   ];
+  const controllers = createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard);
   return {
     ...definition,
-    controllers: [...(definition.controllers ?? []), ...createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard)],
+    imports: [...(definition.imports ?? []), adminSecurityHeadersModule(controllers)],
+    controllers: [...(definition.controllers ?? []), ...controllers],
     providers: [...(definition.providers ?? []), ...providers],
   };
 }

@@ -1,3 +1,4 @@
+import { isSoundCallInput, repairCallInput } from './call-input.guard.js';
 import type { CallInput, CallRecord, CallStatus, TokenBreakdown } from './call-record.js';
 import { newId } from './ids.js';
 import type { Usd } from './money.js';
@@ -98,6 +99,8 @@ class RecordedCall implements CallRecord {
 export function recordCall(input: CallInput, context: TraceContext | null | undefined = runtime.als.getStore()): CallRecord | null {
   if (!runtime.enabled) return null;
   try {
+    // Storage would dead-letter a row whose numbers overflow their columns or whose time is invalid; only a bad input is copied.
+    if (!isSoundCallInput(input)) input = repairCallInput(input);
     // `null` means "made outside any trace" (a stream created outside one but read inside one).
     const record = new RecordedCall(input, context ?? undefined, runtime.tags, input.clientTags, input.tags);
     context?.addCall(record);

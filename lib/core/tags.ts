@@ -6,7 +6,9 @@ export type Tags = Readonly<Record<string, string>>;
 export type TagInput = Record<string, string | number | boolean>;
 
 export const TAG_LIMITS = { maxTags: 32, maxKeyLength: 64, maxValueLength: 256 } as const;
-const KEY = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+// `__proto__` is refused: assigning it (`out[key] =`, Object.assign in mergeTags) calls the
+// prototype setter, so the tag would vanish without a word instead of being stored.
+const KEY = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_.:-]*$/;
 export const EMPTY_TAGS: Tags = Object.freeze({});
 
 /**
@@ -36,7 +38,11 @@ export function normalizeTags(
     const raw = (input as Record<string, unknown>)[key];
     if (raw === undefined) continue;
     if (!validKeys.has(key) && !checkKey(key)) {
-      fail(`key ${JSON.stringify(key.slice(0, 80))} must match ${KEY} and be at most ${TAG_LIMITS.maxKeyLength} characters`);
+      fail(
+        key === '__proto__'
+          ? 'key "__proto__" is reserved: JavaScript objects cannot hold it as a plain key'
+          : `key ${JSON.stringify(key.slice(0, 80))} must match ${KEY} and be at most ${TAG_LIMITS.maxKeyLength} characters`,
+      );
       continue;
     }
     let value: string;

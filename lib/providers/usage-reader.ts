@@ -1,3 +1,4 @@
+import { MAX_STORED_INT } from '../core/call-input.guard.js';
 import type { TokenBreakdown } from '../core/index.js';
 
 /** Usage normalised from any provider: totals plus disjoint buckets, and what was wrong with it. */
@@ -11,9 +12,17 @@ export interface NormalizedUsage {
 }
 
 /**
+ * The most a token count may be: the token columns of `llm_calls` are `integer`, and a larger
+ * value would get the whole row dead-lettered. No real call comes near it, so a count above it
+ * means a garbled usage object.
+ */
+const MAX_TOKEN_COUNT = MAX_STORED_INT;
+
+/**
  * Reads token counts defensively: providers (and proxies in front of them) send missing, null,
- * negative, fractional or string counts. A bad count is treated as unknown (0) and reported, so
- * the user's call still returns and the row says what it could not trust.
+ * negative, fractional, string or absurdly large counts. A bad count is treated as unknown (0),
+ * rounded or clamped, and reported, so the user's call still returns and the row says what it
+ * could not trust.
  */
 export class UsageReader {
   private found: string[] | undefined;
@@ -35,12 +44,16 @@ export class UsageReader {
       return 0;
     }
     if (typeof raw !== 'number' || !Number.isFinite(raw)) {
-      this.issues.push(`${path}.${key}: not a number (${typeof raw})`);
+      this.issues.push(`${path}.${key}: ${typeof raw === 'number' ? `not a finite number (${raw})` : `not a number (${typeof raw})`}`);
       return 0;
     }
     if (raw < 0) {
       this.issues.push(`${path}.${key}: negative (${raw})`);
       return 0;
+    }
+    if (raw > MAX_TOKEN_COUNT) {
+      this.issues.push(`${path}.${key}: ${raw} is over ${MAX_TOKEN_COUNT}; stored ${MAX_TOKEN_COUNT}`);
+      return MAX_TOKEN_COUNT;
     }
     if (!Number.isInteger(raw)) {
       this.issues.push(`${path}.${key}: not an integer (${raw})`);
@@ -69,8 +82,12 @@ export class UsageReader {
   }
 
   finish(b: TokenBreakdown, cachedTokens: number): NormalizedUsage {
-    const inputTokens = (b.inputUncached ?? 0) + (b.cacheRead ?? 0) + (b.cacheWrite5m ?? 0) + (b.cacheWrite1h ?? 0) + (b.inputAudio ?? 0);
-    const outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0);
+    let inputTokens = (b.inputUncached ?? 0) + (b.cacheRead ?? 0) + (b.cacheWrite5m ?? 0) + (b.cacheWrite1h ?? 0) + (b.inputAudio ?? 0);
+    let outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0);
+    // Each count is in range, but buckets that add up (Anthropic's input excludes its cache
+    // counts) can still overflow the column; the breakdown keeps the counts as sent.
+    if (inputTokens > MAX_TOKEN_COUNT) inputTokens = this.clampTotal(inputTokens, 'input');
+    if (outputTokens > MAX_TOKEN_COUNT) outputTokens = this.clampTotal(outputTokens, 'output');
     // Zero buckets are left out so stored breakdowns stay small and readable (spelled out: a
     // for-in over the buckets was a third of the read).
     const c: TokenBreakdown = {};
@@ -83,6 +100,11 @@ export class UsageReader {
     if (b.reasoning) c.reasoning = b.reasoning;
     if (b.outputAudio) c.outputAudio = b.outputAudio;
     return { inputTokens, outputTokens, cachedTokens, breakdown: c, issues: this.found ?? NO_ISSUES };
+  }
+
+  private clampTotal(total: number, what: 'input' | 'output'): number {
+    this.issues.push(`${what} tokens: the counts add up to ${total}, over ${MAX_TOKEN_COUNT}; stored ${MAX_TOKEN_COUNT}`);
+    return MAX_TOKEN_COUNT;
   }
 }
 

@@ -9,12 +9,16 @@ describe('cost roll-up', () => {
   it('rolls costs up live through three levels, concurrent siblings and an explicit parent', async () => {
     const costs = ['0.0012345', '0.000001', '0.0031', '0.00000042', '0.0000999', '0.25', '0.0000001'];
     let lostCallback: (() => void) | undefined;
+    // sibling-a waits for sibling-b's two calls by handshake, not by timer, so the order holds
+    // however slowly the machine runs the first recordCall.
+    let siblingBDone!: () => void;
+    const siblingBFinished = new Promise<void>((resolve) => (siblingBDone = resolve));
     const root = await trace({ tags: { feature: 'invoice-pipeline' } }, async (t) => {
       recordCall(callInput(costs[0]));
       await span('level1', async (l1) => {
         await Promise.all([
           span('sibling-a', async () => {
-            await new Promise((r) => setTimeout(r, 3));
+            await siblingBFinished;
             await span('level3', async (l3) => {
               recordCall(callInput(costs[1], { model: 'gpt-4o', provider: 'openai' }));
               // Live: the root already holds it (and sibling-b's, which finished first) while level3 is open.
@@ -24,8 +28,10 @@ describe('cost roll-up', () => {
           }),
           span('sibling-b', async () => {
             recordCall(callInput(costs[2], { model: 'deepseek-reasoner', provider: 'deepseek' }));
-            await new Promise((r) => setTimeout(r, 1));
+            // Both siblings are suspended here at once: the spans are open concurrently.
+            await Promise.resolve();
             recordCall(callInput(costs[3]));
+            siblingBDone();
           }),
         ]);
         expect(l1.callCount).toBe(3);

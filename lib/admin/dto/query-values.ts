@@ -8,7 +8,7 @@ import { ArrayMaxSize, IsArray, IsISO8601, IsString, Matches, MaxLength } from '
  * database error.
  */
 
-/** A tag key as `normalizeTags` accepts it. */
+/** A tag key as `normalizeTags` accepts it (it also lets `__proto__` through: no row holds that key, so it matches nothing). */
 export const TAG_KEY_SOURCE = '[A-Za-z_][A-Za-z0-9_.:-]{0,63}';
 export const TAG_KEY = new RegExp(`^${TAG_KEY_SOURCE}$`);
 /** `key:value`, split at the first colon (keys that contain a colon cannot be filtered this way). */
