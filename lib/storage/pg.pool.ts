@@ -20,6 +20,11 @@ export class PgSqlPool implements SqlPool {
   async transaction<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // pg-pool takes its idle 'error' listener off a client it hands out, and pg emits 'error' when
+    // the connection dies (a server restart's 57P01, a reset socket), even mid-query: unheard, that
+    // is an uncaught exception that kills the host. The dead client fails the next statement.
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const runner: SqlRunner = {
@@ -30,10 +35,14 @@ export class PgSqlPool implements SqlPool {
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      // The statement that found the connection dead only says "not queryable"; the cause says why.
+      if (broken) throw broken;
       if (isConnectionError(error)) broken = error as Error;
       else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw error;
     } finally {
+      // Off before release, so the pool's idle listener is the only one again.
+      client.off('error', onError);
       // A connection that failed mid-transaction is destroyed rather than reused.
       client.release(broken);
     }

@@ -44,6 +44,15 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /**
+   * Resets every open connection, both ways, with a TCP RST (no FIN, no goodbye from the server)
+   * and keeps the port listening: a network blip or a load balancer dropping its flows.
+   */
+  reset(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+  }
+
   /** Closes the port and cuts every open connection: to the client, the database is gone. */
   async stop(): Promise<void> {
     const server = this.server;
