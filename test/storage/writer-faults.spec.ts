@@ -15,6 +15,7 @@ import { encodeItem } from '../../lib/storage/record.codec.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { useTestDatabase } from '../support/database.js';
 import { syntheticCall, tempWriterOptions } from './support/synthetic.js';
+import { TcpProxy } from './support/tcp.proxy.js';
 
 const db = useTestDatabase('faults');
 const opened: TelemetryStorage[] = [];
@@ -153,6 +154,42 @@ await k.close(200);
     });
     expect(out).toEqual({ code: 0, stdout: 'REJECTED KostrackFlushTimeoutError\nAFTER\n' });
     expect(spoolLines(join(dir, 'spool')).map((l) => JSON.parse(l).kind).sort()).toEqual(['call', 'span']);
+  });
+});
+
+async function until(check: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a network stall', () => {
+  it('health reports the database unreachable once a write has waited stallAfterMs, not after the 120 s query timeout', async () => {
+    const proxy = TcpProxy.forUrl(db.url);
+    await proxy.start();
+    try {
+      const writer = tempWriterOptions({ stallAfterMs: 300, batchSize: 10 });
+      const storage = await open(writer, proxy.urlFor(db.url));
+      const traceId = newId();
+      storage.writer.recordCall(callRecord(traceId, 10n ** 12n));
+      await storage.writer.drain(30_000);
+      expect(storage.health()).toMatchObject({ databaseReachable: true, lastError: null });
+
+      proxy.stall(); // connections stay open; nothing comes back
+      for (let i = 0; i < 10; i++) storage.writer.recordCall(callRecord(traceId, 10n ** 12n));
+      await until(() => storage.health().databaseReachable === false);
+      expect(storage.health().lastError).toMatchObject({ code: 'STALLED', message: expect.stringMatching(/^a write has had no answer from PostgreSQL for \d+ s$/) });
+
+      proxy.resume();
+      await storage.writer.drain(30_000);
+      expect(storage.health()).toMatchObject({ databaseReachable: true, queueDepth: 0 });
+      expect(await sumOf(traceId)).toEqual({ n: 11, total: '0.011', trace: { call_count: '11', total_cost_usd: '0.011' } });
+    } finally {
+      await Promise.all(opened.splice(0).map((s) => s.close(200)));
+      await proxy.stop();
+    }
   });
 });
 

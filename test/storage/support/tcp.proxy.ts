@@ -7,6 +7,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server: Server | null = null;
   private sockets = new Set<Socket>();
+  private pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private stalled = false;
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -34,7 +36,10 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
+      if (!this.stalled) connectPair(pair);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -42,6 +47,26 @@ export class TcpProxy {
     });
     this.port = (server.address() as { port: number }).port;
     this.server = server;
+  }
+
+  /**
+   * Stops forwarding in both directions but keeps every connection open, new ones included: a
+   * network stall, where the client sees no error at all, only silence, until {@link resume}.
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const pair of this.pairs) {
+      pair.client.unpipe(pair.upstream);
+      pair.upstream.unpipe(pair.client);
+      pair.client.pause();
+      pair.upstream.pause();
+    }
+  }
+
+  /** Forwards again, starting with what was held back during the stall. */
+  resume(): void {
+    this.stalled = false;
+    for (const pair of this.pairs) connectPair(pair);
   }
 
   /**
@@ -61,4 +86,9 @@ export class TcpProxy {
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function connectPair({ client, upstream }: { client: Socket; upstream: Socket }): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
 }
