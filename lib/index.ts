@@ -29,7 +29,7 @@ export * from './providers/index.js';
 // Storage
 export { startKostrack, type StartKostrackOptions, type KostrackHandle } from './storage/start-kostrack.js';
 export { TelemetryStorage, type StorageHealth } from './storage/telemetry.storage.js';
-export type { WriterHealth } from './storage/batch.writer.js';
+export { KostrackFlushTimeoutError, type WriterHealth } from './storage/batch.writer.js';
 export type { StorageOptions, DatabaseOption, PostgresConnectionOptions } from './storage/storage.options.js';
 export { WRITER_DEFAULTS, type WriterOptions } from './storage/writer.options.js';
 export { startEmbeddedDatabase, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedDatabase, type EmbeddedDatabaseOptions } from './storage/embedded.database.js';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import type { PriceBook } from '../pricing/price-book.js';
@@ -11,15 +11,24 @@ import { KOSTRACK_PRICE_BOOK } from './llm-clients.providers.js';
 
 /**
  * Opens storage when the module starts (migrations in Kostrack's own table, then the writer as a
- * sink of the core) and flushes it on shutdown within `writer.shutdownDeadlineMs`; what does not
- * make it is spooled and replayed at the next start. Call `app.enableShutdownHooks()` so SIGTERM
- * takes this path too.
+ * sink of the core) and closes it once the app has stopped serving, within
+ * `writer.shutdownDeadlineMs`; what does not make it is spooled and replayed at the next start.
+ * Call `app.enableShutdownHooks()` so SIGTERM takes this path too.
+ *
+ * Why storage closes in onApplicationShutdown: Nest shuts down in the order onModuleDestroy,
+ * beforeApplicationShutdown, dispose() (the HTTP server stops accepting and waits for the
+ * requests it is serving), onApplicationShutdown. Requests accepted before dispose() record until
+ * they finish, so storage closed any earlier would get their last rows after close. Closed after
+ * dispose(), it gets after close only what the host itself keeps running, and spools that.
  */
 @Injectable()
-export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown {
+export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Kostrack');
   private storage: TelemetryStorage | null = null;
   private attachment: StorageAttachment | null = null;
+  /** The host's DataSource when storage writes through it (`database: { dataSource }`). */
+  private hostDataSource: DataSource | null = null;
+  private shutdownDeadlineMs = 0;
 
   constructor(
     @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions,
@@ -34,12 +43,15 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
 
   async onModuleInit(): Promise<void> {
     if (this.options.enabled === false || this.options.database === false) return;
-    resolveStorageOptions(this.options); // bad options fail the boot before anything opens
+    const resolved = resolveStorageOptions(this.options); // bad options fail the boot before anything opens
     this.storage = await TelemetryStorage.open(this.options, {
       resolveDataSource: (name) => this.findDataSource(name),
       warn: (message) => this.logger.warn(message),
     });
     if (!this.storage) return;
+    this.shutdownDeadlineMs = resolved.writer.shutdownDeadlineMs;
+    const db = resolved.database;
+    if (db.kind === 'dataSource') this.hostDataSource = (typeof db.dataSource === 'string' ? this.findDataSource(db.dataSource) : db.dataSource) ?? null;
     // The module's PriceBook also prices from llm_prices, loaded before the app serves.
     this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message));
   }
@@ -49,13 +61,32 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     await this.attachment?.refreshPrices();
   }
 
+  /**
+   * Only with a host DataSource: @nestjs/typeorm destroys it in its own onApplicationShutdown, and
+   * as both modules are global, whose hook runs first depends on the order of the root imports.
+   * So what is queued is written now, while the connection surely exists; close() then has only
+   * the rows of the last requests. Our own pool needs no such step, and under steady traffic a
+   * drain lasts its whole deadline, which would only delay shutdown.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     const storage = this.storage;
+    if (!storage || !this.hostDataSource || this.hostDataSource.isInitialized === false) return;
+    // A database known to be down would only burn the deadline; close() spools without waiting.
+    if (storage.writer.health().databaseReachable === false) return;
+    // Never fails shutdown: on timeout or error the rows stay queued for close().
+    await storage.writer.drain(this.shutdownDeadlineMs).catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const storage = this.storage;
     if (!storage) return;
-    // Rows recorded while closing still reach the writer, which spools them once closed.
+    // A host DataSource its owner already destroyed takes no more writes, and one it destroyed
+    // under a write in flight may never answer it: spool at once instead of waiting out the deadline.
+    const hostGone = this.hostDataSource?.isInitialized === false;
     try {
-      await storage.close();
+      await storage.close(hostGone ? 0 : undefined);
     } finally {
+      // The closed writer stays the sink and spools what the host still records after this.
       this.attachment?.detach();
       this.attachment = null;
     }

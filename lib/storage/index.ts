@@ -1,5 +1,5 @@
 export { TelemetryStorage, type StorageHealth, type OpenStorageContext } from './telemetry.storage.js';
-export { BatchWriter, type WriterHealth } from './batch.writer.js';
+export { BatchWriter, KostrackFlushTimeoutError, type WriterHealth } from './batch.writer.js';
 export { resolveStorageOptions, type StorageOptions, type DatabaseOption, type PostgresConnectionOptions } from './storage.options.js';
 export { resolveWriterOptions, WRITER_DEFAULTS, type WriterOptions } from './writer.options.js';
 export { startEmbeddedDatabase, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedDatabase, type EmbeddedDatabaseOptions } from './embedded.database.js';

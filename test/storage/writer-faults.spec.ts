@@ -10,7 +10,7 @@ import { usdToString } from '../../lib/core/money.js';
 import { recordCall } from '../../lib/core/record-call.js';
 import { trace } from '../../lib/core/trace.js';
 import { startKostrack } from '../../lib/storage/start-kostrack.js';
-import { KostrackFlushTimeoutError } from '../../lib/storage/batch.writer.js';
+import { KostrackFlushTimeoutError } from '../../lib/index.js';
 import { encodeItem } from '../../lib/storage/record.codec.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { useTestDatabase } from '../support/database.js';
