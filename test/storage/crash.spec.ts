@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { useTestDatabase } from '../support/database.js';
+import { closedPortUrl } from './support/closed-port.js';
 import { tempWriterOptions } from './support/synthetic.js';
 
 const db = useTestDatabase('crash');
@@ -35,14 +35,6 @@ async function runAndKill(args: string[], atLeast: number): Promise<number> {
       else reject(new Error(`child exited (${signal}) after ${last}: ${stderr}`));
     });
   });
-}
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return `postgresql://nobody@127.0.0.1:${port}/none`;
 }
 
 async function reopen(writer: ReturnType<typeof tempWriterOptions>): Promise<TelemetryStorage> {

@@ -1,6 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { KostrackFlushTimeoutError } from '../../lib/index.js';
 import { encodeItem } from '../../lib/storage/record.codec.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { useTestDatabase } from '../support/database.js';
+import { closedPortUrl } from './support/closed-port.js';
 import { syntheticCall, tempWriterOptions } from './support/synthetic.js';
 import { TcpProxy } from './support/tcp.proxy.js';
 
@@ -36,14 +36,6 @@ function callRecord(traceId: string, cost: bigint, overrides: Partial<CallRecord
     ...input, errorClass: null, spanId: newId(), traceId, parentSpanId: null, time: new Date(), serviceId: 'faults',
     tags: { feature: 'faults' }, metadata: {}, ...overrides,
   } as CallRecord;
-}
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return `postgresql://nobody@127.0.0.1:${port}/none`;
 }
 
 async function sumOf(traceId: string): Promise<{ n: number; total: string | null; trace: { call_count: string; total_cost_usd: string } | undefined }> {
