@@ -7,12 +7,20 @@ const retired = new WeakSet<TelemetrySink>();
 
 /**
  * Adds a sink; returns a function that removes it. Calls finished before the change go to the
- * sinks that were there when they finished, never to a sink added later. A new sink replaces
- * every retired one.
+ * sinks that were there when they finished, never to a sink added later.
  */
 export function addSink(sink: TelemetrySink): () => void {
+  return add(sink, false);
+}
+
+/** Adds a storage writer: it takes over from every retired one (see {@link retireSink}). Internal. */
+export function addStorageSink(sink: TelemetrySink): () => void {
+  return add(sink, true);
+}
+
+function add(sink: TelemetrySink, replacesRetired: boolean): () => void {
   drainRecords();
-  runtime.sinks = [...runtime.sinks.filter((s) => !retired.has(s)), sink];
+  runtime.sinks = [...(replacesRetired ? runtime.sinks.filter((s) => !retired.has(s)) : runtime.sinks), sink];
   return () => {
     drainRecords();
     runtime.sinks = runtime.sinks.filter((s) => s !== sink);
@@ -20,7 +28,7 @@ export function addSink(sink: TelemetrySink): () => void {
 }
 
 /**
- * Keeps a closed storage writer as a sink until another sink is added: calls that finish after
+ * Keeps a closed storage writer as a sink until another storage writer is added: calls that finish after
  * storage closed (requests still in flight at shutdown, background jobs) reach its spool and are
  * written at the next start, instead of vanishing with the detached sink.
  */

@@ -70,7 +70,7 @@ export class BatchWriter implements TelemetrySink {
     this.deadLetter = new DeadLetterFile(init.options.deadLetterFile);
     this.stats = new WriterStats(this.warn, init.options.stallAfterMs, () => `rows past ${this.options.maxQueue} go to ${this.options.spoolDir}`);
     this.rows = new PoisonRowIsolator(new BatchCommitter(init.pool, init.schema), this.deadLetter, this.stats, this.warn);
-    this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'sealing a segment for replay'));
+    this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'reading or sealing a spool segment for replay'));
     this.backoff = new RetryBackoff(init.options.retryBaseMs, init.options.retryMaxMs);
     this.prepare = init.prepare ?? null;
   }
@@ -258,8 +258,8 @@ export class BatchWriter implements TelemetrySink {
 
   private syncSpool(what: string): boolean {
     try {
-      this.spool.sync();
-      this.stats.markSpoolWritten();
+      // Only lines that reached the disk prove the spool works again (an empty sync proves nothing).
+      if (this.spool.sync() > 0) this.stats.markSpoolWritten();
       return true;
     } catch (e) {
       this.spoolFailed(e, what);
@@ -407,8 +407,8 @@ export class BatchWriter implements TelemetrySink {
   private spoolRemaining(why: string): void {
     if (!this.closed) drainRecords();
     const items = this.queue.takeAll();
-    if (items.length === 0) return;
     for (const item of items) this.appendToSpool(item.kind, item.record, why);
+    // Also when memory is empty: spilled lines may still wait in the spool's buffer for their tick.
     this.syncSpool(why);
   }
 }

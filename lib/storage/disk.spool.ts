@@ -50,12 +50,12 @@ export class DiskSpool {
   }
 
   /**
-   * Writes the gathered lines to the active segment. On a disk error, the lines written whole
+   * Writes the gathered lines to the active segment; returns how many. On a disk error, the lines written whole
    * stay (a torn last line is cut off), the rest are counted in {@link lostRows}, and a
    * {@link SpoolWriteError} says how many.
    */
-  sync(): void {
-    if (this.buffer.length === 0) return;
+  sync(): number {
+    if (this.buffer.length === 0) return 0;
     const lines = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
@@ -66,6 +66,7 @@ export class DiskSpool {
       while (written < data.length) written += writeSync(this.fd!, data, written);
       this.activeBytes += data.length;
       this.writtenRows += lines.length;
+      return lines.length;
     } catch (e) {
       const kept = this.keepWholeLines(lines, written);
       this.writtenRows += kept;
@@ -170,6 +171,11 @@ export class DiskSpool {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /** Gives a claimed segment back unread (it could not be read); it is claimable again. */
+  unclaim(path: string): void {
+    this.replaying.delete(basename(path));
   }
 
   /** Called once every row of a claimed segment is committed. */

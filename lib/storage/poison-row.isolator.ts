@@ -13,6 +13,12 @@ export type Outcome = 'ok' | 'down';
  * outage keeps the whole batch for a retry.
  */
 export class PoisonRowIsolator {
+  /**
+   * Rows already dead-lettered: a batch is resent whole after an outage (or kept because an
+   * earlier batch failed), and its rejected rows must not be dead-lettered (or counted) again.
+   */
+  private readonly rejected = new WeakSet<TelemetryItem>();
+
   constructor(
     private readonly committer: BatchCommitter,
     private readonly deadLetter: DeadLetterFile,
@@ -20,7 +26,8 @@ export class PoisonRowIsolator {
     private readonly warn: (message: string) => void,
   ) {}
 
-  async write(items: readonly TelemetryItem[]): Promise<Outcome> {
+  async write(batch: readonly TelemetryItem[]): Promise<Outcome> {
+    const items = batch.some((item) => this.rejected.has(item)) ? batch.filter((item) => !this.rejected.has(item)) : batch;
     if (items.length === 0) return 'ok';
     const settled = this.stats.beginWrite();
     let failure: unknown;
@@ -53,6 +60,7 @@ export class PoisonRowIsolator {
    * every row behind it).
    */
   reject(item: TelemetryItem, reason: { code: string | null; message: string }): void {
+    this.rejected.add(item);
     this.stats.markRejected(reason);
     try {
       this.deadLetter.write(item, reason);

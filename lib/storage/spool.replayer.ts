@@ -9,13 +9,13 @@ import { decodeItem, type TelemetryItem } from './record.codec.js';
  * replays it again, which the idempotent writes turn into a no-op.
  */
 export class SpoolReplayer {
-  private current: { path: string; lines: AsyncGenerator<string[]>; pending: string[] | null } | null = null;
+  private current: { path: string; lines: AsyncGenerator<string[]>; pending: TelemetryItem[] | null } | null = null;
 
   constructor(
     private readonly spool: DiskSpool,
     private readonly rows: PoisonRowIsolator,
     private readonly batchSize: number,
-    /** Sealing our own active segment for replay failed (a disk error); reported, not thrown. */
+    /** Sealing or reading a segment failed (a disk error); reported, not thrown. */
     private readonly onSpoolError: (error: unknown) => void,
   ) {}
 
@@ -39,25 +39,35 @@ export class SpoolReplayer {
     }
     const replay = this.current;
     if (!replay.pending) {
-      const next = await replay.lines.next();
+      let next: IteratorResult<string[]>;
+      try {
+        next = await replay.lines.next();
+      } catch (e) {
+        // A read error (EMFILE, EIO) ends the generator: releasing the segment now would delete
+        // rows never written. It is given back, unread, to be claimed again after the backoff.
+        this.current = null;
+        this.spool.unclaim(replay.path);
+        this.onSpoolError(e);
+        return 'down';
+      }
       if (next.done) {
         this.spool.release(replay.path);
         this.current = null;
         return 'progress';
       }
-      replay.pending = next.value;
-    }
-    const items: TelemetryItem[] = [];
-    for (const line of replay.pending) {
-      try {
-        items.push(decodeItem(line));
-      } catch (e) {
-        // A torn last line from a crash mid-append, or a row no database could take; kept for
-        // inspection, never retried.
-        this.rows.rejectLine(line, { code: 'SPOOL', message: `unreadable spool line: ${describeError(e).message}` });
+      // Decoded once: a retry after an outage must not dead-letter a bad line a second time.
+      replay.pending = [];
+      for (const line of next.value) {
+        try {
+          replay.pending.push(decodeItem(line));
+        } catch (e) {
+          // A torn last line from a crash mid-append, or a row no database could take; kept for
+          // inspection, never retried.
+          this.rows.rejectLine(line, { code: 'SPOOL', message: `unreadable spool line: ${describeError(e).message}` });
+        }
       }
     }
-    if ((await this.rows.write(items)) === 'down') return 'down';
+    if ((await this.rows.write(replay.pending)) === 'down') return 'down';
     replay.pending = null;
     return 'progress';
   }

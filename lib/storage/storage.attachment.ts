@@ -1,4 +1,4 @@
-import { addSink, retireSink } from '../core/sinks.js';
+import { addStorageSink, retireSink } from '../core/sinks.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { SqlStoredPriceSource } from './stored-prices.source.js';
 import type { TelemetryStorage } from './telemetry.storage.js';
@@ -20,7 +20,7 @@ export interface StorageAttachment {
  * shared by `KostrackModule` and `startKostrack()`; loading prices never throws.
  */
 export async function attachStorage(storage: TelemetryStorage, priceBook: PriceBook, warn: (message: string) => void): Promise<StorageAttachment> {
-  addSink(storage.writer);
+  addStorageSink(storage.writer);
   const prices = new SqlStoredPriceSource(storage.pool, storage.schema, { warn });
   const unsubscribe = prices.subscribe(() => priceBook.refresh(prices));
   await prices.refresh();

@@ -109,6 +109,22 @@ describe('a row that cannot be encoded', () => {
     expect(readdirSync(writer.spoolDir)).toEqual([]);
     expect(storage.health()).toMatchObject({ databaseReachable: true, spoolBytes: 0 });
   });
+
+  it('a torn spool line replayed while the database is down is dead-lettered once, however often the batch is retried', async () => {
+    const writer = tempWriterOptions({ retryBaseMs: 10, retryMaxMs: 20 });
+    mkdirSync(writer.spoolDir, { recursive: true });
+    const good = encodeItem({ kind: 'call', record: callRecord(newId(), 1n) });
+    writeFileSync(join(writer.spoolDir, `ready-999999-${Date.now()}-0.jsonl`), `${good}\n{"kind":"call","rec\n`);
+    // Without migrations to wait for, the replay itself meets the outage.
+    const storage = (await TelemetryStorage.open({ database: await closedPortUrl(), schema: db.schema, writer, migrationsRun: false }, { warn: () => undefined }))!;
+    opened.push(storage);
+    await until(() => storage.health().lastError !== null);
+    const failures = () => storage.health().lastError!.at.getTime();
+    const first = failures();
+    await until(() => failures() > first + 100); // several retries of the same batch
+    expect(storage.health().deadLettered).toBe(1);
+    expect(readFileSync(writer.deadLetterFile, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
 });
 
 describe('flush with a database that cannot answer', () => {
@@ -274,6 +290,13 @@ describe('disk faults while the database is down', () => {
       await kostrack.flush(30_000);
       expect(await sumOf(root.traceId)).toEqual({ n: 1, total: '0.007', trace: { call_count: '1', total_cost_usd: '0.007' } });
       expect(kostrack.health()).toMatchObject({ databaseReachable: true, spoolError: { code: 'ENOTDIR' }, lostRows: 0 });
+      // Rows past the memory bound now have nowhere to go: counted lost, and the error stays shown.
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 12_000; j++) kostrack.storage!.writer.recordCall(callRecord(newId(), 1n));
+        await new Promise((r) => setImmediate(r));
+        expect(kostrack.health().spoolError?.code).toBe('ENOTDIR');
+      }
+      expect(kostrack.health().lostRows).toBeGreaterThan(0);
     } finally {
       await kostrack.close();
     }
