@@ -14,6 +14,20 @@ export interface TokenBreakdown {
   reasoning?: number;
   inputAudio?: number;
   outputAudio?: number;
+  /** Cached audio input (Gemini, OpenAI realtime), billed at the cached-audio rate. */
+  cacheReadAudio?: number;
+  /** Image output tokens (Gemini image models), billed at the image-output rate. */
+  outputImage?: number;
+  /**
+   * Per-request fees beside tokens (counts, not tokens; not part of `inputTokens`/`outputTokens`).
+   * Web searches: Anthropic `server_tool_use.web_search_requests`, OpenAI `web_search_call` items,
+   * Gemini 3 search queries.
+   */
+  webSearches?: number;
+  /** OpenAI Responses `file_search_call` items. */
+  fileSearches?: number;
+  /** Gemini 2.x prompts grounded with Google Search (billed per grounded prompt). */
+  groundedPrompts?: number;
 }
 
 export type CallStatus = 'ok' | 'error' | 'aborted';
@@ -34,8 +48,17 @@ export interface CallInput {
   costUsd: Usd | null;
   /** The catalog entry or override that priced the call, e.g. `genai-prices:gpt-4o`. */
   pricingModel: string | null;
-  /** How it was priced: `catalog`, `override`, `stored`, `batch`, or `unpriced`. */
+  /** How it was priced: `catalog`, `override`, `stored`, `batch`, `tier`, or `unpriced`. */
   pricingSource: string;
+  /**
+   * Where the price is not exact, why: a bucket billed at another bucket's rate, a service tier
+   * with no known price, a fee that could not be priced. Absent when the price is exact.
+   */
+  pricingFlags?: readonly string[] | null;
+  /** The service tier the response reports (`default`, `flex`, `priority`, `scale`, `batch`…). */
+  serviceTier?: string | null;
+  /** Which price catalog priced the call, e.g. `genai-prices@0.1.8+kostrack-corrections@2026-11-30`. */
+  catalogVersion?: string | null;
   latencyMs: number;
   status: CallStatus;
   /** The error's class name (`RateLimitError`), never its message (it may quote the prompt). */
@@ -49,10 +72,15 @@ export interface CallInput {
   metadata?: Record<string, unknown>;
   /** When the call started; defaults to now minus latency. */
   time?: Date;
+  /**
+   * The call's id, when it must be the same every time the same call is recorded (batch results
+   * read twice): a UUID. Default: a new id.
+   */
+  spanId?: string;
 }
 
 /** A finished call as stored: one row of `llm_calls`. */
-export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'time' | 'metadata' | 'errorClass'> {
+export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'time' | 'metadata' | 'errorClass' | 'pricingFlags' | 'serviceTier' | 'catalogVersion' | 'spanId'> {
   /** The call's own id and its idempotency key. */
   spanId: string;
   /** Null for calls made outside any trace. */
@@ -65,6 +93,10 @@ export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'tim
   tags: Tags;
   metadata: Record<string, unknown>;
   errorClass: string | null;
+  /** Null (or absent, from other sinks' records) when the price is exact. */
+  pricingFlags?: readonly string[] | null;
+  serviceTier?: string | null;
+  catalogVersion?: string | null;
 }
 
 export type SpanStatus = 'running' | 'ok' | 'error';

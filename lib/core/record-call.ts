@@ -7,6 +7,9 @@ import { errorClassOf } from './span-lifecycle.js';
 import { EMPTY_TAGS, mergeTags, type Tags } from './tags.js';
 import type { TraceContext } from './trace-context.js';
 
+/** A caller-given span id must be a UUID: the column is `uuid`, and a bad one would dead-letter the row. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /**
@@ -24,6 +27,9 @@ class RecordedCall implements CallRecord {
   readonly costUsd: Usd | null;
   readonly pricingModel: string | null;
   readonly pricingSource: string;
+  readonly pricingFlags: readonly string[] | null;
+  readonly serviceTier: string | null;
+  readonly catalogVersion: string | null;
   readonly latencyMs: number;
   readonly status: CallStatus;
   readonly errorClass: string | null;
@@ -54,11 +60,14 @@ class RecordedCall implements CallRecord {
     this.costUsd = input.costUsd;
     this.pricingModel = input.pricingModel;
     this.pricingSource = input.pricingSource;
+    this.pricingFlags = input.pricingFlags && input.pricingFlags.length > 0 ? input.pricingFlags : null;
+    this.serviceTier = input.serviceTier ?? null;
+    this.catalogVersion = input.catalogVersion ?? null;
     this.latencyMs = input.latencyMs;
     this.status = input.status;
     this.errorClass = input.errorClass ?? null;
     this.streamed = input.streamed;
-    this.spanId = newId();
+    this.spanId = typeof input.spanId === 'string' && UUID.test(input.spanId) ? input.spanId.toLowerCase() : newId();
     this.traceId = context ? context.traceId : null;
     // The seed: NULL for calls made directly in the trace's own root.
     this.parentSpanId = !context || (context.parent === null && context.parentSpanId === null) ? null : context.spanId;

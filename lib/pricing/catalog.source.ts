@@ -1,5 +1,7 @@
 import { calcPrice, type ModelPrice, type ConditionalPrice } from '@pydantic/genai-prices';
-import { compilePrice, type CompiledPrice } from './compiled-price.js';
+import { correctionsFor } from './catalog.corrections.js';
+import { bundledCatalog, type CatalogData } from './catalog.data.js';
+import { compilePrice, withFeeNote, type CompiledPrice } from './compiled-price.js';
 import type { ModelPriceSpec, PerMtok } from './price-table.js';
 
 /** One price period of a catalog model; evaluated last to first like the catalog does. */
@@ -13,8 +15,10 @@ export interface CatalogEntry {
   /** The catalog's model id, e.g. `gpt-4o` for `gpt-4o-2024-08-06`. */
   id: string;
   variants: CatalogVariant[];
-  /** Price keys we do not bill (web searches, images…); kept so rows can say what was ignored. */
+  /** Price keys we do not bill (images, audio hours…); kept so rows can say what was ignored. */
   ignoredKeys: string[];
+  /** Which catalog (and corrections) priced it; stored on each row. */
+  version: string;
 }
 
 const KEYS: Record<string, keyof ModelPriceSpec> = {
@@ -26,6 +30,14 @@ const KEYS: Record<string, keyof ModelPriceSpec> = {
   output_reasoning_mtok: 'reasoning',
   input_audio_mtok: 'inputAudio',
   output_audio_mtok: 'outputAudio',
+  cache_audio_read_mtok: 'cacheReadAudio',
+  output_image_mtok: 'outputImage',
+};
+
+/** Per-thousand fees in the catalog and the per-request key they become. */
+const FEE_KEYS: Record<string, keyof ModelPriceSpec> = {
+  web_searches_kcount: 'webSearch',
+  storage_searches_kcount: 'fileSearch',
 };
 
 /** Prices that do not depend on tokens; not part of a chat or embedding call's cost here. */
@@ -36,7 +48,8 @@ function toSpec(prices: ModelPrice, ignored: Set<string>): ModelPriceSpec {
   for (const [key, value] of Object.entries(prices)) {
     if (value === undefined) continue;
     if (key === 'cache_write_5m_mtok') spec.cacheWrite = value as PerMtok;
-    else if (key === 'requests_kcount' && typeof value === 'number') spec.perRequest = String(value / 1000);
+    else if (key === 'requests_kcount' && typeof value === 'number') spec.perRequest = perThousand(value);
+    else if (FEE_KEYS[key] && typeof value === 'number') spec[FEE_KEYS[key]] = perThousand(value);
     else if (KEYS[key]) {
       // A more specific 5-minute rate wins over the generic cache-write rate.
       if (key === 'cache_write_mtok' && prices.cache_write_5m_mtok !== undefined) continue;
@@ -44,6 +57,15 @@ function toSpec(prices: ModelPrice, ignored: Set<string>): ModelPriceSpec {
     } else if (NOT_TOKEN_PRICED.test(key) || key.endsWith('_mtok')) ignored.add(key);
   }
   return spec;
+}
+
+/** A price per 1,000 as an exact decimal per one (the catalog's numbers are short decimals). */
+function perThousand(value: number): string {
+  const [whole, frac = ''] = String(value).split('.');
+  const digits = (whole.padStart(4, '0') + frac).replace(/^0+(?=\d)/, '');
+  const point = digits.length - frac.length - 3;
+  const text = point <= 0 ? '0.' + '0'.repeat(-point) + digits : digits.slice(0, point) + '.' + digits.slice(point);
+  return /e/i.test(String(value)) ? String(value / 1000) : text;
 }
 
 /** Seconds into the UTC day of `HH:MM:SS[.fff](Z|±HH:MM)`. */
@@ -57,14 +79,17 @@ function secondOfDay(text: string): number {
 
 /**
  * Looks a model up in the `@pydantic/genai-prices` catalog (its own matcher, so dated snapshots like
- * `gpt-4o-2024-08-06` resolve) and compiles every price period once. Null when the catalog does
- * not know the model.
+ * `gpt-4o-2024-08-06` resolve), applies Kostrack's sourced corrections, and compiles every price
+ * period once. Null when the catalog does not know the model. `data` is a newer catalog loaded
+ * at start; providers it lacks come from the bundled one.
  */
-export function lookupCatalog(catalogProvider: string, model: string): CatalogEntry | null {
+export function lookupCatalog(catalogProvider: string, model: string, data: CatalogData = bundledCatalog()): CatalogEntry | null {
+  const fromData = data.providers?.find((p) => p.id === catalogProvider);
+  const used = fromData ? data : bundledCatalog();
   let found;
   try {
     // An empty usage prices nothing; we only want the catalog's match for this (provider, model).
-    found = calcPrice({}, model, { providerId: catalogProvider });
+    found = calcPrice({}, model, fromData ? { provider: fromData } : { providerId: catalogProvider });
   } catch {
     return null;
   }
@@ -72,15 +97,25 @@ export function lookupCatalog(catalogProvider: string, model: string): CatalogEn
   const ignored = new Set<string>();
   const where = `genai-prices:${found.model.id}`;
   const periods: ConditionalPrice[] = Array.isArray(found.model.prices) ? found.model.prices : [{ prices: found.model.prices }];
+  const corrections = correctionsFor(catalogProvider, found.model.id, model);
+  const patch: ModelPriceSpec = Object.assign({}, ...corrections.filter((c) => c.kind === 'patch').map((c) => c.spec));
+  const note = (price: CompiledPrice): CompiledPrice => {
+    for (const c of corrections) if (c.feeNote) price = withFeeNote(price, c.feeNote.fee, c.feeNote.note);
+    return price;
+  };
   const variants: CatalogVariant[] = [];
   for (const period of periods) {
-    const price = compilePrice(toSpec(period.prices, ignored), where);
+    const price = note(compilePrice({ ...toSpec(period.prices, ignored), ...patch }, where));
     const c = period.constraint;
     if (!c) variants.push({ kind: 'always', price });
     else if (c.type === 'start_date') variants.push({ kind: 'from', fromMs: Date.parse(c.start_date), price });
     else variants.push({ kind: 'time-of-day', start: secondOfDay(c.start_time), end: secondOfDay(c.end_time), price });
   }
-  return { id: found.model.id, variants, ignoredKeys: [...ignored].sort() };
+  // Dated corrections come last: evaluated first, they win from their date on.
+  for (const c of corrections.filter((c) => c.kind === 'from').sort((a, b) => Date.parse(a.from!) - Date.parse(b.from!))) {
+    variants.push({ kind: 'from', fromMs: Date.parse(c.from!), price: note(compilePrice({ ...patch, ...c.spec }, `correction:${found.model.id}`)) });
+  }
+  return { id: found.model.id, variants, ignoredKeys: [...ignored].sort(), version: used.version };
 }
 
 /** The catalog's period rule: the last period whose constraint holds, else the first. */

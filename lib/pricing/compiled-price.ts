@@ -1,5 +1,5 @@
 import { KostrackConfigError, usd, type TokenBreakdown, type Usd } from '../core/index.js';
-import { PRICE_BUCKETS, type ModelPriceSpec, type PerMtok } from './price-table.js';
+import { FEE_BUCKETS, FEE_PRICE_KEYS, PRICE_BUCKETS, type FeeBucket, type ModelPriceSpec, type PerMtok } from './price-table.js';
 
 const MTOK = 1_000_000n;
 
@@ -13,6 +13,10 @@ export interface RateSet {
   readonly perMtok: readonly bigint[];
   /** False when some rate has more than 9 decimals: always take the bigint path. */
   readonly fast: boolean;
+  /** Bit i set: bucket i has no rate of its own and is billed at another bucket's rate. */
+  readonly approxMask: number;
+  /** For each bucket in {@link approxMask}, the flag a call with tokens there gets. */
+  readonly approxNotes: readonly (string | null)[];
 }
 
 /** Prices of one model, compiled once so that pricing a call is a few multiplications. */
@@ -21,9 +25,17 @@ export interface CompiledPrice {
   /** Tier rate sets, highest threshold first: the first with `inputTotal > start` applies. */
   readonly tiers: readonly { readonly start: number; readonly rates: RateSet }[];
   readonly perRequest: Usd;
+  /** USD (1e-15) per fee unit, aligned with FEE_BUCKETS; null where there is no price. */
+  readonly fees: readonly (Usd | null)[];
+  /** A flag to add whenever a fee is billed (a price known to be an upper bound, say). */
+  readonly feeNotes: readonly (string | null)[];
 }
 
-/** Which spec key feeds each bucket, most specific first (the catalog's fallbacks). */
+/**
+ * Which spec key feeds each bucket, most specific first. The first key is the bucket's own rate;
+ * a later one is a fallback (the catalog's rule), and a call billed through it is flagged.
+ * Reasoning is the exception: every provider bills it as output, so `output` is its own rate.
+ */
 const SOURCES: Record<string, (keyof ModelPriceSpec)[]> = {
   inputUncached: ['input'],
   cacheRead: ['cacheRead', 'input'],
@@ -33,7 +45,12 @@ const SOURCES: Record<string, (keyof ModelPriceSpec)[]> = {
   reasoning: ['reasoning', 'output'],
   inputAudio: ['inputAudio', 'input'],
   outputAudio: ['outputAudio', 'output'],
+  cacheReadAudio: ['cacheReadAudio', 'cacheRead', 'inputAudio', 'input'],
+  outputImage: ['outputImage', 'output'],
 };
+
+/** Keys that are a bucket's own rate though not listed first. */
+const OWN: Record<string, ReadonlySet<keyof ModelPriceSpec>> = { reasoning: new Set(['reasoning', 'output']) };
 
 function decimal(value: string | number, where: string): Usd {
   let units: Usd;
@@ -46,9 +63,9 @@ function decimal(value: string | number, where: string): Usd {
   return units;
 }
 
-function pick(spec: ModelPriceSpec, bucket: string): PerMtok | undefined {
-  for (const key of SOURCES[bucket]) if (spec[key] !== undefined) return spec[key] as PerMtok;
-  return undefined;
+function pick(spec: ModelPriceSpec, bucket: string): { price: PerMtok | undefined; key: keyof ModelPriceSpec | undefined } {
+  for (const key of SOURCES[bucket]) if (spec[key] !== undefined) return { price: spec[key] as PerMtok, key };
+  return { price: undefined, key: undefined };
 }
 
 function rateAt(price: PerMtok | undefined, tierStart: number | null, where: string): Usd {
@@ -66,15 +83,24 @@ function rateAt(price: PerMtok | undefined, tierStart: number | null, where: str
 function rateSet(spec: ModelPriceSpec, tierStart: number | null, where: string): RateSet {
   const perToken = new Float64Array(PRICE_BUCKETS.length);
   const perMtok: bigint[] = [];
+  const approxNotes: (string | null)[] = [];
+  let approxMask = 0;
   let fast = true;
   PRICE_BUCKETS.forEach((bucket, i) => {
-    const perMtokUnits = rateAt(pick(spec, bucket), tierStart, `${where}.${bucket}`);
+    const { price, key } = pick(spec, bucket);
+    const own = key === SOURCES[bucket][0] || OWN[bucket]?.has(key!) === true;
+    if (own) approxNotes.push(null);
+    else {
+      approxMask |= 1 << i;
+      approxNotes.push(key ? `${bucket} billed at the ${key} rate (no ${bucket} price)` : `${bucket} not billed (no price)`);
+    }
+    const perMtokUnits = rateAt(price, tierStart, `${where}.${bucket}`);
     perMtok.push(perMtokUnits);
     const whole = perMtokUnits % MTOK === 0n ? perMtokUnits / MTOK : -1n;
     if (whole < 0n || whole > BigInt(Number.MAX_SAFE_INTEGER)) fast = false;
     perToken[i] = whole < 0n ? NaN : Number(whole);
   });
-  return { perToken, perMtok, fast };
+  return { perToken, perMtok, fast, approxMask, approxNotes };
 }
 
 /** Compiles a price spec; throws {@link KostrackConfigError} on a malformed price. */
@@ -93,7 +119,18 @@ export function compilePrice(spec: ModelPriceSpec, where: string): CompiledPrice
   const tiers = [...starts].sort((a, b) => b - a).map((start) => ({ start, rates: rateSet(spec, start + 1, where) }));
   // A tier whose start is `s` applies from `s + 1` input tokens (`inputTotal > start`).
   const perRequest = spec.perRequest === undefined ? 0n : decimal(spec.perRequest, `${where}.perRequest`);
-  return { base: rateSet(spec, null, where), tiers, perRequest };
+  const fees = FEE_BUCKETS.map((f) => {
+    const value = spec[FEE_PRICE_KEYS[f]];
+    return value === undefined ? null : decimal(value, `${where}.${FEE_PRICE_KEYS[f]}`);
+  });
+  return { base: rateSet(spec, null, where), tiers, perRequest, fees, feeNotes: FEE_BUCKETS.map(() => null) };
+}
+
+/** The same price with a note attached to a fee (see {@link CompiledPrice.feeNotes}). */
+export function withFeeNote(price: CompiledPrice, fee: FeeBucket, note: string): CompiledPrice {
+  const feeNotes = [...price.feeNotes];
+  feeNotes[FEE_BUCKETS.indexOf(fee)] = note;
+  return { ...price, feeNotes };
 }
 
 /** Scales every rate by `num/den` (batch discounts), rounding half-up per Mtok. */
@@ -106,28 +143,36 @@ export function scalePrice(price: CompiledPrice, num: bigint, den: bigint): Comp
       if (r % MTOK !== 0n) fast = false;
       perToken[i] = r % MTOK === 0n ? Number(r / MTOK) : NaN;
     });
-    return { perToken, perMtok, fast };
+    return { perToken, perMtok, fast, approxMask: rates.approxMask, approxNotes: rates.approxNotes };
   };
   return {
     base: scale(price.base),
     tiers: price.tiers.map((t) => ({ start: t.start, rates: scale(t.rates) })),
     perRequest: (price.perRequest * num * 2n + den) / (den * 2n),
+    // Tool fees are per request and not discounted in batches.
+    fees: price.fees,
+    feeNotes: price.feeNotes,
   };
+}
+
+/** The rate set a call with `inputTotal` input tokens is billed at (long-context tiers). */
+export function ratesFor(price: CompiledPrice, inputTotal: number): RateSet {
+  for (let i = 0; i < price.tiers.length; i++) if (inputTotal > price.tiers[i].start) return price.tiers[i].rates;
+  return price.base;
 }
 
 /**
  * The exact cost of one call. `inputTotal` (all input tokens, cached included) selects the tier.
- * Hot path: eight float multiplications that are exact integers while the total stays below 2^53
+ * Hot path: ten float multiplications that are exact integers while the total stays below 2^53
  * units ($9); above that, or for rates with more than 9 decimals, exact bigint arithmetic.
  */
 export function costOf(price: CompiledPrice, b: TokenBreakdown, inputTotal: number): Usd {
-  let rates = price.base;
-  for (let i = 0; i < price.tiers.length; i++) {
-    if (inputTotal > price.tiers[i].start) {
-      rates = price.tiers[i].rates;
-      break;
-    }
-  }
+  return costAt(price, ratesFor(price, inputTotal), b);
+}
+
+export function costAt(price: CompiledPrice, rates: RateSet, b: TokenBreakdown): Usd {
+  const fees = b.webSearches || b.fileSearches || b.groundedPrompts ? feeCost(price, b) : 0n;
+  const fixed = price.perRequest + fees;
   const r = rates.perToken;
   if (rates.fast) {
     const total =
@@ -138,13 +183,47 @@ export function costOf(price: CompiledPrice, b: TokenBreakdown, inputTotal: numb
       (b.output ?? 0) * r[4] +
       (b.reasoning ?? 0) * r[5] +
       (b.inputAudio ?? 0) * r[6] +
-      (b.outputAudio ?? 0) * r[7];
-    if (Number.isSafeInteger(total)) return price.perRequest === 0n ? BigInt(total) : BigInt(total) + price.perRequest;
+      (b.outputAudio ?? 0) * r[7] +
+      (b.cacheReadAudio ?? 0) * r[8] +
+      (b.outputImage ?? 0) * r[9];
+    if (Number.isSafeInteger(total)) return fixed === 0n ? BigInt(total) : BigInt(total) + fixed;
   }
   let sum = 0n;
   for (let i = 0; i < PRICE_BUCKETS.length; i++) {
     const tokens = b[PRICE_BUCKETS[i]];
     if (tokens) sum += BigInt(Math.round(tokens)) * rates.perMtok[i];
   }
-  return (sum * 2n + MTOK) / (MTOK * 2n) + price.perRequest;
+  return (sum * 2n + MTOK) / (MTOK * 2n) + fixed;
+}
+
+function feeCost(price: CompiledPrice, b: TokenBreakdown): Usd {
+  let sum = 0n;
+  for (let i = 0; i < FEE_BUCKETS.length; i++) {
+    const count = b[FEE_BUCKETS[i]];
+    const each = price.fees[i];
+    if (count && each !== null) sum += BigInt(Math.round(count)) * each;
+  }
+  return sum;
+}
+
+/**
+ * Why this call's price is not exact, or null when it is: tokens in a bucket billed at another
+ * bucket's rate, fees seen with no price, fees priced with a caveat.
+ */
+export function flagsOf(price: CompiledPrice, rates: RateSet, b: TokenBreakdown): string[] | null {
+  let flags: string[] | null = null;
+  if (rates.approxMask !== 0) {
+    for (let i = 0; i < PRICE_BUCKETS.length; i++) {
+      if ((rates.approxMask & (1 << i)) !== 0 && b[PRICE_BUCKETS[i]]) (flags ??= []).push(rates.approxNotes[i]!);
+    }
+  }
+  if (b.webSearches || b.fileSearches || b.groundedPrompts) {
+    for (let i = 0; i < FEE_BUCKETS.length; i++) {
+      const count = b[FEE_BUCKETS[i]];
+      if (!count) continue;
+      if (price.fees[i] === null) (flags ??= []).push(`${count} ${FEE_BUCKETS[i]} not billed (no price)`);
+      else if (price.feeNotes[i]) (flags ??= []).push(price.feeNotes[i]!);
+    }
+  }
+  return flags;
 }

@@ -1,7 +1,9 @@
 import { KostrackConfigError, type TokenBreakdown, type Usd } from '../core/index.js';
 import { runtime } from '../core/runtime.js';
 import { catalogPriceAt, lookupCatalog, type CatalogEntry } from './catalog.source.js';
-import { compilePrice, costOf, scalePrice, type CompiledPrice } from './compiled-price.js';
+import { bundledCatalog, type CatalogData } from './catalog.data.js';
+import { compilePrice, costAt, flagsOf, ratesFor, scalePrice, type CompiledPrice } from './compiled-price.js';
+import { tierKind, tierPricesFor } from './service-tier.prices.js';
 import type { PriceOverride } from './price-table.js';
 import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
 import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
@@ -11,8 +13,12 @@ export interface PricedCall {
   costUsd: Usd | null;
   /** e.g. `genai-prices:gpt-4o`, `override:acme-ft-1`, `stored:gpt-4o@2025-01-01T00:00:00.000Z`. */
   pricingModel: string | null;
-  /** `catalog`, `override`, `stored`, `batch` (any of them at batch rates), or `unpriced`. */
+  /** `catalog`, `override`, `stored`, `tier` (Kostrack's tier table), `batch` (any of them at batch rates), or `unpriced`. */
   pricingSource: string;
+  /** Why the price is not exact (see {@link CallInput.pricingFlags}); null when it is. */
+  flags: readonly string[] | null;
+  /** The catalog version when the catalog or the tier table priced it; null otherwise. */
+  catalogVersion: string | null;
 }
 
 export interface PriceCallOptions {
@@ -20,6 +26,8 @@ export interface PriceCallOptions {
   timeMs?: number;
   /** Priced at batch rates. */
   batch?: boolean;
+  /** The service tier the response reports; non-standard tiers have their own prices. */
+  serviceTier?: string | null;
 }
 
 export interface PriceBookOptions {
@@ -29,6 +37,8 @@ export interface PriceBookOptions {
   stored?: StoredPriceSource;
   /** Use the genai-prices catalog (default true). */
   catalog?: boolean;
+  /** A newer catalog loaded at start (`loadCatalogFile`, `loadCatalogUrl`); default the bundled one. */
+  catalogData?: CatalogData;
 }
 
 interface CompiledStored {
@@ -45,6 +55,12 @@ interface CompiledOverride {
   label: string;
 }
 
+interface TierPrice {
+  fromMs: number;
+  price: CompiledPrice;
+  label: string;
+}
+
 /** Everything known about one (provider, model), resolved once and then reused for every call. */
 interface ModelEntry {
   stored: CompiledStored[];
@@ -53,9 +69,11 @@ interface ModelEntry {
   catalogBatch: Map<CompiledPrice, CompiledPrice> | null;
   batchNum: bigint;
   batchDen: bigint;
+  /** Prices per non-standard tier, resolved on first use: an override, else the tier table (dated). */
+  tiers: Map<string, { override: CompiledPrice | null; overrideLabel: string; table: TierPrice[] }> | null;
 }
 
-const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'unpriced' });
+const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'unpriced', flags: null, catalogVersion: null });
 
 /**
  * Resolves prices per (provider, model) and prices calls exactly. Resolution (catalog lookup,
@@ -64,7 +82,8 @@ const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, 
  */
 export class PriceBook {
   private readonly cache = new Map<string, Map<string, ModelEntry>>();
-  private readonly overrides: { provider: string; model: string; prefix: boolean; compiled: CompiledOverride }[] = [];
+  private readonly overrides: { provider: string; model: string; prefix: boolean; tier: string; compiled: CompiledOverride }[] = [];
+  private readonly catalogData: CatalogData;
   private stored: StoredPrice[] = [];
   private storedFingerprint = '[]';
   private readonly useCatalog: boolean;
@@ -76,6 +95,9 @@ export class PriceBook {
     if (options.overrides !== undefined && !Array.isArray(options.overrides))
       throw new KostrackConfigError('prices must be an array of { provider, model, input, output, … }');
     this.useCatalog = options.catalog !== false;
+    if (options.catalogData !== undefined && (typeof options.catalogData !== 'object' || options.catalogData === null || typeof options.catalogData.version !== 'string'))
+      throw new KostrackConfigError('catalogData must come from loadCatalogFile() or loadCatalogUrl()');
+    this.catalogData = options.catalogData ?? bundledCatalog();
     for (const [i, o] of (options.overrides ?? []).entries()) this.overrides.push(compileOverride(o, `prices[${i}]`));
     const source = options.stored;
     if (source !== undefined) {
@@ -119,14 +141,21 @@ export class PriceBook {
   price(provider: string, model: string, tokens: TokenBreakdown, inputTotal: number, options?: PriceCallOptions): PricedCall {
     const entry = this.entry(provider, model);
     const timeMs = options?.timeMs ?? Date.now();
-    const batch = options?.batch === true;
+    const tier = tierKind(options?.serviceTier);
+    const batch = options?.batch === true || tier === 'batch';
+    let tierFlag: string | null = null;
+    if (tier !== 'standard' && tier !== 'batch') {
+      const t = this.tierPrice(entry, provider, model, tier, timeMs);
+      if (t) return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, null);
+      tierFlag = `service tier "${tier}" has no known price; billed at the standard rate`;
+    }
     for (let i = entry.stored.length - 1; i >= 0; i--) {
       const s = entry.stored[i];
-      if (timeMs >= s.fromMs && timeMs < s.toMs) return priced(s.price, s.batch, batch, tokens, inputTotal, s.label, 'stored');
+      if (timeMs >= s.fromMs && timeMs < s.toMs) return priced(s.price, s.batch, batch, tokens, inputTotal, s.label, 'stored', null, tierFlag);
     }
     if (entry.override) {
       const o = entry.override;
-      return priced(o.price, o.batch, batch, tokens, inputTotal, o.label, 'override');
+      return priced(o.price, o.batch, batch, tokens, inputTotal, o.label, 'override', null, tierFlag);
     }
     if (entry.catalog) {
       const price = catalogPriceAt(entry.catalog, timeMs);
@@ -136,10 +165,40 @@ export class PriceBook {
         batchPrice = entry.catalogBatch.get(price) ?? scalePrice(price, entry.batchNum, entry.batchDen);
         entry.catalogBatch.set(price, batchPrice);
       }
-      return priced(price, batchPrice, batch, tokens, inputTotal, `genai-prices:${entry.catalog.id}`, 'catalog');
+      return priced(price, batchPrice, batch, tokens, inputTotal, `genai-prices:${entry.catalog.id}`, 'catalog', entry.catalog.version, tierFlag);
     }
     this.noteUnpriced(provider, model);
     return UNPRICED;
+  }
+
+  /** The price of a non-standard tier: an override for it, else Kostrack's table; null when neither knows it. */
+  private tierPrice(entry: ModelEntry, provider: string, model: string, tier: string, timeMs: number) {
+    entry.tiers ??= new Map();
+    let known = entry.tiers.get(tier);
+    if (!known) {
+      const o =
+        this.overrides.find((x) => x.provider === provider && x.tier === tier && !x.prefix && x.model === model) ??
+        this.overrides.find((x) => x.provider === provider && x.tier === tier && x.prefix && model.startsWith(x.model));
+      const catalogProvider = catalogProviderOf(provider);
+      const table =
+        entry.catalog && catalogProvider
+          ? tierPricesFor(catalogProvider, entry.catalog.id, tier)
+              .map((t) => ({
+                fromMs: t.from ? Date.parse(t.from) : -Infinity,
+                price: compilePrice(t.spec, `tier ${provider}/${entry.catalog!.id}@${tier}`),
+                label: `kostrack-tiers:${entry.catalog!.id}@${tier}`,
+              }))
+              .sort((a, b) => a.fromMs - b.fromMs)
+          : [];
+      known = { override: o?.compiled.price ?? null, overrideLabel: o ? `${o.compiled.label}@${tier}` : '', table };
+      entry.tiers.set(tier, known);
+    }
+    if (known.override) return { price: known.override, label: known.overrideLabel, source: 'override', version: null };
+    for (let i = known.table.length - 1; i >= 0; i--) {
+      const t = known.table[i];
+      if (timeMs >= t.fromMs) return { price: t.price, label: t.label, source: 'tier', version: entry.catalog?.version ?? null };
+    }
+    return null;
   }
 
   /** Models seen in calls that no price covered, for the admin API. */
@@ -186,10 +245,10 @@ export class PriceBook {
     // Latest start wins when periods overlap: the loop in price() walks from the end.
     stored.sort((a, b) => a.fromMs - b.fromMs);
     const override =
-      this.overrides.find((o) => o.provider === provider && !o.prefix && o.model === model) ??
-      this.overrides.find((o) => o.provider === provider && o.prefix && model.startsWith(o.model));
+      this.overrides.find((o) => o.provider === provider && o.tier === 'standard' && !o.prefix && o.model === model) ??
+      this.overrides.find((o) => o.provider === provider && o.tier === 'standard' && o.prefix && model.startsWith(o.model));
     const catalogProvider = catalogProviderOf(provider);
-    const catalog = this.useCatalog && catalogProvider ? lookupCatalog(catalogProvider, model) : null;
+    const catalog = this.useCatalog && catalogProvider ? lookupCatalog(catalogProvider, model, this.catalogData) : null;
     return {
       stored,
       override: override?.compiled ?? null,
@@ -197,6 +256,7 @@ export class PriceBook {
       catalogBatch: null,
       batchNum,
       batchDen,
+      tiers: null,
     };
   }
 }
@@ -209,8 +269,14 @@ function priced(
   inputTotal: number,
   label: string,
   source: string,
+  catalogVersion: string | null,
+  extraFlag: string | null,
 ): PricedCall {
-  return { costUsd: costOf(batch ? batchPrice : price, tokens, inputTotal), pricingModel: label, pricingSource: batch ? 'batch' : source };
+  const p = batch ? batchPrice : price;
+  const rates = ratesFor(p, inputTotal);
+  let flags = flagsOf(p, rates, tokens);
+  if (extraFlag) (flags ??= []).unshift(extraFlag);
+  return { costUsd: costAt(p, rates, tokens), pricingModel: label, pricingSource: batch ? 'batch' : source, flags, catalogVersion };
 }
 
 function compileOverride(o: PriceOverride, where: string) {
@@ -219,10 +285,12 @@ function compileOverride(o: PriceOverride, where: string) {
   if (typeof o.model !== 'string' || o.model === '' || o.model === '*') throw new KostrackConfigError(`${where}.model must be a model name or a prefix ending in *`);
   if (o.input === undefined && o.output === undefined && o.perRequest === undefined)
     throw new KostrackConfigError(`${where} (${o.provider}/${o.model}) sets no price: give input, output or perRequest`);
+  if (o.serviceTier !== undefined && (typeof o.serviceTier !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(o.serviceTier)))
+    throw new KostrackConfigError(`${where}.serviceTier must be a tier name such as "flex" or "priority", got ${JSON.stringify(o.serviceTier)}`);
   const prefix = o.model.endsWith('*');
   const model = prefix ? o.model.slice(0, -1) : o.model;
   const price = compilePrice(o, where);
   const [num, den] = batchDiscountOf(o.provider);
   const batch = o.batch ? compilePrice(o.batch, `${where}.batch`) : scalePrice(price, num, den);
-  return { provider: o.provider, model, prefix, compiled: { price, batch, label: `override:${o.model}` } };
+  return { provider: o.provider, model, prefix, tier: tierKind(o.serviceTier), compiled: { price, batch, label: `override:${o.model}` } };
 }

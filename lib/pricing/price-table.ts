@@ -1,7 +1,7 @@
 import type { TokenBreakdown } from '../core/index.js';
 
 /** The token buckets a price applies to; the same disjoint buckets as {@link TokenBreakdown}. */
-export type PriceBucket = keyof TokenBreakdown;
+export type PriceBucket = Exclude<keyof TokenBreakdown, FeeBucket>;
 
 export const PRICE_BUCKETS: readonly PriceBucket[] = [
   'inputUncached',
@@ -12,7 +12,21 @@ export const PRICE_BUCKETS: readonly PriceBucket[] = [
   'reasoning',
   'inputAudio',
   'outputAudio',
+  'cacheReadAudio',
+  'outputImage',
 ];
+
+/** Per-request fees: counts, each billed at a price per request. */
+export type FeeBucket = 'webSearches' | 'fileSearches' | 'groundedPrompts';
+
+export const FEE_BUCKETS: readonly FeeBucket[] = ['webSearches', 'fileSearches', 'groundedPrompts'];
+
+/** The price key of each fee bucket in {@link ModelPriceSpec}. */
+export const FEE_PRICE_KEYS: Readonly<Record<FeeBucket, 'webSearch' | 'fileSearch' | 'groundedPrompt'>> = {
+  webSearches: 'webSearch',
+  fileSearches: 'fileSearch',
+  groundedPrompts: 'groundedPrompt',
+};
 
 /**
  * A price in USD per million tokens, as a decimal string (exact) or a number (read through its
@@ -22,7 +36,11 @@ export const PRICE_BUCKETS: readonly PriceBucket[] = [
  */
 export type PerMtok = string | number | { base: string | number; tiers: readonly { start: number; price: string | number }[] };
 
-/** Prices for one model. Unset buckets fall back like the catalog: cache and audio input → `input`, reasoning and audio output → `output`. */
+/**
+ * Prices for one model. Reasoning is billed at `output` unless `reasoning` is set. Other unset
+ * buckets fall back like the catalog (cache and audio input → `input`, audio and image output →
+ * `output`), and a call that has tokens in such a bucket is flagged as approximated.
+ */
 export interface ModelPriceSpec {
   input?: PerMtok;
   output?: PerMtok;
@@ -33,8 +51,17 @@ export interface ModelPriceSpec {
   reasoning?: PerMtok;
   inputAudio?: PerMtok;
   outputAudio?: PerMtok;
+  /** Cached audio input. */
+  cacheReadAudio?: PerMtok;
+  outputImage?: PerMtok;
   /** USD per request, for APIs billed per call. */
   perRequest?: string | number;
+  /** USD per web search (Anthropic and OpenAI web search tools, Gemini 3 search queries). */
+  webSearch?: string | number;
+  /** USD per OpenAI `file_search` call. */
+  fileSearch?: string | number;
+  /** USD per Gemini prompt grounded with Google Search. */
+  groundedPrompt?: string | number;
 }
 
 /** A price override from module options: applies to a provider's model (exact name, or a prefix ending in `*`). */
@@ -43,4 +70,9 @@ export interface PriceOverride extends ModelPriceSpec {
   model: string;
   /** Prices for batch API calls; default: these prices times the provider's batch discount. */
   batch?: ModelPriceSpec;
+  /**
+   * The service tier these prices are for (`flex`, `priority`…), as the response reports it.
+   * Absent: the standard tier. A tier override beats Kostrack's tier table.
+   */
+  serviceTier?: string;
 }

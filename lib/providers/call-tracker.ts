@@ -4,9 +4,12 @@ import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
 import { runtime } from '../core/runtime.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
 import type { TraceContext } from '../core/trace-context.js';
-import { defaultPriceBook, type PriceBook } from '../pricing/index.js';
+import { defaultPriceBook, type PriceBook, type PricedCall } from '../pricing/index.js';
 import { missingUsage, type NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
+
+const NOT_BILLED: PricedCall = Object.freeze({ costUsd: 0n, pricingModel: null, pricingSource: 'not-billed', flags: null, catalogVersion: null });
+const NO_USAGE: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'no-usage', flags: null, catalogVersion: null });
 
 /** Everything about one tracked call, captured when the call was made. */
 export interface CallScopeInit {
@@ -18,6 +21,10 @@ export interface CallScopeInit {
   params: unknown;
   callTags: Tags | undefined;
   options: ResolvedWrapOptions;
+  /** A fixed id, so that recording the same call again (batch results read twice) stores it once. */
+  spanId?: string;
+  /** The trace the call belongs to when it is not the active one (batch results read later); null for none. */
+  context?: TraceContext | null;
 }
 
 /**
@@ -26,7 +33,7 @@ export interface CallScopeInit {
  * success, error or abandonment comes first.
  */
 export class CallScope implements DeferredRecord {
-  private readonly context: TraceContext | undefined = runtime.als.getStore();
+  private readonly context: TraceContext | null | undefined;
   private readonly startMs = Date.now();
   private readonly start = performance.now();
   private latencyMs = 0;
@@ -39,7 +46,9 @@ export class CallScope implements DeferredRecord {
   /** The privacy hook's answer, taken by {@link okFrom}. */
   private kept: Record<string, unknown> | undefined;
 
-  constructor(readonly init: CallScopeInit) {}
+  constructor(readonly init: CallScopeInit) {
+    this.context = init.context !== undefined ? init.context : runtime.als.getStore();
+  }
 
   /** Records the error, then rethrows it untouched; one function per call, usable as a rejection handler. */
   readonly rethrow = (error: unknown): never => {
@@ -107,10 +116,10 @@ export class CallScope implements DeferredRecord {
       // A failed call with no usage was not billed; a successful one without readable usage has an unknown cost (null, never a silent $0).
       const noTokens = u.inputTokens === 0 && u.outputTokens === 0 && u.issues.length > 0;
       const priced = !usage
-        ? { costUsd: 0n, pricingModel: null, pricingSource: 'not-billed' }
+        ? NOT_BILLED
         : noTokens
-          ? { costUsd: null, pricingModel: null, pricingSource: 'no-usage' }
-          : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch });
+          ? NO_USAGE
+          : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch, serviceTier: u.serviceTier });
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
@@ -127,6 +136,9 @@ export class CallScope implements DeferredRecord {
           costUsd: priced.costUsd,
           pricingModel: priced.pricingModel,
           pricingSource: priced.pricingSource,
+          pricingFlags: priced.flags,
+          serviceTier: u.serviceTier ?? (init.batch ? 'batch' : null),
+          catalogVersion: priced.catalogVersion,
           latencyMs: this.latencyMs,
           status,
           errorClass: error === undefined ? null : errorClassOf(error),
@@ -135,6 +147,7 @@ export class CallScope implements DeferredRecord {
           clientTags: init.options.tags,
           metadata,
           time: new Date(this.startMs),
+          spanId: init.spanId,
         },
         // null keeps "no trace at call time" (undefined would mean the trace active now).
         this.context ?? null,

@@ -9,6 +9,8 @@ export interface NormalizedUsage {
   breakdown: TokenBreakdown;
   /** Problems found in the provider's usage data (kept on the row as `metadata.usage_issues`). */
   issues: string[];
+  /** The service tier the response says served it (`flex`, `priority`…); absent when it says none. */
+  serviceTier?: string;
 }
 
 /**
@@ -82,8 +84,9 @@ export class UsageReader {
   }
 
   finish(b: TokenBreakdown, cachedTokens: number): NormalizedUsage {
-    let inputTokens = (b.inputUncached ?? 0) + (b.cacheRead ?? 0) + (b.cacheWrite5m ?? 0) + (b.cacheWrite1h ?? 0) + (b.inputAudio ?? 0);
-    let outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0);
+    let inputTokens =
+      (b.inputUncached ?? 0) + (b.cacheRead ?? 0) + (b.cacheWrite5m ?? 0) + (b.cacheWrite1h ?? 0) + (b.inputAudio ?? 0) + (b.cacheReadAudio ?? 0);
+    let outputTokens = (b.output ?? 0) + (b.reasoning ?? 0) + (b.outputAudio ?? 0) + (b.outputImage ?? 0);
     // Each count is in range, but buckets that add up (Anthropic's input excludes its cache
     // counts) can still overflow the column; the breakdown keeps the counts as sent.
     if (inputTokens > MAX_TOKEN_COUNT) inputTokens = this.clampTotal(inputTokens, 'input');
@@ -99,7 +102,28 @@ export class UsageReader {
     if (b.output) c.output = b.output;
     if (b.reasoning) c.reasoning = b.reasoning;
     if (b.outputAudio) c.outputAudio = b.outputAudio;
-    return { inputTokens, outputTokens, cachedTokens, breakdown: c, issues: this.found ?? NO_ISSUES };
+    if (b.cacheReadAudio) c.cacheReadAudio = b.cacheReadAudio;
+    if (b.outputImage) c.outputImage = b.outputImage;
+    if (b.webSearches) c.webSearches = b.webSearches;
+    if (b.fileSearches) c.fileSearches = b.fileSearches;
+    if (b.groundedPrompts) c.groundedPrompts = b.groundedPrompts;
+    const usage: NormalizedUsage = { inputTokens, outputTokens, cachedTokens, breakdown: c, issues: this.found ?? NO_ISSUES };
+    if (this.tierSeen !== undefined) usage.serviceTier = this.tierSeen;
+    return usage;
+  }
+
+  private tierSeen: string | undefined;
+
+  /**
+   * The service tier at `obj[key]`: a short lowercase name is kept as sent (an unknown one is
+   * priced at the standard rate and flagged by pricing); anything else is reported and ignored.
+   */
+  tier(obj: unknown, key: string, path: string): void {
+    if (obj === null || typeof obj !== 'object') return;
+    const raw = (obj as Record<string, unknown>)[key];
+    if (raw === undefined || raw === null) return;
+    if (typeof raw === 'string' && TIER_NAME.test(raw)) this.tierSeen = raw;
+    else this.issues.push(`${path}.${key}: not a service tier name (${typeof raw === 'string' ? JSON.stringify(raw.slice(0, 40)) : typeof raw})`);
   }
 
   private clampTotal(total: number, what: 'input' | 'output'): number {
@@ -107,6 +131,9 @@ export class UsageReader {
     return MAX_TOKEN_COUNT;
   }
 }
+
+/** What a tier name may look like; longer or stranger text is not stored on the row. */
+const TIER_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /** Shared by every clean read; frozen so no caller can add to it. */
 const NO_ISSUES: string[] = Object.freeze([]) as unknown as string[];
