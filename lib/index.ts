@@ -21,7 +21,10 @@ export * from './nest/index.js';
 // Pricing and tracked clients
 export { PriceBook, type PricedCall, type PriceCallOptions, type PriceBookOptions } from './pricing/price-book.js';
 export { InMemoryStoredPriceSource, type StoredPrice, type StoredPriceSource } from './pricing/stored-price.source.js';
-export type { PriceOverride, ModelPriceSpec, PerMtok, PriceBucket } from './pricing/price-table.js';
+export type { PriceOverride, ModelPriceSpec, PerMtok, PriceBucket, FeeBucket } from './pricing/price-table.js';
+export { loadCatalogFile, loadCatalogUrl, type CatalogData } from './pricing/catalog.data.js';
+export { CATALOG_CORRECTIONS, CORRECTIONS_VERSION, type CatalogCorrection } from './pricing/catalog.corrections.js';
+export { SERVICE_TIER_PRICES, type ServiceTierPrice } from './pricing/service-tier.prices.js';
 export { PROVIDERS } from './pricing/provider-catalog.js';
 export { defaultPriceBook, setDefaultPriceBook } from './pricing/default-price-book.js';
 export * from './providers/index.js';

@@ -91,7 +91,7 @@ export class AdminQueryService {
         pool,
         `SELECT span_id, parent_span_id, time, service_id, provider, model, operation, cost_usd::text AS cost, pricing_source,
                 pricing_model, input_tokens, output_tokens, cached_tokens, token_breakdown, latency_ms, status, error_class,
-                streamed, tags, metadata
+                streamed, tags, metadata, service_tier, pricing_flags, catalog_version
            FROM ${s}.llm_calls WHERE trace_id = $1 ORDER BY time, span_id`,
         [traceId],
       ),

@@ -52,6 +52,9 @@ export interface CallRow {
   streamed: boolean;
   tags: Record<string, string>;
   metadata: Record<string, unknown>;
+  service_tier: string | null;
+  pricing_flags: string[] | null;
+  catalog_version: string | null;
 }
 
 export const TRACE_COLUMNS = `t.trace_id, t.name, t.tags, t.service_ids, t.status, t.total_cost_usd::text AS cost,
@@ -103,6 +106,9 @@ export function toCall(r: CallRow): CallDto {
     costUsd: r.cost === null ? null : money(r.cost),
     pricingSource: r.pricing_source,
     pricingModel: r.pricing_model,
+    pricingFlags: r.pricing_flags ?? [],
+    serviceTier: r.service_tier ?? null,
+    catalogVersion: r.catalog_version ?? null,
     inputTokens: r.input_tokens,
     outputTokens: r.output_tokens,
     cachedTokens: r.cached_tokens,

@@ -14,6 +14,8 @@ export interface CostBreakdownItem {
   /** Share of the total, one decimal; the items sum to 100. */
   pct: number;
   calls: number;
+  /** Calls of this model that could not be priced: `cost` leaves them out. */
+  unpricedCalls: number;
   inputTokens: number;
   outputTokens: number;
 }
@@ -23,6 +25,7 @@ interface ModelTotals {
   model: string;
   cost: Usd;
   calls: number;
+  unpriced: number;
   inputTokens: number;
   outputTokens: number;
 }
@@ -43,6 +46,7 @@ export class TraceContext {
 
   private cost: Usd = 0n;
   private calls = 0;
+  private unpriced = 0;
   private merged: Tags | undefined;
   private nameTag: Tags | undefined;
   private lastClientTags: Tags | undefined;
@@ -126,6 +130,15 @@ export class TraceContext {
     return this.calls;
   }
 
+  /**
+   * Calls in this span and its descendants that could not be priced (unknown model, unreadable
+   * usage). When it is not 0, {@link totalCost} is a lower bound: those calls are not in it.
+   */
+  get unpricedCallCount(): number {
+    drainRecords();
+    return this.unpriced;
+  }
+
   get durationMs(): number | null {
     return this.endMs === null ? null : this.endMs - this.startMs;
   }
@@ -144,6 +157,7 @@ export class TraceContext {
       cost: usdToString(r.cost),
       pct: pcts[i],
       calls: r.calls,
+      unpricedCalls: r.unpriced,
       inputTokens: r.inputTokens,
       outputTokens: r.outputTokens,
     }));
@@ -152,14 +166,16 @@ export class TraceContext {
   /** @internal Adds a finished call here and in every ancestor. */
   addCall(call: CallRecord): void {
     const cost = call.costUsd ?? 0n;
+    const unpriced = call.costUsd === null || call.costUsd === undefined ? 1 : 0;
     for (let node: TraceContext | null = this; node; node = node.parent) {
       node.cost += cost;
       node.calls += 1;
-      node.modelTotals(call.provider, call.model, cost, call.inputTokens, call.outputTokens);
+      node.unpriced += unpriced;
+      node.modelTotals(call.provider, call.model, cost, unpriced, call.inputTokens, call.outputTokens);
     }
   }
 
-  private modelTotals(provider: string, model: string, cost: Usd, inputTokens: number, outputTokens: number): void {
+  private modelTotals(provider: string, model: string, cost: Usd, unpriced: number, inputTokens: number, outputTokens: number): void {
     const first = this.firstModel;
     let m: ModelTotals | undefined;
     if (first && first.model === model && first.provider === provider) m = first;
@@ -167,11 +183,12 @@ export class TraceContext {
     if (m) {
       m.cost += cost;
       m.calls += 1;
+      m.unpriced += unpriced;
       m.inputTokens += inputTokens;
       m.outputTokens += outputTokens;
       return;
     }
-    m = { provider, model, cost, calls: 1, inputTokens, outputTokens };
+    m = { provider, model, cost, calls: 1, unpriced, inputTokens, outputTokens };
     if (!first) {
       this.firstModel = m;
       return;
@@ -191,6 +208,7 @@ export class TraceContext {
       status: this.status,
       totalCostUsd: this.totalCostDecimal,
       callCount: this.callCount,
+      unpricedCallCount: this.unpricedCallCount,
       startTime: this.startTime.toISOString(),
       endTime: this.endTime?.toISOString() ?? null,
     };

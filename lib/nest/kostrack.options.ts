@@ -33,8 +33,15 @@ export interface KostrackModuleOptions extends StorageOptions {
   clients?: Record<string, LlmClientDefinition>;
   /** Modules that provide the `inject` dependencies of client factories (e.g. `ConfigModule`), unless they are global. */
   clientImports?: NonNullable<ModuleMetadata['imports']>;
-  /** Price overrides (negotiated rates, fine-tuned models); they beat the genai-prices catalog. */
+  /** Price overrides (negotiated rates, fine-tuned models, service tiers); they beat the genai-prices catalog. */
   prices?: PriceOverride[];
+  /**
+   * A newer price catalog than the installed `@pydantic/genai-prices` carries, loaded once at start
+   * (opt-in): `file` is a genai-prices `data.json` on disk; `url` downloads one (e.g. genai-prices'
+   * `REMOTE_DATA_JSON_URL`). A bad file fails the start; a failed download is warned about and the
+   * bundled catalog is used. Each row stores the catalog version that priced it.
+   */
+  catalog?: { file?: string; url?: string };
   /** The admin REST API and dashboard under `/<path>` (default `kostrack`); off unless `enabled`, guarded by `apiKey` or `guard`. */
   admin?: AdminOptions;
 }

@@ -1,7 +1,7 @@
-import type { InjectionToken, OptionalFactoryDependency, Provider } from '@nestjs/common';
+import { Logger, type InjectionToken, type OptionalFactoryDependency, type Provider } from '@nestjs/common';
 import { KostrackConfigError } from '../core/errors.js';
 import { normalizeTags, type TagInput } from '../core/tags.js';
-import { assertProviderName, PriceBook, setDefaultPriceBook, type PriceOverride } from '../pricing/index.js';
+import { assertProviderName, loadCatalogFile, loadCatalogUrl, PriceBook, setDefaultPriceBook, type CatalogData, type PriceOverride } from '../pricing/index.js';
 import { wrap, type MetadataHook } from '../providers/index.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
@@ -46,13 +46,30 @@ export function validateClientOptions(options: Pick<KostrackModuleOptions, 'clie
 /** The PriceBook provider: built from the resolved options, so `forRootAsync` overrides work too. */
 export const priceBookProvider: Provider = {
   provide: KOSTRACK_PRICE_BOOK,
-  useFactory: (options: KostrackModuleOptions) => {
-    const book = new PriceBook({ overrides: options.prices as PriceOverride[] | undefined });
+  useFactory: async (options: KostrackModuleOptions) => {
+    const catalogData = await catalogDataOf(options.catalog, (m) => new Logger('Kostrack').warn(m));
+    const book = new PriceBook({ overrides: options.prices as PriceOverride[] | undefined, catalogData });
     setDefaultPriceBook(book);
     return book;
   },
   inject: [KOSTRACK_OPTIONS],
 };
+
+/** The `catalog` option loaded: a file must load (it is configuration); a download may fail (the network is not). */
+async function catalogDataOf(catalog: KostrackModuleOptions['catalog'], warn: (message: string) => void): Promise<CatalogData | undefined> {
+  if (catalog === undefined) return undefined;
+  if (typeof catalog !== 'object' || catalog === null) throw new KostrackConfigError('KostrackModule: catalog must be { file } or { url }');
+  if (catalog.file !== undefined) return loadCatalogFile(catalog.file);
+  if (catalog.url === undefined) throw new KostrackConfigError('KostrackModule: catalog needs a file or a url');
+  if (typeof catalog.url !== 'string' || !/^https?:\/\//.test(catalog.url))
+    throw new KostrackConfigError(`KostrackModule: catalog.url must be an http(s) URL, got ${JSON.stringify(catalog.url)}`);
+  try {
+    return await loadCatalogUrl(catalog.url);
+  } catch (e) {
+    warn(`Kostrack could not load the catalog from ${catalog.url} (${(e as Error).message}); using the bundled catalog`);
+    return undefined;
+  }
+}
 
 /**
  * One provider per named client. Also usable on its own in a feature module:

@@ -1,5 +1,5 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
-import { batchStatements, callColumns, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { batchStatements, CALL_COLUMN_COUNT, callColumns, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
 import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { describeError, RowEncodingError, sqlState } from './error.classifier.js';
 import type { TelemetryItem } from './record.codec.js';
@@ -45,7 +45,7 @@ export class BatchCommitter {
         if (copied) return copied;
       }
     }
-    const params = encode(() => [...(calls.length ? callColumns(calls) : noRows(21)), ...(spans.length ? spanColumns(spans) : noRows(13))]);
+    const params = encode(() => [...(calls.length ? callColumns(calls) : noRows(CALL_COLUMN_COUNT)), ...(spans.length ? spanColumns(spans) : noRows(13))]);
     // One statement is atomic on its own: no BEGIN/COMMIT round trips.
     const [row] = await this.pool.query<Committed>(this.sql.batch, params);
     return { calls: row.calls, spans: row.spans };

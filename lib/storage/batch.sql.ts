@@ -25,10 +25,11 @@ export interface BatchStatements {
 
 const CALL_ARRAYS = `$1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                        $8::text[], $9::int[], $10::int[], $11::int[], $12::numeric[], $13::jsonb[], $14::int[],
-                       $15::text[], $16::text[], $17::bool[], $18::uuid[], $19::uuid[], $20::jsonb[], $21::jsonb[]`;
+                       $15::text[], $16::text[], $17::bool[], $18::uuid[], $19::uuid[], $20::jsonb[], $21::jsonb[],
+                       $22::text[], $23::jsonb[], $24::text[]`;
 const CALL_FIELDS = `span_id, time, service_id, provider, model, operation, pricing_model, pricing_source, input_tokens,
          output_tokens, cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed,
-         trace_id, parent_span_id, tags, metadata`;
+         trace_id, parent_span_id, tags, metadata, service_tier, pricing_flags, catalog_version`;
 const SPAN_FIELDS = `span_id, trace_id, parent_span_id, is_root, name, service_id, started_at, ended_at, status, error_class,
          tags, cost_usd, call_count`;
 
@@ -129,7 +130,7 @@ WITH call_in AS (
          min(time) AS first_at, max(time + latency_ms * interval '1 millisecond') AS last_at,
          array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM ins_calls WHERE trace_id IS NOT NULL GROUP BY trace_id
-), ${spanCtes(s, 22)}, ${traceUpsert(s)}
+), ${spanCtes(s, 25)}, ${traceUpsert(s)}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -148,9 +149,12 @@ SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
   return { batch, copyCalls, afterCopy };
 }
 
+/** How many call arrays {@link BatchStatements.batch} takes before the span arrays. */
+export const CALL_COLUMN_COUNT = 24;
+
 /** Column arrays for the calls of {@link BatchStatements.batch}; throws on a row that cannot be encoded. */
 export function callColumns(calls: readonly CallRecord[]): unknown[][] {
-  const cols: unknown[][] = Array.from({ length: 21 }, () => new Array(calls.length));
+  const cols: unknown[][] = Array.from({ length: CALL_COLUMN_COUNT }, () => new Array(calls.length));
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i];
     cols[0][i] = c.spanId;
@@ -174,6 +178,9 @@ export function callColumns(calls: readonly CallRecord[]): unknown[][] {
     cols[18][i] = c.parentSpanId;
     cols[19][i] = jsonOf(c.tags);
     cols[20][i] = jsonOf(c.metadata);
+    cols[21][i] = c.serviceTier ?? null;
+    cols[22][i] = c.pricingFlags ? jsonOf(c.pricingFlags) : null;
+    cols[23][i] = c.catalogVersion ?? null;
   }
   return cols;
 }

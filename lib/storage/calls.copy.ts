@@ -5,7 +5,8 @@ import { jsonOf } from './record.codec.js';
 /** Column order of the COPY text {@link encodeCallsCopy} produces. */
 export const COPY_CALL_COLUMNS =
   'span_id, time, service_id, provider, model, operation, pricing_model, pricing_source, input_tokens, output_tokens, ' +
-  'cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed, trace_id, parent_span_id, tags, metadata';
+  'cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed, trace_id, parent_span_id, tags, metadata, ' +
+  'service_tier, pricing_flags, catalog_version';
 
 /**
  * Per (trace, service) sums of a batch, the input of the `llm_traces` rollup when every row of
@@ -123,7 +124,8 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
       int(c.outputTokens) + '\t' + int(c.cachedTokens) + '\t' + (cost === null ? '\\N' : usdToString(cost)) + '\t' +
       json(jsonOf(c.tokenBreakdown)) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
-      metadata.of(c.metadata);
+      metadata.of(c.metadata) + '\t' + text(c.serviceTier ?? null) + '\t' + (c.pricingFlags ? json(jsonOf(c.pricingFlags)) : '\\N') + '\t' +
+      text(c.catalogVersion ?? null);
     if (c.traceId === null || c.traceId === undefined) continue;
     // Calls of one trace usually sit next to each other; only a change of trace needs a lookup.
     let sum: Sum | undefined = last && last.traceId === c.traceId && last.serviceId === c.serviceId ? last : undefined;

@@ -73,7 +73,8 @@ function callLine(c: CallRecord): string {
       cachedTokens: c.cachedTokens, tokenBreakdown: c.tokenBreakdown, costUsd: typeof cost === 'bigint' ? `${cost}n` : cost,
       pricingModel: c.pricingModel, pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass,
       streamed: c.streamed, spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId,
-      metadata: c.metadata, time: c.time, tags: c.tags,
+      metadata: c.metadata, time: c.time, tags: c.tags, pricingFlags: c.pricingFlags ?? null, serviceTier: c.serviceTier ?? null,
+      catalogVersion: c.catalogVersion ?? null,
     },
   });
 }
@@ -116,6 +117,6 @@ export function queuedCall(c: CallRecord): CallRecord {
     cachedTokens: c.cachedTokens, tokenBreakdown: c.tokenBreakdown, costUsd: c.costUsd, pricingModel: c.pricingModel,
     pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass, streamed: c.streamed,
     spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId, metadata: c.metadata,
-    time: c.time, tags: c.tags,
+    time: c.time, tags: c.tags, pricingFlags: c.pricingFlags ?? null, serviceTier: c.serviceTier ?? null, catalogVersion: c.catalogVersion ?? null,
   };
 }

@@ -44,6 +44,10 @@ export class CallDto {
   @ApiProperty({ nullable: true, type: String, description: 'Null when the call could not be priced' }) costUsd: string | null;
   @ApiProperty() pricingSource: string;
   @ApiProperty({ nullable: true, type: String }) pricingModel: string | null;
+  @ApiProperty({ type: [String], description: 'Why the price is not exact (a bucket billed at another rate, an unpriced tier or fee); empty when exact' })
+  pricingFlags: string[];
+  @ApiProperty({ nullable: true, type: String, description: 'The service tier the response reported (flex, priority, batch…)' }) serviceTier: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The price catalog and corrections version that priced the call' }) catalogVersion: string | null;
   @ApiProperty() inputTokens: number;
   @ApiProperty() outputTokens: number;
   @ApiProperty() cachedTokens: number;

@@ -27,4 +27,10 @@ export class LlmCallEntity {
   @Column({ name: 'parent_span_id', type: 'uuid', nullable: true }) parentSpanId: string | null;
   @Column({ type: 'jsonb', default: {} }) tags: Record<string, string>;
   @Column({ type: 'jsonb', default: {} }) metadata: Record<string, unknown>;
+  /** The service tier the response reported (`flex`, `priority`, `batch`…). */
+  @Column({ name: 'service_tier', type: 'text', nullable: true }) serviceTier: string | null;
+  /** Why the price is not exact (a bucket billed at another's rate, an unpriced tier or fee); NULL when exact. */
+  @Column({ name: 'pricing_flags', type: 'jsonb', nullable: true }) pricingFlags: string[] | null;
+  /** The price catalog (and corrections) version that priced the call. */
+  @Column({ name: 'catalog_version', type: 'text', nullable: true }) catalogVersion: string | null;
 }
