@@ -1,27 +1,33 @@
 import { missingUsage, UsageReader, type NormalizedUsage } from './usage-reader.js';
 
 /**
- * Chat Completions usage (OpenAI and compatible servers). `prompt_tokens` includes cached and
- * audio input; `completion_tokens` includes reasoning and audio output. DeepSeek reports
- * `prompt_cache_hit_tokens` + `prompt_cache_miss_tokens` = `prompt_tokens` instead.
+ * Chat Completions usage (OpenAI and compatible servers). `prompt_tokens` includes cached, cache
+ * written and audio input; `completion_tokens` includes reasoning and audio output. DeepSeek
+ * reports `prompt_cache_hit_tokens` + `prompt_cache_miss_tokens` = `prompt_tokens` instead.
+ * `serviceTier` is the completion's top-level `service_tier` (the tier that served it, which is
+ * what is billed, whatever the request asked for).
  */
-export function chatUsage(usage: unknown): NormalizedUsage {
+export function chatUsage(usage: unknown, serviceTier?: unknown): NormalizedUsage {
   if (usage === undefined || usage === null) return missingUsage('usage: missing');
   if (typeof usage !== 'object' || Array.isArray(usage)) return missingUsage('usage: unexpected shape');
   const r = new UsageReader();
+  r.tier({ service_tier: serviceTier }, 'service_tier', 'response');
   const prompt = r.count(usage, 'prompt_tokens', 'usage', true);
   const completion = r.count(usage, 'completion_tokens', 'usage', !('prompt_tokens' in usage) || 'completion_tokens' in usage);
   const pd = r.object(usage, 'prompt_tokens_details', 'usage');
   const cd = r.object(usage, 'completion_tokens_details', 'usage');
   const hasHit = (usage as Record<string, unknown>).prompt_cache_hit_tokens !== undefined;
   const cached = hasHit ? r.count(usage, 'prompt_cache_hit_tokens', 'usage') : r.count(pd, 'cached_tokens', 'usage.prompt_tokens_details');
+  // CompletionUsage.PromptTokensDetails.cache_write_tokens: part of prompt_tokens, billed at the cache-write rate.
+  const cacheWrite = r.count(pd, 'cache_write_tokens', 'usage.prompt_tokens_details');
   const audioIn = r.count(pd, 'audio_tokens', 'usage.prompt_tokens_details');
   const reasoning = r.count(cd, 'reasoning_tokens', 'usage.completion_tokens_details');
   const audioOut = r.count(cd, 'audio_tokens', 'usage.completion_tokens_details');
   return r.finish(
     {
-      inputUncached: r.rest(prompt, cached + audioIn, 'usage.prompt_tokens'),
+      inputUncached: r.rest(prompt, cached + cacheWrite + audioIn, 'usage.prompt_tokens'),
       cacheRead: cached,
+      cacheWrite5m: cacheWrite,
       inputAudio: audioIn,
       output: r.rest(completion, reasoning + audioOut, 'usage.completion_tokens'),
       reasoning,
@@ -31,24 +37,65 @@ export function chatUsage(usage: unknown): NormalizedUsage {
   );
 }
 
-/** Responses API usage: `input_tokens` includes cached, `output_tokens` includes reasoning. */
-export function responsesUsage(usage: unknown): NormalizedUsage {
+/**
+ * Responses API usage: `input_tokens` includes cached and cache-written input, `output_tokens`
+ * includes reasoning. `serviceTier` is the response's `service_tier`; `output` its output items,
+ * of which each `web_search_call` and `file_search_call` is a billed tool call.
+ */
+export function responsesUsage(usage: unknown, serviceTier?: unknown, output?: unknown): NormalizedUsage {
   if (usage === undefined || usage === null) return missingUsage('usage: missing');
   if (typeof usage !== 'object' || Array.isArray(usage)) return missingUsage('usage: unexpected shape');
   const r = new UsageReader();
+  r.tier({ service_tier: serviceTier }, 'service_tier', 'response');
   const input = r.count(usage, 'input_tokens', 'usage', true);
-  const output = r.count(usage, 'output_tokens', 'usage', true);
-  const cached = r.count(r.object(usage, 'input_tokens_details', 'usage'), 'cached_tokens', 'usage.input_tokens_details');
+  const outputTokens = r.count(usage, 'output_tokens', 'usage', true);
+  const id = r.object(usage, 'input_tokens_details', 'usage');
+  const cached = r.count(id, 'cached_tokens', 'usage.input_tokens_details');
+  // ResponseUsage.InputTokensDetails.cache_write_tokens: part of input_tokens.
+  const cacheWrite = r.count(id, 'cache_write_tokens', 'usage.input_tokens_details');
   const reasoning = r.count(r.object(usage, 'output_tokens_details', 'usage'), 'reasoning_tokens', 'usage.output_tokens_details');
+  const { webSearches, fileSearches } = toolCalls(r, output);
   return r.finish(
     {
-      inputUncached: r.rest(input, cached, 'usage.input_tokens'),
+      inputUncached: r.rest(input, cached + cacheWrite, 'usage.input_tokens'),
       cacheRead: cached,
-      output: r.rest(output, reasoning, 'usage.output_tokens'),
+      cacheWrite5m: cacheWrite,
+      output: r.rest(outputTokens, reasoning, 'usage.output_tokens'),
       reasoning,
+      webSearches,
+      fileSearches,
     },
     cached,
   );
+}
+
+/** The billed tool calls among a response's output items (`ResponseFunctionWebSearch`, `ResponseFileSearchToolCall`). */
+function toolCalls(r: UsageReader, output: unknown): { webSearches: number; fileSearches: number } {
+  let webSearches = 0;
+  let fileSearches = 0;
+  if (output === undefined || output === null) return { webSearches, fileSearches };
+  if (!Array.isArray(output)) {
+    r.issues.push(`response.output: unexpected shape (${typeof output})`);
+    return { webSearches, fileSearches };
+  }
+  for (const item of output) {
+    const type = (item as { type?: unknown } | null)?.type;
+    if (type === 'web_search_call') webSearches++;
+    else if (type === 'file_search_call') fileSearches++;
+  }
+  return { webSearches, fileSearches };
+}
+
+/** Usage of a `ChatCompletion` (its `usage` and `service_tier`). */
+export function chatCompletionUsage(completion: unknown): NormalizedUsage {
+  const c = completion as { usage?: unknown; service_tier?: unknown } | null | undefined;
+  return chatUsage(c?.usage, c?.service_tier);
+}
+
+/** Usage of a Responses API `Response` (its `usage`, `service_tier` and tool-call output items). */
+export function responseUsage(response: unknown): NormalizedUsage {
+  const r = response as { usage?: unknown; service_tier?: unknown; output?: unknown } | null | undefined;
+  return responsesUsage(r?.usage, r?.service_tier, r?.output);
 }
 
 /** Embeddings usage: input only. */

@@ -89,8 +89,12 @@ describe('OpenTelemetry bridge', () => {
       'kostrack.cost_usd': usdToString(gptCost),
       'kostrack.tag.feature': 'month-end-close',
       'kostrack.tag.span_name': 'classify',
+      // The loopback's ChatCompletion says which tier served it.
+      'openai.response.service_tier': 'default',
+      'kostrack.service_tier': 'default',
     });
     expect(gpt.attributes['gen_ai.usage.cache_creation.input_tokens']).toBeUndefined();
+    expect(gpt.attributes['kostrack.pricing_flags']).toBeUndefined();
     expect(haiku.attributes).toMatchObject({
       'gen_ai.provider.name': 'anthropic',
       'gen_ai.request.model': 'claude-haiku-4-5',

@@ -186,22 +186,44 @@ describe('OpenAI-compatible providers', () => {
     ...(reasoning ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}),
   });
 
-  // DeepSeek prices by time of day: standard 00:30–16:30 UTC, discount otherwise.
-  it('deepseek-chat: cache hit/miss, standard hours', async () => {
+  // DeepSeek's prices changed twice in 2025 (catalog corrections, api-docs.deepseek.com):
+  // - before 2025-09-05T16:00Z, the January 2025 prices by time of day: standard 00:30–16:30 UTC,
+  //   50% (chat) / 75% (reasoner) off otherwise;
+  // - from 2025-09-05T16:00Z (V3.1), one price for both models at any hour: $0.07 hit / $0.56 miss / $1.68 output;
+  // - from 2025-09-29 (V3.2-Exp), at any hour: $0.028 hit / $0.28 miss / $0.42 output.
+  const deepseekAt = (book: PriceBook, model: string, b: Parameters<PriceBook['price']>[2], input: number, iso: string) =>
+    book.price('deepseek', model, b, input, { timeMs: Date.parse(iso) }).costUsd;
+
+  it('deepseek-chat: cache hit/miss at the current price (any hour); the older prices for calls dated before', async () => {
+    const book = new PriceBook();
     use('deepseek-chat', deepseekUsage(3000, 1000, 400));
-    const ds = wrap(client(), { provider: 'deepseek' });
+    const ds = wrap(client(), { provider: 'deepseek', priceBook: book });
     await ds.chat.completions.create({ model: 'deepseek-chat', messages });
     const row = h.only();
     expect(row.tokenBreakdown).toEqual({ inputUncached: 1000, cacheRead: 3000, output: 400 });
-    const hour = row.time.getUTCHours() * 60 + row.time.getUTCMinutes();
-    const peak = hour >= 30 && hour < 16 * 60 + 30;
-    const expected = peak
-      ? sum(atMtok(1000, '0.27'), atMtok(3000, '0.07'), atMtok(400, '1.10'))
-      : sum(atMtok(1000, '0.135'), atMtok(3000, '0.035'), atMtok(400, '0.55'));
-    expect(row.costUsd).toBe(expected);
+    // Now: 1,000 × $0.28 = $0.00028; 3,000 × $0.028 = $0.000084; 400 × $0.42 = $0.000168 → $0.000532, whatever the hour.
+    const now = sum(atMtok(1000, '0.28'), atMtok(3000, '0.028'), atMtok(400, '0.42'));
+    expect(usdToString(now)).toBe('0.000532');
+    expect(row.costUsd).toBe(now);
+    const b = row.tokenBreakdown;
+    const at = (iso: string) => deepseekAt(book, 'deepseek-chat', b, 4000, iso);
+    expect([at('2026-06-01T10:00:00Z'), at('2026-06-01T20:00:00Z'), at('2025-09-29T00:00:00Z')]).toEqual([now, now, now]);
+    // Before 2025-09-05T16:00Z, standard hours: 1,000 × $0.27 + 3,000 × $0.07 + 400 × $1.10 = $0.00027 + $0.00021 + $0.00044 = $0.00092.
+    const oldPeak = sum(atMtok(1000, '0.27'), atMtok(3000, '0.07'), atMtok(400, '1.10'));
+    expect(usdToString(oldPeak)).toBe('0.00092');
+    expect(at('2025-06-01T10:00:00Z')).toBe(oldPeak);
+    expect(at('2025-09-05T15:59:59Z')).toBe(oldPeak);
+    // Off-peak (16:30–00:30 UTC), half: 1,000 × $0.135 + 3,000 × $0.035 + 400 × $0.55 = $0.00046.
+    const oldOffPeak = sum(atMtok(1000, '0.135'), atMtok(3000, '0.035'), atMtok(400, '0.55'));
+    expect(usdToString(oldOffPeak)).toBe('0.00046');
+    expect(at('2025-06-01T20:00:00Z')).toBe(oldOffPeak);
+    // V3.1, any hour: 1,000 × $0.56 + 3,000 × $0.07 + 400 × $1.68 = $0.00056 + $0.00021 + $0.000672 = $0.001442.
+    const v31 = sum(atMtok(1000, '0.56'), atMtok(3000, '0.07'), atMtok(400, '1.68'));
+    expect(usdToString(v31)).toBe('0.001442');
+    expect([at('2025-09-05T16:00:00Z'), at('2025-09-10T10:00:00Z'), at('2025-09-10T20:00:00Z'), at('2025-09-28T23:59:59Z')]).toEqual([v31, v31, v31, v31]);
   });
 
-  it('deepseek-reasoner: reasoning inside completion_tokens, streamed; both time-of-day prices exact', async () => {
+  it('deepseek-reasoner: reasoning inside completion_tokens, streamed; the current price at any hour, the old time-of-day prices before 2025-09-05', async () => {
     const book = new PriceBook();
     use('deepseek-reasoner', deepseekUsage(2000, 6000, 1500, 1200));
     const ds = wrap(client(), { provider: 'deepseek', priceBook: book });
@@ -209,11 +231,25 @@ describe('OpenAI-compatible providers', () => {
     for await (const _ of stream) void _;
     const row = h.only();
     expect(row.tokenBreakdown).toEqual({ inputUncached: 6000, cacheRead: 2000, output: 300, reasoning: 1200 });
+    // Now: 6,000 × $0.28 = $0.00168; 2,000 × $0.028 = $0.000056; 1,500 × $0.42 = $0.00063 → $0.002366.
+    const now = sum(atMtok(6000, '0.28'), atMtok(2000, '0.028'), atMtok(1500, '0.42'));
+    expect(usdToString(now)).toBe('0.002366');
+    expect(row.costUsd).toBe(now);
     const b = row.tokenBreakdown;
-    const at = (iso: string) => book.price('deepseek', 'deepseek-reasoner', b, 8000, { timeMs: Date.parse(iso) }).costUsd;
-    expect(at('2025-06-01T10:00:00Z')).toBe(sum(atMtok(6000, '0.55'), atMtok(2000, '0.14'), atMtok(1500, '2.19')));
-    expect(at('2025-06-01T20:00:00Z')).toBe(sum(atMtok(6000, '0.135'), atMtok(2000, '0.035'), atMtok(1500, '0.55')));
-    expect([at('2025-06-01T10:00:00Z'), at('2025-06-01T20:00:00Z')]).toContain(row.costUsd);
+    const at = (iso: string) => deepseekAt(book, 'deepseek-reasoner', b, 8000, iso);
+    expect([at('2026-06-01T10:00:00Z'), at('2026-06-01T20:00:00Z')]).toEqual([now, now]);
+    // Before 2025-09-05T16:00Z, standard hours: 6,000 × $0.55 + 2,000 × $0.14 + 1,500 × $2.19 = $0.0033 + $0.00028 + $0.003285 = $0.006865.
+    const oldPeak = sum(atMtok(6000, '0.55'), atMtok(2000, '0.14'), atMtok(1500, '2.19'));
+    expect(usdToString(oldPeak)).toBe('0.006865');
+    expect(at('2025-06-01T10:00:00Z')).toBe(oldPeak);
+    // Off-peak, 75% off: 6,000 × $0.135 + 2,000 × $0.035 + 1,500 × $0.55 = $0.00081 + $0.00007 + $0.000825 = $0.001705.
+    const oldOffPeak = sum(atMtok(6000, '0.135'), atMtok(2000, '0.035'), atMtok(1500, '0.55'));
+    expect(usdToString(oldOffPeak)).toBe('0.001705');
+    expect(at('2025-06-01T20:00:00Z')).toBe(oldOffPeak);
+    // V3.1 (2025-09-05T16:00Z to 2025-09-29), any hour: 6,000 × $0.56 + 2,000 × $0.07 + 1,500 × $1.68 = $0.00336 + $0.00014 + $0.00252 = $0.00602.
+    const v31 = sum(atMtok(6000, '0.56'), atMtok(2000, '0.07'), atMtok(1500, '1.68'));
+    expect(usdToString(v31)).toBe('0.00602');
+    expect([at('2025-09-10T10:00:00Z'), at('2025-09-10T20:00:00Z')]).toEqual([v31, v31]);
   });
 
   it('groq and mistral by name; mistral streams without stream_options', async () => {

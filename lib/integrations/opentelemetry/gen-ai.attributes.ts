@@ -52,6 +52,12 @@ export function callAttributes(call: CallRecord): Attributes {
   // Exact decimal string: a float attribute would round the money the rows keep exact.
   if (call.costUsd !== null) attributes['kostrack.cost_usd'] = usdToString(call.costUsd);
   if (call.pricingModel) attributes['kostrack.pricing_model'] = call.pricingModel;
+  if (call.serviceTier) {
+    attributes['kostrack.service_tier'] = call.serviceTier;
+    // The semantic convention names OpenAI's tier only.
+    if (call.provider === 'openai' || call.provider === 'azure') attributes['openai.response.service_tier'] = call.serviceTier;
+  }
+  if (call.pricingFlags?.length) attributes['kostrack.pricing_flags'] = [...call.pricingFlags];
   if (call.errorClass) attributes['error.type'] = call.errorClass;
   addTags(attributes, call.tags);
   return attributes;
