@@ -1,23 +1,33 @@
 import { json, type LoopbackServer, sse, type SseOptions } from './loopback.server.js';
 
-/** Shapes from `@anthropic-ai/sdk` 1.x type definitions (Message, RawMessageStreamEvent, MessageBatch, MessageBatchIndividualResponse). */
+/**
+ * Shapes from `@anthropic-ai/sdk` 1.x type definitions (Message, Usage, ServerToolUsage,
+ * RawMessageStreamEvent, MessageDeltaUsage, MessageBatch, MessageBatchIndividualResponse).
+ */
 export interface AnthropicUsageSpec {
   input: number;
   output: number;
   cacheRead?: number;
   write5m?: number;
   write1h?: number;
+  /** `Usage.service_tier`; default `standard`. */
+  serviceTier?: 'standard' | 'priority' | 'batch' | null;
+  /** `Usage.server_tool_use.web_search_requests` (any value, to send bad ones); absent with webFetches: `server_tool_use: null`. */
+  webSearches?: unknown;
+  /** `Usage.server_tool_use.web_fetch_requests`. */
+  webFetches?: number;
 }
 
 export function anthropicUsageBody(u: AnthropicUsageSpec) {
+  const tools = u.webSearches !== undefined || u.webFetches !== undefined;
   return {
     input_tokens: u.input,
     cache_creation_input_tokens: (u.write5m ?? 0) + (u.write1h ?? 0),
     cache_read_input_tokens: u.cacheRead ?? 0,
     cache_creation: { ephemeral_5m_input_tokens: u.write5m ?? 0, ephemeral_1h_input_tokens: u.write1h ?? 0 },
     output_tokens: u.output,
-    service_tier: 'standard',
-    server_tool_use: null,
+    service_tier: u.serviceTier === undefined ? 'standard' : u.serviceTier,
+    server_tool_use: tools ? { web_search_requests: u.webSearches ?? 0, web_fetch_requests: u.webFetches ?? 0 } : null,
   };
 }
 
@@ -37,9 +47,28 @@ export function message(model: string, usage: unknown) {
   };
 }
 
-/** The event sequence of a streamed message: usage split over message_start and message_delta. */
-export function messageEvents(model: string, usage: Record<string, unknown>) {
-  const startUsage = { ...usage, output_tokens: 1 };
+export interface MessageEventsOptions {
+  /** message_delta repeats the cumulative input and cache counts too (newer API versions); default only output and server tools. */
+  cumulativeInput?: boolean;
+}
+
+/**
+ * The event sequence of a streamed message: usage split over message_start (`Usage`: input, cache
+ * counts, service tier; server tool counts still 0) and message_delta (`MessageDeltaUsage`: the
+ * cumulative output and `server_tool_use` counts).
+ */
+export function messageEvents(model: string, usage: Record<string, unknown>, options: MessageEventsOptions = {}) {
+  const tools = usage.server_tool_use;
+  const startUsage = { ...usage, output_tokens: 1, ...(tools ? { server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 } } : {}) };
+  const deltaUsage: Record<string, unknown> = options.cumulativeInput
+    ? {
+        input_tokens: usage.input_tokens,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+        output_tokens: usage.output_tokens,
+        server_tool_use: tools ?? null,
+      }
+    : { output_tokens: usage.output_tokens, ...(tools ? { server_tool_use: tools } : {}) };
   const ev = (type: string, rest: object) => ({ event: type, data: { type, ...rest } });
   return [
     ev('message_start', { message: { ...message(model, startUsage), content: [], stop_reason: null } }),
@@ -51,7 +80,7 @@ export function messageEvents(model: string, usage: Record<string, unknown>) {
     ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Hel' } }),
     ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'lo!' } }),
     ev('content_block_stop', { index: 1 }),
-    ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }),
+    ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: deltaUsage }),
     ev('message_stop', {}),
   ];
 }
@@ -60,6 +89,8 @@ export interface AnthropicScript {
   model: string;
   usage: Record<string, unknown>;
   stream?: SseOptions;
+  /** How streamed usage is split over the events. */
+  events?: MessageEventsOptions;
   /** JSONL lines of batch results. */
   batchResults?: unknown[];
 }
@@ -68,7 +99,7 @@ export function anthropicRoutes(server: LoopbackServer, script: AnthropicScript)
   server.route('POST', /\/v1\/messages(\?.*)?$/, (req, res) => {
     const body = req.body as { stream?: boolean };
     if (!body.stream) return json(res, message(script.model, script.usage), 200, { 'request-id': 'req_loopback' });
-    return sse(res, messageEvents(script.model, script.usage), script.stream);
+    return sse(res, messageEvents(script.model, script.usage, script.events), script.stream);
   });
   server.route('GET', /\/v1\/messages\/batches\/[^/]+$/, (req, res) => {
     const id = req.path.split('/').pop()!.split('?')[0];

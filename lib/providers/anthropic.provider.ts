@@ -20,7 +20,9 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
 /**
  * Tracks `messages.create` (plain and `stream: true`), the `messages.parse()` and `messages.stream()`
  * helpers, the same three under `beta.messages`, and `messages.batches.results()` (each succeeded
- * result is one call, priced at batch rates).
+ * result is one call, priced at batch rates; its usage reports `service_tier: 'batch'`). Service
+ * tier, web searches and long context are read from the usage (see anthropicUsage): streamed, the
+ * tier comes with `message_start`, the search count with `message_delta`.
  */
 export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
   // The SDK's helpers (`parse`, `stream`) call `this.create(...)`: their `create` is tracked.

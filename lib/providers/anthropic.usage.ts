@@ -1,9 +1,18 @@
 import { missingUsage, UsageReader, type NormalizedUsage } from './usage-reader.js';
 
 /**
- * Anthropic usage: `input_tokens` excludes cache writes and reads, which come as
- * `cache_creation_input_tokens` (split into 5-minute and 1-hour writes under `cache_creation`) and
- * `cache_read_input_tokens`. Extended thinking is billed as output and counted in `output_tokens`.
+ * Anthropic usage (`Usage` / `MessageDeltaUsage` in `@anthropic-ai/sdk`): `input_tokens` excludes
+ * cache writes and reads, which come as `cache_creation_input_tokens` (split into 5-minute and
+ * 1-hour writes under `cache_creation`) and `cache_read_input_tokens`. Extended thinking is billed
+ * as output and counted in `output_tokens`.
+ *
+ * - `service_tier` (`standard`, `priority`, `batch`) is the tier that served the request: `batch`
+ *   is priced at batch rates; `priority` has no published per-token price (it is bought as
+ *   committed spend), so it is billed at the standard rate and the row is flagged.
+ * - `server_tool_use.web_search_requests` is billed per search (`webSearches`, $10 per 1,000 from
+ *   the catalog). `web_fetch_requests` cost nothing beyond the tokens they add, so they are not read.
+ * - Long context (claude-sonnet-4 over 200k input tokens, cache reads and writes included) needs
+ *   nothing here: the whole input total selects the price tier.
  */
 export function anthropicUsage(usage: unknown): NormalizedUsage {
   if (usage === undefined || usage === null) return missingUsage('usage: missing');
@@ -22,13 +31,17 @@ export function anthropicUsage(usage: unknown): NormalizedUsage {
     // Trust the split when it accounts for the total; otherwise keep the total at the 5-minute rate.
     w5 = fiveMinutes + w1h === created || created === 0 ? fiveMinutes : r.rest(created, w1h, 'usage.cache_creation_input_tokens');
   }
-  return r.finish({ inputUncached: input, cacheRead: read, cacheWrite5m: w5, cacheWrite1h: w1h, output }, read);
+  const tools = r.object(usage, 'server_tool_use', 'usage');
+  // A bad count (negative, not a number) is reported and not billed.
+  const webSearches = tools ? r.count(tools, 'web_search_requests', 'usage.server_tool_use') : 0;
+  r.tier(usage, 'service_tier', 'usage');
+  return r.finish({ inputUncached: input, cacheRead: read, cacheWrite5m: w5, cacheWrite1h: w1h, output, webSearches }, read);
 }
 
 /**
- * Stream usage arrives in two parts: `message_start` carries input and cache counts, `message_delta`
- * the cumulative output (and, from newer API versions, cumulative input counts too). Later non-null
- * values win.
+ * Stream usage arrives in two parts: `message_start` carries input and cache counts and the
+ * `service_tier`, `message_delta` the cumulative output and `server_tool_use` counts (and, from
+ * newer API versions, cumulative input counts too). Later non-null values win.
  */
 export function mergeAnthropicUsage(start: unknown, delta: unknown): unknown {
   if (!isObject(start)) return isObject(delta) ? delta : start;

@@ -137,7 +137,8 @@ export class CallScope implements DeferredRecord {
           pricingModel: priced.pricingModel,
           pricingSource: priced.pricingSource,
           pricingFlags: priced.flags,
-          serviceTier: u.serviceTier ?? (init.batch ? 'batch' : null),
+          // A batch result is billed as batch whatever tier its body names.
+          serviceTier: init.batch ? 'batch' : (u.serviceTier ?? null),
           catalogVersion: priced.catalogVersion,
           latencyMs: this.latencyMs,
           status,

@@ -2,7 +2,7 @@ import { runtime } from '../core/runtime.js';
 import { CallScope } from './call-tracker.js';
 import { takeCallOptions } from './call-tags.js';
 import { onView, proxyClient, type TrackTree } from './client-proxy.js';
-import { geminiEmbedUsage, geminiUsage } from './gemini.usage.js';
+import { GeminiGroundingCollector, geminiEmbedUsage, geminiGroundings, geminiUsage } from './gemini.usage.js';
 import { watchStream } from './tracked-iterator.js';
 import { missingUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
@@ -56,7 +56,15 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
           if (streamed) return watchStream(result as AsyncGenerator<unknown>, scope, streamWatcher());
           const r = result as { usageMetadata?: unknown; modelVersion?: unknown };
           if (operation === 'embedContent') scope.okFrom(geminiEmbedUsage, result, undefined);
-          else scope.okFrom(geminiUsage, r?.usageMetadata, bareModel(r?.modelVersion) || undefined);
+          else {
+            const model = bareModel(r?.modelVersion) || undefined;
+            // The model decides how grounding is billed (see geminiUsage).
+            scope.okFrom(
+              (res) => geminiUsage((res as typeof r)?.usageMetadata, model ?? scope.init.requestModel, geminiGroundings((res as { candidates?: unknown })?.candidates)),
+              result,
+              model,
+            );
+          }
           return result;
         },
         scope.rethrow,
@@ -67,16 +75,21 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
   function streamWatcher() {
     let usage: unknown;
     let model: unknown;
+    // Grounding metadata comes in some chunk's candidates; counted once per candidate.
+    const grounding = new GeminiGroundingCollector();
     return {
       observe(chunk: unknown) {
-        const c = chunk as { usageMetadata?: unknown; modelVersion?: unknown };
+        const c = chunk as { usageMetadata?: unknown; modelVersion?: unknown; candidates?: unknown };
         // Every chunk carries the running totals; the last one seen is the call's usage.
         if (c?.usageMetadata) usage = c.usageMetadata;
         if (c?.modelVersion) model = c.modelVersion;
+        if (c?.candidates) grounding.observe(c.candidates);
         return true;
       },
       finish(s: CallScope, how: { complete: boolean; error?: unknown }) {
-        s.ok(usage === undefined ? missingUsage('usageMetadata: no chunk carried usage') : geminiUsage(usage), bareModel(model) || undefined, how.complete ? 'ok' : 'aborted', how.error);
+        const m = bareModel(model) || undefined;
+        const u = usage === undefined ? missingUsage('usageMetadata: no chunk carried usage') : geminiUsage(usage, m ?? s.init.requestModel, grounding.groundings);
+        s.ok(u, m, how.complete ? 'ok' : 'aborted', how.error);
       },
     };
   }
