@@ -1,6 +1,7 @@
 import type { CallScope } from './call-tracker.js';
 import { onView, proxyClient, type TrackTree } from './client-proxy.js';
-import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
+import { trackBatchCreate, trackBatchList, trackBatchLookup, trackFileContent } from './openai.batch.js';
+import { chatCompletionUsage, chatUsage, embeddingsUsage, responseUsage } from './openai.usage.js';
 import { trackApiPromise } from './stainless-promise.js';
 import { trackedMethod } from './tracked-method.js';
 import { watchStainlessStream, type StreamWatcher } from './tracked-iterator.js';
@@ -67,6 +68,13 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
       stream: viaWrapped('stream'),
     },
     embeddings: { create: (original) => tracked(original, 'embeddings.create', embeddings) },
+    // Batch API: remember the creating trace, learn the result files, record results when read (openai.batch.ts).
+    batches: {
+      create: (original) => trackBatchCreate(original, provider, options),
+      retrieve: (original) => trackBatchLookup(original, provider, options),
+      list: (original) => trackBatchList(original, provider, options),
+    },
+    files: { content: (original) => trackFileContent(original, provider, options) },
   };
 
   function tracked(original: Fn, operation: string, handler: Handler) {
@@ -78,8 +86,8 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
   function chatCompletion(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
     if (params.stream !== true) {
       return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
-        const d = data as { usage?: unknown; model?: unknown };
-        scope.okFrom(chatUsage, d?.usage, d?.model);
+        // The whole ChatCompletion: its usage and the service_tier that served it.
+        scope.okFrom(chatCompletionUsage, data, (data as { model?: unknown } | null)?.model);
         return data;
       });
     }
@@ -88,16 +96,19 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
     const sent = inject ? { ...params, stream_options: { ...params.stream_options, include_usage: true } } : params;
     let usage: unknown;
     let model: unknown;
+    let serviceTier: unknown;
     const watcher: StreamWatcher<unknown> = {
       observe(chunk) {
-        const c = chunk as { usage?: unknown; model?: unknown; choices?: unknown[] };
+        const c = chunk as { usage?: unknown; model?: unknown; choices?: unknown[]; service_tier?: unknown };
         if (c?.model) model = c.model;
         if (c?.usage) usage = c.usage;
+        // Every ChatCompletionChunk carries the tier that serves the request; the last one counts.
+        if (c?.service_tier !== undefined && c.service_tier !== null) serviceTier = c.service_tier;
         // The usage-only chunk exists because we asked for it; the user's loop never sees it.
         return !(inject && c?.usage && Array.isArray(c.choices) && c.choices.length === 0);
       },
       finish(s, how) {
-        const u = usage !== undefined ? chatUsage(usage) : missingUsage(inject || params.stream_options?.include_usage === true ? 'usage: stream ended before the usage chunk' : 'usage: not requested (stream_options.include_usage is false)');
+        const u = usage !== undefined ? chatUsage(usage, serviceTier) : missingUsage(inject || params.stream_options?.include_usage === true ? 'usage: stream ended before the usage chunk' : 'usage: not requested (stream_options.include_usage is false)');
         s.ok(u, model, how.complete ? 'ok' : 'aborted', how.error);
       },
     };
@@ -107,19 +118,19 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
   function responses(original: Fn, params: Body, requestOptions: unknown, rest: unknown[], scope: CallScope) {
     if (params.stream !== true) {
       return trackApiPromise(original(params, requestOptions, ...rest), scope, (data) => {
-        const d = data as { usage?: unknown; model?: unknown };
-        scope.okFrom(responsesUsage, d?.usage, d?.model);
+        // The whole Response: usage, service_tier and the tool-call output items billed per call.
+        scope.okFrom(responseUsage, data, (data as { model?: unknown } | null)?.model);
         return data;
       });
     }
-    let final: { usage?: unknown; model?: unknown } | undefined;
+    let final: { usage?: unknown; model?: unknown; service_tier?: unknown; output?: unknown } | undefined;
     let model: unknown;
     let failedEvent = false;
     const watcher: StreamWatcher<unknown> = {
       observe(event) {
-        const e = event as { type?: string; response?: { usage?: unknown; model?: unknown } };
+        const e = event as { type?: string; response?: { usage?: unknown; model?: unknown; service_tier?: unknown; output?: unknown } };
         if (e?.response?.model) model = e.response.model;
-        // completed, incomplete and failed all carry the final usage of the response.
+        // completed, incomplete and failed all carry the final response: usage, tier, output items.
         if (e?.type === 'response.completed' || e?.type === 'response.incomplete' || e?.type === 'response.failed') {
           final = e.response;
           failedEvent = e.type === 'response.failed';
@@ -127,7 +138,7 @@ export function wrapOpenAI<T extends object>(client: T, provider: string, option
         return true;
       },
       finish(s, how) {
-        const u = final ? responsesUsage(final.usage) : missingUsage('usage: stream ended before response.completed');
+        const u = final ? responseUsage(final) : missingUsage('usage: stream ended before response.completed');
         const status = !how.complete ? 'aborted' : failedEvent ? 'error' : 'ok';
         s.ok(u, final?.model ?? model, status, how.error);
       },
