@@ -77,7 +77,16 @@ export async function loadCatalogUrl(url: string, timeoutMs = 10_000): Promise<C
     throw new KostrackConfigError(`catalog.url must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new KostrackConfigError(`catalog.url must be an http(s) URL, got ${JSON.stringify(url)}`);
-  const res = await fetch(parsed, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new KostrackConfigError(`catalog.url ${url} answered HTTP ${res.status}`);
-  return parseCatalog(await res.text(), `url:${parsed.host}${parsed.pathname}`);
+  let text: string;
+  try {
+    const res = await fetch(parsed, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new KostrackConfigError(`catalog.url ${url} answered HTTP ${res.status}`);
+    text = await res.text();
+  } catch (e) {
+    if (e instanceof KostrackConfigError) throw e;
+    // fetch() fails with a bare "fetch failed" TypeError; the cause says why (ECONNREFUSED, ENOTFOUND…).
+    const cause = (e as { cause?: { code?: string } })?.cause?.code ?? (e as Error)?.name ?? typeof e;
+    throw new KostrackConfigError(`catalog.url ${url} could not be read: ${cause === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause}`);
+  }
+  return parseCatalog(text, `url:${parsed.host}${parsed.pathname}`);
 }

@@ -59,13 +59,17 @@ function toSpec(prices: ModelPrice, ignored: Set<string>): ModelPriceSpec {
   return spec;
 }
 
-/** A price per 1,000 as an exact decimal per one (the catalog's numbers are short decimals). */
-function perThousand(value: number): string {
+/**
+ * A price per 1,000 as an exact decimal per one (the catalog's numbers are short decimals). A
+ * number that prints in exponent form is divided as a number: `usd()` reads numbers of any form,
+ * but not exponent strings.
+ */
+function perThousand(value: number): string | number {
   const [whole, frac = ''] = String(value).split('.');
   const digits = (whole.padStart(4, '0') + frac).replace(/^0+(?=\d)/, '');
   const point = digits.length - frac.length - 3;
   const text = point <= 0 ? '0.' + '0'.repeat(-point) + digits : digits.slice(0, point) + '.' + digits.slice(point);
-  return /e/i.test(String(value)) ? String(value / 1000) : text;
+  return /e/i.test(String(value)) ? value / 1000 : text;
 }
 
 /** Seconds into the UTC day of `HH:MM:SS[.fff](Z|±HH:MM)`. */

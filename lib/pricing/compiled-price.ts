@@ -29,6 +29,25 @@ export interface CompiledPrice {
   readonly fees: readonly (Usd | null)[];
   /** A flag to add whenever a fee is billed (a price known to be an upper bound, say). */
   readonly feeNotes: readonly (string | null)[];
+  /**
+   * `perRequest` and `fees` as doubles for the float path: exact safe integers, 0 for a fee with
+   * no price, NaN when a value is too large to be exact (then the bigint path bills it).
+   */
+  readonly fixedNum: Float64Array;
+  /** Bit i set: a count in fee i gets a flag (no price, or a note); see {@link flagsOf}. */
+  readonly feeFlagMask: number;
+}
+
+function feeFlagMaskOf(fees: readonly (Usd | null)[], notes: readonly (string | null)[]): number {
+  let mask = 0;
+  for (let i = 0; i < fees.length; i++) if (fees[i] === null || notes[i] !== null) mask |= 1 << i;
+  return mask;
+}
+
+/** {@link CompiledPrice.fixedNum} of a per-request price and fees. */
+function fixedNumOf(perRequest: Usd, fees: readonly (Usd | null)[]): Float64Array {
+  const safe = (u: Usd) => (u <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(u) : NaN);
+  return Float64Array.from([safe(perRequest), ...fees.map((f) => (f === null ? 0 : safe(f)))]);
 }
 
 /**
@@ -123,14 +142,15 @@ export function compilePrice(spec: ModelPriceSpec, where: string): CompiledPrice
     const value = spec[FEE_PRICE_KEYS[f]];
     return value === undefined ? null : decimal(value, `${where}.${FEE_PRICE_KEYS[f]}`);
   });
-  return { base: rateSet(spec, null, where), tiers, perRequest, fees, feeNotes: FEE_BUCKETS.map(() => null) };
+  const feeNotes = FEE_BUCKETS.map(() => null);
+  return { base: rateSet(spec, null, where), tiers, perRequest, fees, feeNotes, fixedNum: fixedNumOf(perRequest, fees), feeFlagMask: feeFlagMaskOf(fees, feeNotes) };
 }
 
 /** The same price with a note attached to a fee (see {@link CompiledPrice.feeNotes}). */
 export function withFeeNote(price: CompiledPrice, fee: FeeBucket, note: string): CompiledPrice {
   const feeNotes = [...price.feeNotes];
   feeNotes[FEE_BUCKETS.indexOf(fee)] = note;
-  return { ...price, feeNotes };
+  return { ...price, feeNotes, feeFlagMask: feeFlagMaskOf(price.fees, feeNotes) };
 }
 
 /** Scales every rate by `num/den` (batch discounts), rounding half-up per Mtok. */
@@ -145,13 +165,16 @@ export function scalePrice(price: CompiledPrice, num: bigint, den: bigint): Comp
     });
     return { perToken, perMtok, fast, approxMask: rates.approxMask, approxNotes: rates.approxNotes };
   };
+  const perRequest = (price.perRequest * num * 2n + den) / (den * 2n);
   return {
     base: scale(price.base),
     tiers: price.tiers.map((t) => ({ start: t.start, rates: scale(t.rates) })),
-    perRequest: (price.perRequest * num * 2n + den) / (den * 2n),
+    perRequest,
     // Tool fees are per request and not discounted in batches.
     fees: price.fees,
     feeNotes: price.feeNotes,
+    fixedNum: fixedNumOf(perRequest, price.fees),
+    feeFlagMask: price.feeFlagMask,
   };
 }
 
@@ -171,11 +194,12 @@ export function costOf(price: CompiledPrice, b: TokenBreakdown, inputTotal: numb
 }
 
 export function costAt(price: CompiledPrice, rates: RateSet, b: TokenBreakdown): Usd {
-  const fees = b.webSearches || b.fileSearches || b.groundedPrompts ? feeCost(price, b) : 0n;
-  const fixed = price.perRequest + fees;
   const r = rates.perToken;
+  const hasFees = !!(b.webSearches || b.fileSearches || b.groundedPrompts);
   if (rates.fast) {
-    const total =
+    const f = price.fixedNum;
+    let total =
+      f[0] +
       (b.inputUncached ?? 0) * r[0] +
       (b.cacheRead ?? 0) * r[1] +
       (b.cacheWrite5m ?? 0) * r[2] +
@@ -186,14 +210,17 @@ export function costAt(price: CompiledPrice, rates: RateSet, b: TokenBreakdown):
       (b.outputAudio ?? 0) * r[7] +
       (b.cacheReadAudio ?? 0) * r[8] +
       (b.outputImage ?? 0) * r[9];
-    if (Number.isSafeInteger(total)) return fixed === 0n ? BigInt(total) : BigInt(total) + fixed;
+    // Fee counts are rounded like the bigint path rounds them.
+    if (hasFees) total += Math.round(b.webSearches ?? 0) * f[1] + Math.round(b.fileSearches ?? 0) * f[2] + Math.round(b.groundedPrompts ?? 0) * f[3];
+    // Every term is a non-negative integer, so a safe total means every partial sum was exact.
+    if (Number.isSafeInteger(total)) return BigInt(total);
   }
   let sum = 0n;
   for (let i = 0; i < PRICE_BUCKETS.length; i++) {
     const tokens = b[PRICE_BUCKETS[i]];
     if (tokens) sum += BigInt(Math.round(tokens)) * rates.perMtok[i];
   }
-  return (sum * 2n + MTOK) / (MTOK * 2n) + fixed;
+  return (sum * 2n + MTOK) / (MTOK * 2n) + price.perRequest + (hasFees ? feeCost(price, b) : 0n);
 }
 
 function feeCost(price: CompiledPrice, b: TokenBreakdown): Usd {
@@ -206,18 +233,77 @@ function feeCost(price: CompiledPrice, b: TokenBreakdown): Usd {
   return sum;
 }
 
+const isCount = (v: number | undefined): boolean => v === undefined || (typeof v === 'number' && v >= 0 && v <= Number.MAX_VALUE);
+
+/**
+ * True when every token and fee count is absent or a finite number ≥ 0: the usual case, checked
+ * with named reads and no allocation on the hot path. Otherwise see {@link countable}.
+ */
+export function countsOk(b: TokenBreakdown): boolean {
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    isCount(b.inputUncached) &&
+    isCount(b.cacheRead) &&
+    isCount(b.cacheWrite5m) &&
+    isCount(b.cacheWrite1h) &&
+    isCount(b.output) &&
+    isCount(b.reasoning) &&
+    isCount(b.inputAudio) &&
+    isCount(b.outputAudio) &&
+    isCount(b.cacheReadAudio) &&
+    isCount(b.outputImage) &&
+    isCount(b.webSearches) &&
+    isCount(b.fileSearches) &&
+    isCount(b.groundedPrompts)
+  );
+}
+
+/**
+ * A breakdown that failed {@link countsOk}, with only its countable values: a token or fee count
+ * that is not a finite number ≥ 0 (negative, NaN, Infinity, not a number at all) is left out, so
+ * it is never billed (and never makes the bigint path throw), and the call gets a flag naming it.
+ */
+export function countable(b: TokenBreakdown): { counts: TokenBreakdown; flags: string[] } {
+  if (typeof b !== 'object' || b === null) return { counts: {}, flags: ['token breakdown is not an object; nothing billed'] };
+  const counts: TokenBreakdown = {};
+  const flags: string[] = [];
+  for (const key of COUNT_KEYS) {
+    const v = b[key] as unknown;
+    if (isCount(v as number | undefined)) {
+      if (v !== undefined) counts[key] = v as number;
+    } else flags.push(`${key} is ${typeof v === 'number' ? String(v) : `a ${v === null ? 'null' : typeof v}`}, not a count; not billed`);
+  }
+  return { counts, flags };
+}
+
+const COUNT_KEYS: readonly (keyof TokenBreakdown)[] = [...PRICE_BUCKETS, ...FEE_BUCKETS];
+
+/**
+ * `price` with the fees (and fee notes) of `standard` where it has none of its own. Tool fees do
+ * not depend on the service tier, and Kostrack's tier table lists token rates only.
+ */
+export function inheritFees(price: CompiledPrice, standard: CompiledPrice): CompiledPrice {
+  if (!price.fees.some((f, i) => f === null && standard.fees[i] !== null)) return price;
+  const fees = price.fees.map((f, i) => f ?? standard.fees[i]);
+  const feeNotes = price.feeNotes.map((n, i) => (price.fees[i] === null ? standard.feeNotes[i] : n));
+  return { ...price, fees, feeNotes, fixedNum: fixedNumOf(price.perRequest, fees), feeFlagMask: feeFlagMaskOf(fees, feeNotes) };
+}
+
 /**
  * Why this call's price is not exact, or null when it is: tokens in a bucket billed at another
  * bucket's rate, fees seen with no price, fees priced with a caveat.
  */
 export function flagsOf(price: CompiledPrice, rates: RateSet, b: TokenBreakdown): string[] | null {
   let flags: string[] | null = null;
-  if (rates.approxMask !== 0) {
+  if (rates.approxMask !== 0 && usesApprox(rates.approxMask, b)) {
     for (let i = 0; i < PRICE_BUCKETS.length; i++) {
       if ((rates.approxMask & (1 << i)) !== 0 && b[PRICE_BUCKETS[i]]) (flags ??= []).push(rates.approxNotes[i]!);
     }
   }
-  if (b.webSearches || b.fileSearches || b.groundedPrompts) {
+  // Bit i = FEE_BUCKETS[i]: webSearches, fileSearches, groundedPrompts.
+  const m = price.feeFlagMask;
+  if (m !== 0 && ((m & 1 && b.webSearches) || (m & 2 && b.fileSearches) || (m & 4 && b.groundedPrompts))) {
     for (let i = 0; i < FEE_BUCKETS.length; i++) {
       const count = b[FEE_BUCKETS[i]];
       if (!count) continue;
@@ -226,4 +312,20 @@ export function flagsOf(price: CompiledPrice, rates: RateSet, b: TokenBreakdown)
     }
   }
   return flags;
+}
+
+/** Whether any bucket in `mask` (bit i = PRICE_BUCKETS[i]) has tokens; named reads are cheaper than a keyed loop on the hot path. */
+function usesApprox(m: number, b: TokenBreakdown): boolean {
+  return !!(
+    (m & 1 && b.inputUncached) ||
+    (m & 2 && b.cacheRead) ||
+    (m & 4 && b.cacheWrite5m) ||
+    (m & 8 && b.cacheWrite1h) ||
+    (m & 16 && b.output) ||
+    (m & 32 && b.reasoning) ||
+    (m & 64 && b.inputAudio) ||
+    (m & 128 && b.outputAudio) ||
+    (m & 256 && b.cacheReadAudio) ||
+    (m & 512 && b.outputImage)
+  );
 }

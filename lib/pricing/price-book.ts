@@ -2,8 +2,8 @@ import { KostrackConfigError, type TokenBreakdown, type Usd } from '../core/inde
 import { runtime } from '../core/runtime.js';
 import { catalogPriceAt, lookupCatalog, type CatalogEntry } from './catalog.source.js';
 import { bundledCatalog, type CatalogData } from './catalog.data.js';
-import { compilePrice, costAt, flagsOf, ratesFor, scalePrice, type CompiledPrice } from './compiled-price.js';
-import { tierKind, tierPricesFor } from './service-tier.prices.js';
+import { compilePrice, costAt, countable, countsOk, flagsOf, inheritFees, ratesFor, scalePrice, type CompiledPrice } from './compiled-price.js';
+import { tierKind, tierPricesFor, tierTableIsDated } from './service-tier.prices.js';
 import type { PriceOverride } from './price-table.js';
 import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
 import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
@@ -55,10 +55,23 @@ interface CompiledOverride {
   label: string;
 }
 
+/** A resolved tier price, returned as is on every call (no allocation). */
+interface TierHit {
+  price: CompiledPrice;
+  label: string;
+  source: 'tier' | 'override';
+  version: string | null;
+}
+
 interface TierPrice {
   fromMs: number;
   price: CompiledPrice;
-  label: string;
+  /**
+   * `price` with the fees of the standard catalog price last used with it (see {@link inheritFees}),
+   * kept for one standard price, compared by identity: it only changes at a catalog period boundary.
+   */
+  feesFrom: CompiledPrice | null;
+  hit: TierHit;
 }
 
 /** Everything known about one (provider, model), resolved once and then reused for every call. */
@@ -70,7 +83,9 @@ interface ModelEntry {
   batchNum: bigint;
   batchDen: bigint;
   /** Prices per non-standard tier, resolved on first use: an override, else the tier table (dated). */
-  tiers: Map<string, { override: CompiledPrice | null; overrideLabel: string; table: TierPrice[] }> | null;
+  tiers: Map<string, { override: TierHit | null; table: TierPrice[] }> | null;
+  /** Whether the price depends on when the call was made; if not, price() does not read the clock. */
+  timed: boolean;
 }
 
 const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'unpriced', flags: null, catalogVersion: null });
@@ -140,7 +155,8 @@ export class PriceBook {
   /** Prices one call. Never throws: an unknown model comes back `unpriced` (and is warned about once). */
   price(provider: string, model: string, tokens: TokenBreakdown, inputTotal: number, options?: PriceCallOptions): PricedCall {
     const entry = this.entry(provider, model);
-    const timeMs = options?.timeMs ?? Date.now();
+    // Reading the clock costs more than pricing a plain call on some machines: only when it matters.
+    const timeMs = options?.timeMs ?? (entry.timed ? Date.now() : 0);
     const tier = tierKind(options?.serviceTier);
     const batch = options?.batch === true || tier === 'batch';
     let tierFlag: string | null = null;
@@ -172,7 +188,7 @@ export class PriceBook {
   }
 
   /** The price of a non-standard tier: an override for it, else Kostrack's table; null when neither knows it. */
-  private tierPrice(entry: ModelEntry, provider: string, model: string, tier: string, timeMs: number) {
+  private tierPrice(entry: ModelEntry, provider: string, model: string, tier: string, timeMs: number): TierHit | null {
     entry.tiers ??= new Map();
     let known = entry.tiers.get(tier);
     if (!known) {
@@ -183,20 +199,27 @@ export class PriceBook {
       const table =
         entry.catalog && catalogProvider
           ? tierPricesFor(catalogProvider, entry.catalog.id, tier)
-              .map((t) => ({
-                fromMs: t.from ? Date.parse(t.from) : -Infinity,
-                price: compilePrice(t.spec, `tier ${provider}/${entry.catalog!.id}@${tier}`),
-                label: `kostrack-tiers:${entry.catalog!.id}@${tier}`,
-              }))
+              .map((t): TierPrice => {
+                const price = compilePrice(t.spec, `tier ${provider}/${entry.catalog!.id}@${tier}`);
+                const hit: TierHit = { price, label: `kostrack-tiers:${entry.catalog!.id}@${tier}`, source: 'tier', version: entry.catalog!.version };
+                return { fromMs: t.from ? Date.parse(t.from) : -Infinity, price, feesFrom: null, hit };
+              })
               .sort((a, b) => a.fromMs - b.fromMs)
           : [];
-      known = { override: o?.compiled.price ?? null, overrideLabel: o ? `${o.compiled.label}@${tier}` : '', table };
+      known = { override: o ? { price: o.compiled.price, label: `${o.compiled.label}@${tier}`, source: 'override', version: null } : null, table };
       entry.tiers.set(tier, known);
     }
-    if (known.override) return { price: known.override, label: known.overrideLabel, source: 'override', version: null };
+    if (known.override) return known.override;
     for (let i = known.table.length - 1; i >= 0; i--) {
       const t = known.table[i];
-      if (timeMs >= t.fromMs) return { price: t.price, label: t.label, source: 'tier', version: entry.catalog?.version ?? null };
+      if (timeMs < t.fromMs) continue;
+      // The table has token rates only; tool fees (web and file searches) are the catalog's, whatever the tier.
+      const standard = catalogPriceAt(entry.catalog!, timeMs);
+      if (t.feesFrom !== standard) {
+        t.hit.price = inheritFees(t.price, standard);
+        t.feesFrom = standard;
+      }
+      return t.hit;
     }
     return null;
   }
@@ -248,7 +271,13 @@ export class PriceBook {
       this.overrides.find((o) => o.provider === provider && o.tier === 'standard' && !o.prefix && o.model === model) ??
       this.overrides.find((o) => o.provider === provider && o.tier === 'standard' && o.prefix && model.startsWith(o.model));
     const catalogProvider = catalogProviderOf(provider);
-    const catalog = this.useCatalog && catalogProvider ? lookupCatalog(catalogProvider, model, this.catalogData) : null;
+    let catalog: CatalogEntry | null = null;
+    try {
+      catalog = this.useCatalog && catalogProvider ? lookupCatalog(catalogProvider, model, this.catalogData) : null;
+    } catch (e) {
+      // A loaded catalog file with a price Kostrack cannot compile: price() must not throw; the model is unpriced.
+      runtime.warn(`Kostrack cannot use the catalog price of ${provider}/${model}: ${(e as Error).message}`);
+    }
     return {
       stored,
       override: override?.compiled ?? null,
@@ -257,6 +286,7 @@ export class PriceBook {
       batchNum,
       batchDen,
       tiers: null,
+      timed: stored.length > 0 || (catalog !== null && (catalog.variants.length > 1 || tierTableIsDated(catalogProvider!, catalog.id))),
     };
   }
 }
@@ -274,9 +304,14 @@ function priced(
 ): PricedCall {
   const p = batch ? batchPrice : price;
   const rates = ratesFor(p, inputTotal);
-  let flags = flagsOf(p, rates, tokens);
+  // Bad counts (negative, NaN, Infinity) passed straight in are left out and flagged, never billed.
+  let counts = tokens;
+  let countFlags: string[] | null = null;
+  if (!countsOk(tokens)) ({ counts, flags: countFlags } = countable(tokens));
+  let flags = flagsOf(p, rates, counts);
+  if (countFlags) flags = flags ? [...flags, ...countFlags] : countFlags;
   if (extraFlag) (flags ??= []).unshift(extraFlag);
-  return { costUsd: costAt(p, rates, tokens), pricingModel: label, pricingSource: batch ? 'batch' : source, flags, catalogVersion };
+  return { costUsd: costAt(p, rates, counts), pricingModel: label, pricingSource: batch ? 'batch' : source, flags, catalogVersion };
 }
 
 function compileOverride(o: PriceOverride, where: string) {
@@ -287,6 +322,9 @@ function compileOverride(o: PriceOverride, where: string) {
     throw new KostrackConfigError(`${where} (${o.provider}/${o.model}) sets no price: give input, output or perRequest`);
   if (o.serviceTier !== undefined && (typeof o.serviceTier !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(o.serviceTier)))
     throw new KostrackConfigError(`${where}.serviceTier must be a tier name such as "flex" or "priority", got ${JSON.stringify(o.serviceTier)}`);
+  // A "batch" tier override would never be used (batch calls take the batch rates): say where those go.
+  if (o.serviceTier === 'batch')
+    throw new KostrackConfigError(`${where}.serviceTier cannot be "batch": give batch prices in ${where}.batch (default: half the standard prices)`);
   const prefix = o.model.endsWith('*');
   const model = prefix ? o.model.slice(0, -1) : o.model;
   const price = compilePrice(o, where);

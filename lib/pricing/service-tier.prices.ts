@@ -62,3 +62,8 @@ export function tierKind(tier: string | undefined | null): string {
 export function tierPricesFor(provider: string, catalogId: string, tier: string): ServiceTierPrice[] {
   return SERVICE_TIER_PRICES.filter((t) => t.provider === provider && t.tier === tier && t.catalogIds.includes(catalogId));
 }
+
+/** Whether any tier price of this catalog model starts at a date (so pricing it needs the call's time). */
+export function tierTableIsDated(provider: string, catalogId: string): boolean {
+  return SERVICE_TIER_PRICES.some((t) => t.from !== undefined && t.provider === provider && t.catalogIds.includes(catalogId));
+}
