@@ -61,6 +61,29 @@ interface TierHit {
   label: string;
   source: 'tier' | 'override';
   version: string | null;
+  /** The standard catalog price it sits beside (table hits), to tell when long context is lost. */
+  standard: CompiledPrice | null;
+}
+
+/** The stored price in force at `timeMs`, latest start first; null when none. */
+function storedAt(entry: ModelEntry, timeMs: number): CompiledStored | null {
+  for (let i = entry.stored.length - 1; i >= 0; i--) {
+    const s = entry.stored[i];
+    if (timeMs >= s.fromMs && timeMs < s.toMs) return s;
+  }
+  return null;
+}
+
+/**
+ * A tier's published price is flat where the standard price has a long-context rate (OpenAI's
+ * priority prices "exclude long context"): a call past the threshold is billed at the flat rate
+ * and flagged, since what the provider charges then is not published.
+ */
+function longContextFlag(hit: TierHit, inputTotal: number): string | null {
+  const standard = hit.standard;
+  if (!standard || standard.tiers.length === 0 || hit.price.tiers.length > 0) return null;
+  const threshold = standard.tiers[standard.tiers.length - 1].start;
+  return inputTotal > threshold ? `long context (over ${threshold} input tokens) has no published ${hit.label.split('@')[1]} price; billed at the flat tier rate` : null;
 }
 
 interface TierPrice {
@@ -154,21 +177,25 @@ export class PriceBook {
 
   /** Prices one call. Never throws: an unknown model comes back `unpriced` (and is warned about once). */
   price(provider: string, model: string, tokens: TokenBreakdown, inputTotal: number, options?: PriceCallOptions): PricedCall {
+    if (typeof provider !== 'string' || typeof model !== 'string') return UNPRICED;
     const entry = this.entry(provider, model);
+    const at = options?.timeMs;
     // Reading the clock costs more than pricing a plain call on some machines: only when it matters.
-    const timeMs = options?.timeMs ?? (entry.timed ? Date.now() : 0);
-    const tier = tierKind(options?.serviceTier);
+    const timeMs = typeof at === 'number' && Number.isFinite(at) ? at : entry.timed ? Date.now() : 0;
+    const reported = options?.serviceTier;
+    const tier = tierKind(typeof reported === 'string' ? reported : undefined);
     const batch = options?.batch === true || tier === 'batch';
+    const stored = storedAt(entry, timeMs);
     let tierFlag: string | null = null;
-    if (tier !== 'standard' && tier !== 'batch') {
-      const t = this.tierPrice(entry, provider, model, tier, timeMs);
-      if (t) return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, null);
-      tierFlag = `service tier "${tier}" has no known price; billed at the standard rate`;
+    if (!batch && tier !== 'standard') {
+      const t = this.tierPrice(entry, provider, model, tier, timeMs, stored !== null || entry.override !== null);
+      if (t) return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal));
+      tierFlag =
+        stored || entry.override
+          ? `service tier "${tier}" has no price of your own; billed at your standard price`
+          : `service tier "${tier}" has no known price; billed at the standard rate`;
     }
-    for (let i = entry.stored.length - 1; i >= 0; i--) {
-      const s = entry.stored[i];
-      if (timeMs >= s.fromMs && timeMs < s.toMs) return priced(s.price, s.batch, batch, tokens, inputTotal, s.label, 'stored', null, tierFlag);
-    }
+    if (stored) return priced(stored.price, stored.batch, batch, tokens, inputTotal, stored.label, 'stored', null, tierFlag);
     if (entry.override) {
       const o = entry.override;
       return priced(o.price, o.batch, batch, tokens, inputTotal, o.label, 'override', null, tierFlag);
@@ -187,10 +214,14 @@ export class PriceBook {
     return UNPRICED;
   }
 
-  /** The price of a non-standard tier: an override for it, else Kostrack's table; null when neither knows it. */
-  private tierPrice(entry: ModelEntry, provider: string, model: string, tier: string, timeMs: number): TierHit | null {
-    entry.tiers ??= new Map();
-    let known = entry.tiers.get(tier);
+  /**
+   * The price of a non-standard tier: an override for it; else, unless the user has a standard
+   * price of their own in force (theirs beats a list price; the call is flagged), Kostrack's table.
+   * Null when neither applies. Only tiers that resolve are cached: tier names come from responses,
+   * and a server sending a new name every call must not grow the cache.
+   */
+  private tierPrice(entry: ModelEntry, provider: string, model: string, tier: string, timeMs: number, ownStandard: boolean): TierHit | null {
+    let known = entry.tiers?.get(tier);
     if (!known) {
       const o =
         this.overrides.find((x) => x.provider === provider && x.tier === tier && !x.prefix && x.model === model) ??
@@ -201,15 +232,24 @@ export class PriceBook {
           ? tierPricesFor(catalogProvider, entry.catalog.id, tier)
               .map((t): TierPrice => {
                 const price = compilePrice(t.spec, `tier ${provider}/${entry.catalog!.id}@${tier}`);
-                const hit: TierHit = { price, label: `kostrack-tiers:${entry.catalog!.id}@${tier}`, source: 'tier', version: entry.catalog!.version };
+                const hit: TierHit = { price, label: `kostrack-tiers:${entry.catalog!.id}@${tier}`, source: 'tier', version: entry.catalog!.version, standard: null };
                 return { fromMs: t.from ? Date.parse(t.from) : -Infinity, price, feesFrom: null, hit };
               })
               .sort((a, b) => a.fromMs - b.fromMs)
           : [];
-      known = { override: o ? { price: o.compiled.price, label: `${o.compiled.label}@${tier}`, source: 'override', version: null } : null, table };
-      entry.tiers.set(tier, known);
+      let override: TierHit | null = null;
+      if (o) {
+        // Tool fees do not depend on the tier: an override without them takes the catalog's.
+        const standard = entry.catalog ? catalogPriceAt(entry.catalog, timeMs) : null;
+        const price = standard ? inheritFees(o.compiled.price, standard) : o.compiled.price;
+        override = { price, label: `${o.compiled.label}@${tier}`, source: 'override', version: null, standard: null };
+      }
+      if (!override && table.length === 0) return null;
+      known = { override, table };
+      (entry.tiers ??= new Map()).set(tier, known);
     }
     if (known.override) return known.override;
+    if (ownStandard) return null;
     for (let i = known.table.length - 1; i >= 0; i--) {
       const t = known.table[i];
       if (timeMs < t.fromMs) continue;
@@ -217,6 +257,7 @@ export class PriceBook {
       const standard = catalogPriceAt(entry.catalog!, timeMs);
       if (t.feesFrom !== standard) {
         t.hit.price = inheritFees(t.price, standard);
+        t.hit.standard = standard;
         t.feesFrom = standard;
       }
       return t.hit;

@@ -188,9 +188,15 @@ describe('service tiers: overrides and stored prices', () => {
     expect(book.price('openai', 'gpt-5', U, INPUT, { serviceTier: 'default' })).toMatchObject({ costUsd: usd('0.03'), pricingSource: 'catalog' });
     expect(book.price('openai', 'gpt-5-inhouse', U, INPUT, { serviceTier: 'priority' }).costUsd).toBe(usd('0.048'));
     expect(book.price('openai', 'gpt-5-inhouse', U, INPUT).pricingSource).toBe('unpriced');
-    // An override is the whole price: without a webSearch price its searches are flagged, not billed.
+    // Tool fees do not depend on the tier: without a webSearch price of its own the override takes
+    // the catalog's $10 per 1,000: $0.012 + 2 × $0.01 = $0.032, exact, unflagged.
     expect(book.price('openai', 'gpt-5', { ...U, webSearches: 2 }, INPUT, { serviceTier: 'flex' })).toMatchObject({
-      costUsd: usd('0.012'),
+      costUsd: usd('0.032'),
+      flags: null,
+    });
+    // A model the catalog does not know has no fee to inherit: flagged, not billed.
+    expect(book.price('openai', 'gpt-5-inhouse', { ...U, webSearches: 2 }, INPUT, { serviceTier: 'priority' })).toMatchObject({
+      costUsd: usd('0.048'),
       flags: ['2 webSearches not billed (no price)'],
     });
   });
@@ -206,7 +212,7 @@ describe('service tiers: overrides and stored prices', () => {
     expect(bad('batch')).toThrow('prices[0].serviceTier cannot be "batch": give batch prices in prices[0].batch (default: half the standard prices)');
   });
 
-  it('with a stored price in force: a known tier takes the tier table, the rest the stored price', () => {
+  it("with a stored price in force: the user's own price beats the list tier table, flagged; a tier override still wins", () => {
     // Stored gpt-5 from 2025-01-01 at $1 / $0.10 / $8 (a negotiated standard rate).
     const book = new PriceBook({
       stored: new InMemoryStoredPriceSource([{ provider: 'openai', model: 'gpt-5', input: '1', cacheRead: '0.10', output: '8', effectiveFrom: new Date('2025-01-01Z') }]),
@@ -214,23 +220,79 @@ describe('service tiers: overrides and stored prices', () => {
     const timeMs = Date.parse('2026-01-01Z');
     // Standard: 0.01 + 0.002 + 0.012 = $0.024 from the stored row.
     expect(book.price('openai', 'gpt-5', U, INPUT, { timeMs })).toMatchObject({ costUsd: usd('0.024'), pricingSource: 'stored', flags: null });
-    // Flex: a stored row is a standard-tier price, so the tier table's $0.015 applies (tier resolution comes first).
+    // Flex: the user's stored price is theirs (negotiated); the list table's $0.015 does not
+    // replace it silently: the stored $0.024 applies and the row says the tier had no price of theirs.
+    const OWN_FLAG = (tier: string) => `service tier "${tier}" has no price of your own; billed at your standard price`;
     expect(book.price('openai', 'gpt-5', U, INPUT, { timeMs, serviceTier: 'flex' })).toEqual({
-      costUsd: usd('0.015'),
-      pricingModel: 'kostrack-tiers:gpt-5@flex',
-      pricingSource: 'tier',
-      flags: null,
-      catalogVersion: BUNDLED,
+      costUsd: usd('0.024'),
+      pricingModel: 'stored:gpt-5@2025-01-01T00:00:00.000Z',
+      pricingSource: 'stored',
+      flags: [OWN_FLAG('flex')],
+      catalogVersion: null,
     });
-    // A tier nobody prices falls back to the price in force, the stored one, flagged.
+    // A tier nobody prices: the same.
     expect(book.price('openai', 'gpt-5', U, INPUT, { timeMs, serviceTier: 'scale' })).toEqual({
       costUsd: usd('0.024'),
       pricingModel: 'stored:gpt-5@2025-01-01T00:00:00.000Z',
       pricingSource: 'stored',
-      flags: [STANDARD_FLAG('scale')],
+      flags: [OWN_FLAG('scale')],
       catalogVersion: null,
     });
+    // Before the stored row, the list table applies: flex $0.625 / $0.0625 / $5 = 0.00625 + 0.00125 + 0.0075 = $0.015.
+    expect(book.price('openai', 'gpt-5', U, INPUT, { timeMs: Date.parse('2024-12-31Z'), serviceTier: 'flex' })).toMatchObject({
+      costUsd: usd('0.015'),
+      pricingSource: 'tier',
+      flags: null,
+    });
+    // A flex override beats the stored standard price: $0.50 / $0.05 / $4 → $0.012.
+    const withTier = new PriceBook({
+      overrides: [{ provider: 'openai', model: 'gpt-5', serviceTier: 'flex', input: '0.50', cacheRead: '0.05', output: '4' }],
+      stored: new InMemoryStoredPriceSource([{ provider: 'openai', model: 'gpt-5', input: '1', cacheRead: '0.10', output: '8', effectiveFrom: new Date('2025-01-01Z') }]),
+    });
+    expect(withTier.price('openai', 'gpt-5', U, INPUT, { timeMs, serviceTier: 'flex' })).toMatchObject({ costUsd: usd('0.012'), pricingSource: 'override', flags: null });
     // Batch: the stored price halved, $0.012.
     expect(book.price('openai', 'gpt-5', U, INPUT, { timeMs, serviceTier: 'batch' })).toMatchObject({ costUsd: usd('0.012'), pricingSource: 'batch' });
+  });
+});
+
+describe('service tiers: edges', () => {
+  it('a flat tier price past the standard long-context threshold is flagged (gpt-5.4 priority over 272k)', () => {
+    const book = new PriceBook();
+    // gpt-5.4 priority $5 / $0.50 / $30, flat. 300,000 uncached input + 1,000 output:
+    // 300,000 × 5 / 1M = 1.5, 1,000 × 30 / 1M = 0.03 → $1.53; the standard price would switch to its long-context rates above 271,999.
+    const long = book.price('openai', 'gpt-5.4', { inputUncached: 300_000, output: 1_000 }, 300_000, { serviceTier: 'priority' });
+    expect(long).toMatchObject({
+      costUsd: usd('1.53'),
+      pricingSource: 'tier',
+      flags: ['long context (over 271999 input tokens) has no published priority price; billed at the flat tier rate'],
+    });
+    // Under the threshold: exact, no flag. 100,000 × 5 / 1M = 0.5 + 0.03 → $0.53.
+    expect(book.price('openai', 'gpt-5.4', { inputUncached: 100_000, output: 1_000 }, 100_000, { serviceTier: 'priority' })).toMatchObject({ costUsd: usd('0.53'), flags: null });
+  });
+
+  it('a batch call is billed at batch rates whatever tier its body names', () => {
+    // gpt-5 batch = half of $1.25 / $0.125 / $10: 0.00625 + 0.00125 + 0.0075 = $0.015, source batch.
+    expect(new PriceBook().price('openai', 'gpt-5', U, INPUT, { batch: true, serviceTier: 'priority' })).toMatchObject({ costUsd: usd('0.015'), pricingSource: 'batch', flags: null });
+  });
+
+  it('odd arguments never throw: a non-string model or tier, an invalid time', () => {
+    const book = new PriceBook({ overrides: [{ provider: 'openai', model: 'gpt-5*', serviceTier: 'priority', input: '2', output: '16' }] });
+    expect(book.price('openai', 42 as unknown as string, U, INPUT)).toMatchObject({ costUsd: null, pricingSource: 'unpriced' });
+    expect(book.price('openai', 'gpt-5', U, INPUT, { serviceTier: Symbol('x') as unknown as string })).toMatchObject({ costUsd: usd('0.03'), pricingSource: 'catalog' });
+    // An invalid time is "now": deepseek-chat is at its 2025-09-29 price at any hour, not a January 2025 period.
+    // $0.28 miss / $0.028 hit / $0.42 out: 0.0028 + 0.00056 + 0.00063 = $0.00399.
+    expect(book.price('deepseek', 'deepseek-chat', U, INPUT, { timeMs: Number.NaN }).costUsd).toBe(usd('0.00399'));
+    expect(book.price('deepseek', 'deepseek-chat', U, INPUT, { timeMs: 'x' as unknown as number }).costUsd).toBe(usd('0.00399'));
+  });
+
+  it('tier names a server makes up are not cached: 10,000 of them leave no entry behind', () => {
+    const book = new PriceBook();
+    for (let i = 0; i < 10_000; i++) {
+      expect(book.price('openai', 'gpt-5', U, INPUT, { serviceTier: `made-up-${i}` }).flags).toEqual([STANDARD_FLAG(`made-up-${i}`)]);
+    }
+    const entry = (book as unknown as { cache: Map<string, Map<string, { tiers: Map<string, unknown> | null }>> }).cache.get('openai')!.get('gpt-5')!;
+    expect(entry.tiers).toBeNull();
+    book.price('openai', 'gpt-5', U, INPUT, { serviceTier: 'flex' });
+    expect([...entry.tiers!.keys()]).toEqual(['flex']);
   });
 });
