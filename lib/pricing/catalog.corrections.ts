@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { runtime } from '../core/runtime.js';
 import type { ModelPriceSpec } from './price-table.js';
 
 /**
@@ -13,8 +15,13 @@ import type { ModelPriceSpec } from './price-table.js';
 export interface CatalogCorrection {
   /** The catalog's provider id (`openai`, `anthropic`, `google`, `deepseek`). */
   provider: string;
-  /** The catalog model ids it corrects. */
-  catalogIds: readonly string[];
+  /**
+   * The catalog model ids it corrects, each with a fingerprint of that entry's prices as they were
+   * when the correction was checked ({@link catalogEntryFingerprint}). A catalog whose entry
+   * differs (a newer genai-prices, a loaded `catalog` file) has been changed since: its own prices
+   * win and the correction is skipped, with a warning.
+   */
+  catalogIds: Readonly<Record<string, string>>;
   /** Narrower: only model names matching this (a snapshot of the entry). */
   model?: RegExp;
   kind: 'patch' | 'from';
@@ -37,7 +44,7 @@ const GEMINI_GROUNDING_NOTE =
 export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   {
     provider: 'deepseek',
-    catalogIds: ['deepseek-chat', 'deepseek-reasoner'],
+    catalogIds: { 'deepseek-chat': 'e8f217a9c649', 'deepseek-reasoner': '7cb34f8f8726' },
     kind: 'from',
     from: '2025-09-05T16:00:00Z',
     // V3.1: one price for both models, off-peak discount discontinued.
@@ -48,7 +55,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'deepseek',
-    catalogIds: ['deepseek-chat', 'deepseek-reasoner'],
+    catalogIds: { 'deepseek-chat': 'e8f217a9c649', 'deepseek-reasoner': '7cb34f8f8726' },
     kind: 'from',
     from: '2025-09-29T00:00:00Z',
     // V3.2-Exp price cut, for both deepseek-chat and deepseek-reasoner; no off-peak discount.
@@ -59,7 +66,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'anthropic',
-    catalogIds: ['claude-sonnet-4-0'],
+    catalogIds: { 'claude-sonnet-4-0': 'ad82d637b3ef' },
     kind: 'patch',
     // Over 200k input tokens (cache reads and writes included) the whole request is billed at
     // 2x input and 1.5x output rates, as the catalog already has for claude-sonnet-4-5.
@@ -76,7 +83,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'openai',
-    catalogIds: ['ft:gpt-4o'],
+    catalogIds: { 'ft:gpt-4o': '667da62ea86d' },
     kind: 'patch',
     spec: { cacheRead: '1.875' },
     source: 'https://platform.openai.com/docs/pricing#fine-tuning',
@@ -85,7 +92,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'openai',
-    catalogIds: ['ft:gpt-4o-mini'],
+    catalogIds: { 'ft:gpt-4o-mini': '23482a5b26cd' },
     kind: 'patch',
     spec: { cacheRead: '0.15' },
     source: 'https://platform.openai.com/docs/pricing#fine-tuning',
@@ -94,7 +101,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'openai',
-    catalogIds: ['gpt-4o-audio-preview'],
+    catalogIds: { 'gpt-4o-audio-preview': '9ed33c87e483' },
     kind: 'patch',
     spec: { inputAudio: '40', outputAudio: '80' },
     source: 'https://platform.openai.com/docs/pricing#audio-tokens',
@@ -103,7 +110,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'openai',
-    catalogIds: ['gpt-4o-audio-preview'],
+    catalogIds: { 'gpt-4o-audio-preview': '9ed33c87e483' },
     model: /2024-10-01/,
     kind: 'patch',
     spec: { inputAudio: '100', outputAudio: '200' },
@@ -113,7 +120,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'openai',
-    catalogIds: ['gpt-4o-mini-audio-preview'],
+    catalogIds: { 'gpt-4o-mini-audio-preview': '9062a077135e' },
     kind: 'patch',
     spec: { inputAudio: '10', outputAudio: '20' },
     source: 'https://platform.openai.com/docs/pricing#audio-tokens',
@@ -122,7 +129,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'google',
-    catalogIds: ['gemini-2.5-pro'],
+    catalogIds: { 'gemini-2.5-pro': '2f06d352c675' },
     kind: 'patch',
     // One input price for text, image, video and audio: audio at the input rate is exact here.
     spec: { inputAudio: { base: '1.25', tiers: [{ start: 200_000, price: '2.50' }] }, cacheReadAudio: { base: '0.125', tiers: [{ start: 200_000, price: '0.25' }] } },
@@ -132,7 +139,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'google',
-    catalogIds: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash', 'gemini-2.0-flash-lite'],
+    catalogIds: { 'gemini-2.5-pro': '2f06d352c675', 'gemini-2.5-flash': 'e22c2a7d4aff', 'gemini-2.5-flash-lite': '180cb4bec753', 'gemini-2.0-flash': '718d20222747', 'gemini-2.0-flash-lite': '4468b190cfc2' },
     kind: 'patch',
     spec: { groundedPrompt: '0.035' },
     feeNote: { fee: 'groundedPrompts', note: GEMINI_GROUNDING_NOTE },
@@ -142,7 +149,7 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
   {
     provider: 'google',
-    catalogIds: ['gemini-3-pro-preview', 'gemini-3-flash-preview'],
+    catalogIds: { 'gemini-3-pro-preview': '736cfaa44f64', 'gemini-3-flash-preview': 'af2263a625ba' },
     kind: 'patch',
     spec: { webSearch: '0.014' },
     feeNote: { fee: 'webSearches', note: 'webSearches priced at $14 per 1,000 search queries; the free monthly allowance is not applied (an upper bound)' },
@@ -152,7 +159,27 @@ export const CATALOG_CORRECTIONS: readonly CatalogCorrection[] = [
   },
 ];
 
-/** The corrections that apply to one catalog entry and model name, in list order. */
-export function correctionsFor(provider: string, catalogId: string, model: string): CatalogCorrection[] {
-  return CATALOG_CORRECTIONS.filter((c) => c.provider === provider && c.catalogIds.includes(catalogId) && (!c.model || c.model.test(model)));
+/** A short fingerprint of a catalog entry's prices (every period), to tell when the entry changed. */
+export function catalogEntryFingerprint(prices: unknown): string {
+  return createHash('sha256').update(JSON.stringify(prices)).digest('hex').slice(0, 12);
+}
+
+const warnedStale = new Set<string>();
+
+/**
+ * The corrections that apply to one catalog entry and model name, in list order: those written
+ * for this entry as it is (same fingerprint). One warning per entry names those skipped.
+ */
+export function correctionsFor(provider: string, catalogId: string, model: string, prices: unknown): CatalogCorrection[] {
+  const written = CATALOG_CORRECTIONS.filter((c) => c.provider === provider && Object.hasOwn(c.catalogIds, catalogId) && (!c.model || c.model.test(model)));
+  if (written.length === 0) return written;
+  const fingerprint = catalogEntryFingerprint(prices);
+  const current = written.filter((c) => c.catalogIds[catalogId] === fingerprint);
+  if (current.length < written.length && !warnedStale.has(`${provider}/${catalogId}`)) {
+    warnedStale.add(`${provider}/${catalogId}`);
+    runtime.warn(
+      `Kostrack's price corrections for ${provider}/${catalogId} were checked against another version of that catalog entry; the catalog's own prices are used. Check them, or add a prices override.`,
+    );
+  }
+  return current;
 }

@@ -101,7 +101,7 @@ export function lookupCatalog(catalogProvider: string, model: string, data: Cata
   const ignored = new Set<string>();
   const where = `genai-prices:${found.model.id}`;
   const periods: ConditionalPrice[] = Array.isArray(found.model.prices) ? found.model.prices : [{ prices: found.model.prices }];
-  const corrections = correctionsFor(catalogProvider, found.model.id, model);
+  const corrections = correctionsFor(catalogProvider, found.model.id, model, found.model.prices);
   const patch: ModelPriceSpec = Object.assign({}, ...corrections.filter((c) => c.kind === 'patch').map((c) => c.spec));
   const note = (price: CompiledPrice): CompiledPrice => {
     for (const c of corrections) if (c.feeNote) price = withFeeNote(price, c.feeNote.fee, c.feeNote.note);

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { usd } from '../../lib/core/index.js';
-import { CATALOG_CORRECTIONS, CORRECTIONS_VERSION } from '../../lib/pricing/catalog.corrections.js';
-import { PriceBook } from '../../lib/pricing/index.js';
+import { calcPrice, findProvider, type ConditionalPrice } from '@pydantic/genai-prices';
+import { configureKostrack, usd } from '../../lib/core/index.js';
+import { runtime } from '../../lib/core/runtime.js';
+import { CATALOG_CORRECTIONS, CORRECTIONS_VERSION, catalogEntryFingerprint } from '../../lib/pricing/catalog.corrections.js';
+import { parseCatalog, PriceBook } from '../../lib/pricing/index.js';
+
+/** A model name the catalog resolves to each corrected entry. */
+const PROBE: Record<string, string> = {
+  'claude-sonnet-4-0': 'claude-sonnet-4-20250514',
+  'ft:gpt-4o': 'ft:gpt-4o-2024-08-06:acme::abc',
+  'ft:gpt-4o-mini': 'ft:gpt-4o-mini-2024-07-18:acme::abc',
+};
 
 /**
  * One test per entry of CATALOG_CORRECTIONS, priced through `new PriceBook().price(...)` at a fixed
@@ -220,9 +229,41 @@ describe('catalog corrections: the list itself', () => {
       if (c.kind === 'from') expect(Number.isNaN(Date.parse(c.from!))).toBe(false);
     }
     const listed = CATALOG_CORRECTIONS.map(
-      (c) => `${c.provider}:${c.catalogIds.join(',')}:${c.kind === 'from' ? `from ${c.from}` : 'patch'}${c.model ? ` ${String(c.model)}` : ''}`,
+      (c) => `${c.provider}:${Object.keys(c.catalogIds).join(',')}:${c.kind === 'from' ? `from ${c.from}` : 'patch'}${c.model ? ` ${String(c.model)}` : ''}`,
     );
     expect(listed).toEqual(COVERED);
+  });
+
+  it('every correction was checked against the bundled catalog entry it corrects (an upgrade of genai-prices must re-check them)', () => {
+    for (const c of CATALOG_CORRECTIONS) {
+      for (const [id, fingerprint] of Object.entries(c.catalogIds)) {
+        const model = c.model ? (id === 'gpt-4o-audio-preview' ? 'gpt-4o-audio-preview-2024-10-01' : id) : PROBE[id] ?? id;
+        const found = calcPrice({}, model, { providerId: c.provider });
+        expect(found?.model.id, `${c.provider}/${id}`).toBe(id);
+        expect(catalogEntryFingerprint(found!.model.prices), `${c.provider}/${id}`).toBe(fingerprint);
+      }
+    }
+  });
+
+  it('a catalog whose entry changed since (a newer catalog) keeps its own prices: the correction is skipped, with one warning', () => {
+    const deepseek = structuredClone(findProvider({ providerId: 'deepseek' })!);
+    // The newer catalog prices deepseek-chat itself: $0.20 miss / $0.02 hit / $0.30 out from 2026-06-01.
+    const chat = deepseek.models.find((m) => m.id === 'deepseek-chat')!;
+    chat.prices = [...(chat.prices as ConditionalPrice[]), { constraint: { type: 'start_date', start_date: '2026-06-01' }, prices: { input_mtok: 0.2, cache_read_mtok: 0.02, output_mtok: 0.3 } }];
+    const warnings: string[] = [];
+    const previous = runtime.warn;
+    configureKostrack({ warn: (m) => warnings.push(m) });
+    try {
+      const newer = new PriceBook({ catalogData: parseCatalog(JSON.stringify([deepseek]), 'newer') });
+      // 1,000 miss + 1,000 hit + 1,000 out on 2026-07-01 at the newer catalog's prices: 0.0002 + 0.00002 + 0.0003 = $0.00052.
+      const at = Date.parse('2026-07-01T20:00:00Z');
+      expect(newer.price('deepseek', 'deepseek-chat', { inputUncached: 1000, cacheRead: 1000, output: 1000 }, 2000, { timeMs: at }).costUsd).toBe(usd('0.00052'));
+      expect(warnings.filter((w) => w.includes('deepseek/deepseek-chat'))).toHaveLength(1);
+      // deepseek-reasoner's entry is unchanged in that file: its corrections still apply ($0.28 / $0.028 / $0.42 → $0.000728).
+      expect(newer.price('deepseek', 'deepseek-reasoner', { inputUncached: 1000, cacheRead: 1000, output: 1000 }, 2000, { timeMs: at }).costUsd).toBe(usd('0.000728'));
+    } finally {
+      configureKostrack({ warn: previous });
+    }
   });
 
   it('rows priced through the catalog carry the corrections version', () => {
