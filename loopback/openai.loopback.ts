@@ -79,6 +79,8 @@ export interface ResponseExtras {
   serviceTier?: unknown;
   /** Output items placed before the reasoning and message items (`web_search_call`, `file_search_call`…). */
   tools?: unknown[];
+  /** The request's tools as the Response echoes them in `tools` (default none). */
+  requestTools?: unknown[];
 }
 
 /** A tool-call output item: ResponseFunctionWebSearch (`web_search_call`) or ResponseFileSearchToolCall (`file_search_call`). */
@@ -112,7 +114,7 @@ export function responseObject(model: string, usage: unknown, status = 'complete
     temperature: 1,
     text: { format: { type: 'text' } },
     tool_choice: 'auto',
-    tools: [],
+    tools: extras.requestTools ?? [],
     top_p: 1,
     truncation: 'disabled',
     usage,
@@ -187,8 +189,9 @@ export function openaiRoutes(server: LoopbackServer, script: OpenAIScript): Loop
     return sse(res, chatChunks(script.model, script.usage, include, undefined, script.serviceTier), { done: 'data: [DONE]', ...script.stream });
   });
   server.route('POST', /\/responses$/, (req, res) => {
-    const body = req.body as { stream?: boolean; service_tier?: unknown };
-    const extras = { serviceTier: script.serviceTier, tools: script.tools };
+    const body = req.body as { stream?: boolean; service_tier?: unknown; tools?: unknown[] };
+    // A Response echoes the request's tools, as the API does.
+    const extras = { serviceTier: script.serviceTier, tools: script.tools, requestTools: body.tools };
     if (!body.stream) return json(res, responseObject(script.model, script.usage, 'completed', extras));
     return sse(res, responseEvents(script.model, script.usage, { ...extras, requestedTier: body.service_tier }), script.stream);
   });

@@ -57,7 +57,7 @@ export interface CallInput {
   pricingFlags?: readonly string[] | null;
   /** The service tier the response reports (`default`, `flex`, `priority`, `scale`, `batch`…). */
   serviceTier?: string | null;
-  /** Which price catalog priced the call, e.g. `genai-prices@0.1.8+kostrack-corrections@2026-11-30`. */
+  /** Which price catalog priced the call, e.g. `genai-prices@0.1.8+corrections@2026-11-30`. */
   catalogVersion?: string | null;
   latencyMs: number;
   status: CallStatus;

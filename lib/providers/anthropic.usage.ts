@@ -29,7 +29,12 @@ export function anthropicUsage(usage: unknown): NormalizedUsage {
     w1h = r.count(split, 'ephemeral_1h_input_tokens', 'usage.cache_creation');
     const fiveMinutes = r.count(split, 'ephemeral_5m_input_tokens', 'usage.cache_creation');
     // Trust the split when it accounts for the total; otherwise keep the total at the 5-minute rate.
-    w5 = fiveMinutes + w1h === created || created === 0 ? fiveMinutes : r.rest(created, w1h, 'usage.cache_creation_input_tokens');
+    if (fiveMinutes + w1h === created || created === 0) w5 = fiveMinutes;
+    else {
+      w5 = r.rest(created, w1h, 'usage.cache_creation_input_tokens');
+      // A 1-hour part larger than the total it belongs to (reported just above) is held to the total.
+      if (w1h > created) w1h = created;
+    }
   }
   const tools = r.object(usage, 'server_tool_use', 'usage');
   // A bad count (negative, not a number) is reported and not billed.

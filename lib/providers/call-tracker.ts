@@ -136,7 +136,7 @@ export class CallScope implements DeferredRecord {
           costUsd: priced.costUsd,
           pricingModel: priced.pricingModel,
           pricingSource: priced.pricingSource,
-          pricingFlags: priced.flags,
+          pricingFlags: u.pricingNotes ? [...u.pricingNotes, ...(priced.flags ?? [])] : priced.flags,
           // A batch result is billed as batch whatever tier its body names.
           serviceTier: init.batch ? 'batch' : (u.serviceTier ?? null),
           catalogVersion: priced.catalogVersion,

@@ -36,6 +36,7 @@ export function geminiUsage(usage: unknown, model = '', groundings: readonly unk
     for (const [m, n] of cacheDetails) {
       if (n > (promptDetails.get(m) ?? 0)) {
         r.issues.push(`usageMetadata.cacheTokensDetails: ${n} cached ${m} tokens, more than the prompt's ${promptDetails.get(m) ?? 0}; billed from the totals`);
+        r.approximate(TEXT_RATE_NOTE('cacheTokensDetails'));
         promptDetails = cacheDetails = undefined;
         break;
       }
@@ -45,11 +46,13 @@ export function geminiUsage(usage: unknown, model = '', groundings: readonly unk
     // Which of the cached tokens were audio is unknown, so the prompt's audio cannot be split
     // into cached and uncached either (a cacheTokensDetails that was there is already reported).
     if (!has(usage, 'cacheTokensDetails')) r.issues.push('usageMetadata.cacheTokensDetails: missing while the prompt has cached tokens and audio; billed from the totals');
+    r.approximate(TEXT_RATE_NOTE('cacheTokensDetails'));
     promptDetails = undefined;
   }
   const cachedAudio = cacheDetails?.get('AUDIO') ?? 0;
   // Without prompt details only the cached part can be split; the rest stays at the text rate.
   const uncachedAudio = promptDetails ? (promptDetails.get('AUDIO') ?? 0) - cachedAudio : 0;
+  if (!promptDetails && cachedAudio > 0 && prompt > cached) r.approximate(TEXT_RATE_NOTE('promptTokensDetails'));
 
   // Output: image and audio tokens split out of the candidates.
   const outputDetails = modalities(r, usage, 'candidatesTokensDetails', candidates, 'candidatesTokenCount');
@@ -76,6 +79,9 @@ export function geminiUsage(usage: unknown, model = '', groundings: readonly unk
 
 const NONE: readonly unknown[] = Object.freeze([]);
 
+/** The row's flag when a modality split could not be used: audio or image tokens may be in the text buckets. */
+const TEXT_RATE_NOTE = (key: string) => `${key} not usable; its audio and image tokens (if any) billed at the text rate`;
+
 function has(obj: object, key: string): boolean {
   const v = (obj as Record<string, unknown>)[key];
   return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
@@ -91,6 +97,7 @@ function modalities(r: UsageReader, usage: object, key: string, total: number, t
   const path = `usageMetadata.${key}`;
   if (!Array.isArray(raw)) {
     r.issues.push(`${path}: unexpected shape (${typeof raw}); billed from the totals`);
+    r.approximate(TEXT_RATE_NOTE(key));
     return undefined;
   }
   if (raw.length === 0) return undefined;
@@ -109,10 +116,12 @@ function modalities(r: UsageReader, usage: object, key: string, total: number, t
   }
   if (bad) {
     r.issues.push(`${path}: unreadable entries; billed from the totals`);
+    r.approximate(TEXT_RATE_NOTE(key));
     return undefined;
   }
   if (sum !== total) {
     r.issues.push(`${path}: adds up to ${sum}, ${totalKey} is ${total}; billed from the totals`);
+    r.approximate(TEXT_RATE_NOTE(key));
     return undefined;
   }
   return byModality;

@@ -6,7 +6,7 @@ import type { TraceContext } from '../core/trace-context.js';
 import { assertProviderName, PriceBook } from '../pricing/index.js';
 import { CallScope } from './call-tracker.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
-import { chatUsage, embeddingsUsage, responsesUsage } from './openai.usage.js';
+import { chatUsage, embeddingsUsage, responseUsage } from './openai.usage.js';
 import type { NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
@@ -38,6 +38,9 @@ import type { ResolvedWrapOptions } from './wrap-options.js';
 const MAX_BATCHES = 10_000;
 /** How many recorded result span ids are remembered in-process (two full 50k-request batches). */
 const MAX_RECORDED = 100_000;
+/** The most of one file read through `files.content()` (the tee buffers what the caller has not read yet). */
+const MAX_READ_BYTES = 64 * 1024 * 1024;
+
 /** A longer result line is skipped; lines are read one at a time, so memory stays bounded by this. */
 const MAX_LINE_CHARS = 32 * 1024 * 1024;
 /** Before the first result line, this much text that does not start like JSON ends the sniffing. */
@@ -231,6 +234,16 @@ export function trackFileContent(original: Fn, provider: string, options: Resolv
     if (!runtime.enabled || !nonEmpty(fileId)) return result;
     return observeResponse(result, (response) => {
       if (response.status < 200 || response.status >= 300 || response.status === 204 || !response.body) return;
+      // A fetch whose body is not a web stream (node-fetch and its kin): a clone we could not read
+      // would stall the caller's copy, so such a file is not read at all.
+      if (typeof (response.body as { getReader?: unknown }).getReader !== 'function') return;
+      // Response.clone() tees the body: what we read ahead of the caller is buffered for them. A big
+      // file read that way would hold up to all of it in memory, so past a size it is left alone.
+      const length = Number(response.headers.get('content-length'));
+      if (Number.isFinite(length) && length > MAX_READ_BYTES) {
+        runtime.warn(`Kostrack did not read batch file ${fileId} (${length} bytes, over ${MAX_READ_BYTES}); record its results with importBatchResults()`);
+        return;
+      }
       const file = files.get(fileId);
       const origin = file ? batches.get(file.batchId) : undefined;
       const recorder = new BatchLineRecorder(
@@ -246,7 +259,7 @@ export function trackFileContent(original: Fn, provider: string, options: Resolv
         },
         true,
       );
-      void readLines(response.clone(), recorder).then(
+      void readLines(response.clone(), recorder, fileId).then(
         (isBatchOutput) => {
           if (isBatchOutput && recorder.skipped > 0)
             runtime.warn(`Kostrack skipped ${recorder.skipped} unreadable line(s) of batch file ${fileId}; the other results were recorded`);
@@ -258,17 +271,26 @@ export function trackFileContent(original: Fn, provider: string, options: Resolv
 }
 
 /** Feeds a body to `recorder` line by line; false when it turned out not to be batch output. */
-async function readLines(response: Response, recorder: BatchLineRecorder): Promise<boolean> {
+async function readLines(response: Response, recorder: BatchLineRecorder, fileId: string): Promise<boolean> {
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let pending = '';
   let overlong = false;
+  let bytes = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      if (value) bytes += value.byteLength;
+      if (bytes > MAX_READ_BYTES) {
+        // A file without a length that turned out big: stop, so the caller's copy buffers no more.
+        runtime.warn(`Kostrack stopped reading batch file ${fileId} after ${MAX_READ_BYTES} bytes; record the rest with importBatchResults()`);
+        return recorder.decided;
+      }
+      // Only the new text can hold a line break not yet seen: searching from there keeps a long line linear.
+      const searchFrom = pending.length;
       pending += done ? decoder.decode() : decoder.decode(value, { stream: true });
       let start = 0;
-      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n', start)) {
+      for (let nl = pending.indexOf('\n', searchFrom); nl >= 0; nl = pending.indexOf('\n', start)) {
         const line = pending.slice(start, nl);
         start = nl + 1;
         if (overlong) {
@@ -323,7 +345,7 @@ const CHAT: Kind = { operation: 'batches.chat.completions.create', usage: (b) =>
 const RESPONSES: Kind = {
   operation: 'batches.responses.create',
   // Its output items still count: web and file searches are billed per call.
-  usage: (b) => responsesUsage(b.usage, undefined, b.output),
+  usage: (b) => responseUsage({ ...b, service_tier: undefined }),
   failed: (b) => b.status === 'failed',
 };
 const EMBEDDINGS: Kind = { operation: 'batches.embeddings.create', usage: (b) => embeddingsUsage(b.usage) };

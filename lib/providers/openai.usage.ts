@@ -79,12 +79,18 @@ function toolCalls(r: UsageReader, output: unknown): { webSearches: number; file
     return { webSearches, fileSearches };
   }
   for (const item of output) {
-    const type = (item as { type?: unknown } | null)?.type;
-    if (type === 'web_search_call') webSearches++;
-    else if (type === 'file_search_call') fileSearches++;
+    const i = item as { type?: unknown; action?: { type?: unknown } | null } | null;
+    // Only a search is billed: reasoning models also emit open_page and find_in_page actions
+    // (ResponseFunctionWebSearch.action is Search | OpenPage | Find), which are free.
+    if (i?.type === 'web_search_call') {
+      if (i.action === undefined || i.action === null || i.action.type === 'search') webSearches++;
+    } else if (i?.type === 'file_search_call') fileSearches++;
   }
   return { webSearches, fileSearches };
 }
+
+/** Non-reasoning models on which `web_search_preview` costs $25 per 1,000 calls (not the catalog's $10). */
+const PREVIEW_SEARCH_AT_25 = /^(gpt-4o|gpt-4\.1)(?!.*-search)/;
 
 /** Usage of a `ChatCompletion` (its `usage` and `service_tier`). */
 export function chatCompletionUsage(completion: unknown): NormalizedUsage {
@@ -95,7 +101,15 @@ export function chatCompletionUsage(completion: unknown): NormalizedUsage {
 /** Usage of a Responses API `Response` (its `usage`, `service_tier` and tool-call output items). */
 export function responseUsage(response: unknown): NormalizedUsage {
   const r = response as { usage?: unknown; service_tier?: unknown; output?: unknown } | null | undefined;
-  return responsesUsage(r?.usage, r?.service_tier, r?.output);
+  const u = responsesUsage(r?.usage, r?.service_tier, r?.output);
+  const model = (response as { model?: unknown } | null)?.model;
+  const tools = (response as { tools?: unknown } | null)?.tools;
+  if (u.breakdown.webSearches && typeof model === 'string' && PREVIEW_SEARCH_AT_25.test(model) && Array.isArray(tools)) {
+    const preview = tools.some((t) => typeof (t as { type?: unknown } | null)?.type === 'string' && (t as { type: string }).type.startsWith('web_search_preview'));
+    // OpenAI bills web_search_preview on these models at $25 per 1,000 calls; the catalog knows one web search rate.
+    if (preview) u.pricingNotes = [...(u.pricingNotes ?? []), `web_search_preview on ${model} is billed $25 per 1,000 calls; priced at the catalog's web search rate`];
+  }
+  return u;
 }
 
 /** Embeddings usage: input only. */

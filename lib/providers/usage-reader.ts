@@ -11,6 +11,11 @@ export interface NormalizedUsage {
   issues: string[];
   /** The service tier the response says served it (`flex`, `priority`…); absent when it says none. */
   serviceTier?: string;
+  /**
+   * Where the usage itself could not say how to bill (modality details that do not add up, a tool
+   * billed at a rate the catalog does not have): stored in the row's `pricing_flags`.
+   */
+  pricingNotes?: string[];
 }
 
 /**
@@ -109,7 +114,15 @@ export class UsageReader {
     if (b.groundedPrompts) c.groundedPrompts = b.groundedPrompts;
     const usage: NormalizedUsage = { inputTokens, outputTokens, cachedTokens, breakdown: c, issues: this.found ?? NO_ISSUES };
     if (this.tierSeen !== undefined) usage.serviceTier = this.tierSeen;
+    if (this.notes) usage.pricingNotes = this.notes;
     return usage;
+  }
+
+  private notes: string[] | undefined;
+
+  /** Notes that the price will be approximate for a reason only the usage shows (see {@link NormalizedUsage.pricingNotes}). */
+  approximate(note: string): void {
+    (this.notes ??= []).push(note);
   }
 
   private tierSeen: string | undefined;

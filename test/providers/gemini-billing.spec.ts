@@ -190,6 +190,8 @@ describe('gemini modality details that do not match the totals', () => {
     expect(row.costUsd).toBe(sum(atMtok(10_000, '0.30'), atMtok(100, '2.50')));
     expect(usdToString(row.costUsd!)).toBe('0.00325');
     expect(row.metadata.usage_issues).toEqual(['usageMetadata.promptTokensDetails: adds up to 11000, promptTokenCount is 10000; billed from the totals']);
+    // Billed, but not exactly: the row's pricing_flags says so, not only its metadata.
+    expect(row.pricingFlags).toEqual(['promptTokensDetails not usable; its audio and image tokens (if any) billed at the text rate']);
   });
 
   it('more cached audio than the prompt had: the input split is dropped, usage issue', async () => {
@@ -200,6 +202,8 @@ describe('gemini modality details that do not match the totals', () => {
     expect(row.tokenBreakdown).toEqual({ inputUncached: 5_000, cacheRead: 5_000, output: 100 });
     expect(row.costUsd).toBe(sum(atMtok(5_000, '0.30'), atMtok(5_000, '0.03'), atMtok(100, '2.50')));
     expect(row.metadata.usage_issues).toEqual(["usageMetadata.cacheTokensDetails: 5000 cached AUDIO tokens, more than the prompt's 2000; billed from the totals"]);
+    // Billed, but not exactly: the row's pricing_flags says so, not only its metadata.
+    expect(row.pricingFlags).toEqual(['cacheTokensDetails not usable; its audio and image tokens (if any) billed at the text rate']);
   });
 
   it('candidate details not matching candidatesTokenCount: output billed as text, usage issue', async () => {
@@ -210,6 +214,8 @@ describe('gemini modality details that do not match the totals', () => {
     expect(row.tokenBreakdown).toEqual({ inputUncached: 50, output: 1_000 });
     expect(row.costUsd).toBe(sum(atMtok(50, '0.30'), atMtok(1_000, '2.50')));
     expect(row.metadata.usage_issues).toEqual(['usageMetadata.candidatesTokensDetails: adds up to 1290, candidatesTokenCount is 1000; billed from the totals']);
+    // Billed, but not exactly: the row's pricing_flags says so, not only its metadata.
+    expect(row.pricingFlags).toEqual(['candidatesTokensDetails not usable; its audio and image tokens (if any) billed at the text rate']);
   });
 
   it('cached tokens without cacheTokensDetails while the prompt has audio: the audio split is unknown, totals trusted, usage issue', async () => {
@@ -221,6 +227,8 @@ describe('gemini modality details that do not match the totals', () => {
     expect(row.tokenBreakdown).toEqual({ inputUncached: 5_000, cacheRead: 5_000, output: 100 });
     expect(row.costUsd).toBe(sum(atMtok(5_000, '0.30'), atMtok(5_000, '0.03'), atMtok(100, '2.50')));
     expect(row.metadata.usage_issues).toEqual(['usageMetadata.cacheTokensDetails: missing while the prompt has cached tokens and audio; billed from the totals']);
+    // Billed, but not exactly: the row's pricing_flags says so, not only its metadata.
+    expect(row.pricingFlags).toEqual(['cacheTokensDetails not usable; its audio and image tokens (if any) billed at the text rate']);
   });
 
   it('a negative modality count: usage issue, the list is not used', async () => {
@@ -232,5 +240,6 @@ describe('gemini modality details that do not match the totals', () => {
       'usageMetadata.promptTokensDetails[1].tokenCount: negative (-500)',
       'usageMetadata.promptTokensDetails: unreadable entries; billed from the totals',
     ]);
+    expect(row.pricingFlags).toEqual(['promptTokensDetails not usable; its audio and image tokens (if any) billed at the text rate']);
   });
 });

@@ -235,6 +235,32 @@ describe('openai Batch API: results read through files.content', () => {
   });
 });
 
+describe('openai Batch API: files.content never costs the caller', () => {
+  it('a fetch whose body is a Node stream (node-fetch): the caller reads the file as without Kostrack; nothing is read beside it', async () => {
+    // The real node-fetch package as the SDK's fetch: its Response.body has no getReader(), and a
+    // clone that is never read would stall the caller's copy.
+    const nodeFetch = (await import('node-fetch')).default as unknown as typeof fetch;
+    const openai = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${h.server.url}/v1`, maxRetries: 0, fetch: nodeFetch }));
+    const content = jsonl(Array.from({ length: 3000 }, (_, i) => outputLine(9000 + i, `nf-${i}`, chatCompletion(MINI, chatUsageBody({ prompt: 100, completion: 10 })))));
+    expect(content.length).toBeGreaterThan(1_000_000);
+    script.files.set('file-nf-1', content);
+    expect(await (await openai.files.content('file-nf-1')).text()).toBe(content);
+    await quiet();
+    expect(h.sink.calls).toEqual([]);
+  });
+
+  it('a file over 64 MiB is left alone, with a warning naming importBatchResults (the tee would buffer it for the caller)', async () => {
+    const openai = wrap(client());
+    const line = JSON.stringify(outputLine(9999, 'big-0', chatCompletion(MINI, chatUsageBody({ prompt: 100, completion: 10 }))));
+    const big = (line + '\n').repeat(Math.ceil((64 * 1024 * 1024 + 1) / (line.length + 1)));
+    script.files.set('file-big-1', big);
+    expect(await (await openai.files.content('file-big-1')).text()).toHaveLength(big.length);
+    await quiet();
+    expect(h.sink.calls).toEqual([]);
+    expect(h.warnings).toEqual([`Kostrack did not read batch file file-big-1 (${Buffer.byteLength(big)} bytes, over 67108864); record its results with importBatchResults()`]);
+  });
+});
+
 describe('importBatchResults()', () => {
   const lines = [outputLine(501, 'only', chatCompletion(MINI, chatUsageBody({ prompt: 1000, completion: 50 })))];
   // 1000 in × $0.075 = $0.000075; 50 out × $0.30 = $0.000015

@@ -215,6 +215,33 @@ describe('tool fees: web_search_call and file_search_call output items', () => {
   });
 });
 
+describe('tool fees: which web search items are billed', () => {
+  it('open_page and find_in_page actions are free: only search actions count', async () => {
+    // gpt-5: 1,000 input × $1.25 = $0.00125; 100 output × $10 = $0.001; 1 search × $0.01 → $0.01225.
+    const items = [
+      toolItem('web_search_call', 1),
+      { type: 'web_search_call', id: 'ws_2', status: 'completed', action: { type: 'open_page', url: 'https://example.com' } },
+      { type: 'web_search_call', id: 'ws_3', status: 'completed', action: { type: 'find_in_page', url: 'https://example.com', pattern: 'x' } },
+    ];
+    use('gpt-5-2025-08-07', responsesUsageBody({ input: 1_000, output: 100 }), { tools: items });
+    await wrap(client()).responses.create({ model: 'gpt-5', input: 'Look it up', tools: [{ type: 'web_search' }] });
+    const row = h.only();
+    const expected = sum(atMtok(1_000, '1.25'), atMtok(100, '10'), usd('0.01'));
+    expect(usdToString(expected)).toBe('0.01225');
+    expect(row).toMatchObject({ costUsd: expected, tokenBreakdown: { inputUncached: 1_000, output: 100, webSearches: 1 }, pricingFlags: null });
+  });
+
+  it('web_search_preview on gpt-4o ($25 per 1,000 calls) is priced at the catalog rate and flagged', async () => {
+    // gpt-4o: 1,000 input × $2.50 = $0.0025; 100 output × $10 = $0.001; 1 search at the catalog's $0.01 → $0.0135
+    // (OpenAI bills $0.025 for it: the row says so instead of passing it off as exact).
+    use('gpt-4o-2024-08-06', responsesUsageBody({ input: 1_000, output: 100 }), { tools: [toolItem('web_search_call', 1)] });
+    await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search_preview' }] });
+    const row = h.only();
+    expect(row.costUsd).toBe(sum(atMtok(1_000, '2.50'), atMtok(100, '10'), usd('0.01')));
+    expect(row.pricingFlags).toEqual([`web_search_preview on gpt-4o-2024-08-06 is billed $25 per 1,000 calls; priced at the catalog's web search rate`]);
+  });
+});
+
 describe('cache writes: cache_write_tokens', () => {
   it('chat on a model with a cache-write rate (gpt-6-sol): billed exactly at it', async () => {
     // gpt-6-sol (catalog, below its 272k-token tier): $2 input / $0.20 cached / $2.50 cache write / $10 output.

@@ -110,3 +110,13 @@ describe('stored, not dead-lettered', () => {
     expect(warnings.filter((w) => w.startsWith("Kostrack corrected a recorded call's"))).toHaveLength(2);
   });
 });
+
+describe('anthropic cache-write split that contradicts its total', () => {
+  it('a 1-hour part larger than cache_creation_input_tokens is held to the total, and reported', () => {
+    // Total 30 written, split 50 (5 min) / 40 (1 h): the split cannot be right; the total is what is billed.
+    const u = anthropicUsage({ input_tokens: 100, output_tokens: 10, cache_creation_input_tokens: 30, cache_creation: { ephemeral_5m_input_tokens: 50, ephemeral_1h_input_tokens: 40 } });
+    expect(u.breakdown).toEqual({ inputUncached: 100, cacheWrite1h: 30, output: 10 });
+    expect(u.inputTokens).toBe(130);
+    expect(u.issues).toEqual(['usage.cache_creation_input_tokens: parts (40) exceed the total (30)']);
+  });
+});
