@@ -120,3 +120,10 @@ describe('anthropic cache-write split that contradicts its total', () => {
     expect(u.issues).toEqual(['usage.cache_creation_input_tokens: parts (40) exceed the total (30)']);
   });
 });
+
+describe('anthropic fast mode', () => {
+  it('usage.speed "fast" is priced at the standard rate and says so', () => {
+    expect(anthropicUsage({ input_tokens: 100, output_tokens: 10, speed: 'fast' }).pricingNotes).toEqual(['speed "fast" is billed at a premium; priced at the standard rate']);
+    expect(anthropicUsage({ input_tokens: 100, output_tokens: 10, speed: 'standard' }).pricingNotes).toBeUndefined();
+  });
+});
