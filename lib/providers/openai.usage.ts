@@ -89,6 +89,20 @@ function toolCalls(r: UsageReader, output: unknown): { webSearches: number; file
   return { webSearches, fileSearches };
 }
 
+/** Output items of tools billed by the container hour or per image, which Kostrack does not price. */
+const UNPRICED_TOOL_ITEMS = new Set(['code_interpreter_call', 'image_generation_call']);
+
+function unpricedToolCalls(output: unknown): string | null {
+  if (!Array.isArray(output)) return null;
+  const counts = new Map<string, number>();
+  for (const item of output) {
+    const type = (item as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && UNPRICED_TOOL_ITEMS.has(type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+  }
+  if (counts.size === 0) return null;
+  return `${[...counts].map(([type, n]) => `${n} ${type}`).join(', ')} not billed (no per-call price)`;
+}
+
 /** Non-reasoning models on which `web_search_preview` costs $25 per 1,000 calls (not the catalog's $10). */
 const PREVIEW_SEARCH_AT_25 = /^(gpt-4o|gpt-4\.1)(?!.*-search)/;
 
@@ -102,6 +116,9 @@ export function chatCompletionUsage(completion: unknown): NormalizedUsage {
 export function responseUsage(response: unknown): NormalizedUsage {
   const r = response as { usage?: unknown; service_tier?: unknown; output?: unknown } | null | undefined;
   const u = responsesUsage(r?.usage, r?.service_tier, r?.output);
+  const unpricedTools = unpricedToolCalls(r?.output);
+  // Tools billed outside tokens that no catalog prices per call: seen, so said on the row.
+  if (unpricedTools) u.pricingNotes = [...(u.pricingNotes ?? []), unpricedTools];
   const model = (response as { model?: unknown } | null)?.model;
   const tools = (response as { tools?: unknown } | null)?.tools;
   if (u.breakdown.webSearches && typeof model === 'string' && PREVIEW_SEARCH_AT_25.test(model) && Array.isArray(tools)) {

@@ -242,6 +242,22 @@ describe('tool fees: which web search items are billed', () => {
   });
 });
 
+describe('tools billed outside tokens that Kostrack does not price', () => {
+  it('code_interpreter_call and image_generation_call items: tokens priced, the row says what was left out', async () => {
+    // gpt-5: 1,000 input × $1.25 = $0.00125; 100 output × $10 = $0.001 → $0.00225 (containers and images not included).
+    const items = [
+      { type: 'code_interpreter_call', id: 'ci_1', status: 'completed', code: 'print(1)', container_id: 'cntr_1', outputs: null },
+      { type: 'code_interpreter_call', id: 'ci_2', status: 'completed', code: 'print(2)', container_id: 'cntr_1', outputs: null },
+      { type: 'image_generation_call', id: 'ig_1', status: 'completed', result: null },
+    ];
+    use('gpt-5-2025-08-07', responsesUsageBody({ input: 1_000, output: 100 }), { tools: items });
+    await wrap(client()).responses.create({ model: 'gpt-5', input: 'Plot it' });
+    const row = h.only();
+    expect(row.costUsd).toBe(sum(atMtok(1_000, '1.25'), atMtok(100, '10')));
+    expect(row.pricingFlags).toEqual(['2 code_interpreter_call, 1 image_generation_call not billed (no per-call price)']);
+  });
+});
+
 describe('cache writes: cache_write_tokens', () => {
   it('chat on a model with a cache-write rate (gpt-6-sol): billed exactly at it', async () => {
     // gpt-6-sol (catalog, below its 272k-token tier): $2 input / $0.20 cached / $2.50 cache write / $10 output.
