@@ -4,6 +4,7 @@
 export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from './core/trace.js';
 export type { TraceContext, CostBreakdownItem } from './core/trace-context.js';
 export { recordCall } from './core/record-call.js';
+export { KostrackBudgetExceededError, type BudgetInput, type BudgetRefusal } from './core/run-budget.js';
 export type { CallInput, CallRecord, SpanRecord, TelemetrySink, TokenBreakdown, CallStatus, SpanStatus } from './core/call-record.js';
 export { setTraceIdSource, type RuntimeOptions, type TraceIdSource } from './core/runtime.js';
 export { configureKostrack } from './core/configure.js';

@@ -30,7 +30,8 @@ export interface TokenBreakdown {
   groundedPrompts?: number;
 }
 
-export type CallStatus = 'ok' | 'error' | 'aborted';
+/** `blocked`: refused by a budget before its request was sent (cost 0). */
+export type CallStatus = 'ok' | 'error' | 'aborted' | 'blocked';
 
 /** What a provider wrapper knows about a finished call. */
 export interface CallInput {

@@ -12,3 +12,4 @@ export { trace, span, currentTrace, type TraceOptions, type SpanOptions } from '
 export { recordCall } from './record-call.js';
 export { MemorySink } from './memory.sink.js';
 export { parseTraceparent, remoteParentFrom, traceHeaders, type RemoteParent } from './traceparent.js';
+export { KostrackBudgetExceededError, type BudgetInput, type BudgetRefusal } from './run-budget.js';

@@ -4,6 +4,7 @@ import { ambientTrace, runtime } from './runtime.js';
 import type { Tags } from './tags.js';
 import { TraceContext } from './trace-context.js';
 import type { SpanRecord } from './call-record.js';
+import type { RunBudget } from './run-budget.js';
 
 /** What opens a span: the public `trace()`/`span()` and the decorators all come through here. */
 export interface SpanSpec {
@@ -16,6 +17,8 @@ export interface SpanSpec {
   /** Continue a remote trace: its id, and the remote span that called us. */
   traceId?: string;
   parentSpanId?: string | null;
+  /** A spending limit on this span, already validated. */
+  budget?: RunBudget | null;
 }
 
 /** Opens a span; null when Kostrack is disabled (callers then run the function bare). */
@@ -23,13 +26,17 @@ export function openSpan(spec: SpanSpec): TraceContext | null {
   if (!runtime.enabled) return null;
   const parent = spec.newTrace || spec.traceId ? null : (spec.parent ?? runtime.als.getStore() ?? null);
   if (parent) {
-    return new TraceContext(parent.traceId, newId(), parent.spanId, parent, spec.name, parent.tags, spec.tags, runtime.serviceId);
+    const child = new TraceContext(parent.traceId, newId(), parent.spanId, parent, spec.name, parent.tags, spec.tags, runtime.serviceId);
+    if (spec.budget) child.setBudget(spec.budget);
+    return child;
   }
   // An explicit (remote) trace id wins; else an ambient one (OpenTelemetry), else a fresh id.
   const ambient = spec.traceId || !runtime.traceIdSource ? undefined : ambientTrace();
   const traceId = spec.traceId ?? ambient?.traceId ?? newId();
   const parentSpanId = ambient ? ambient.parentSpanId : (spec.parentSpanId ?? null);
-  return new TraceContext(traceId, newId(), parentSpanId, null, spec.name, runtime.tags, spec.tags, runtime.serviceId);
+  const root = new TraceContext(traceId, newId(), parentSpanId, null, spec.name, runtime.tags, spec.tags, runtime.serviceId);
+  if (spec.budget) root.setBudget(spec.budget);
+  return root;
 }
 
 /** Ends a span once and hands its record to the sinks. */

@@ -2,6 +2,7 @@ import { percentShares, type Usd, usdToNumber, usdToString } from './money.js';
 import type { CallRecord, SpanStatus } from './call-record.js';
 import { mergeTags, type Tags } from './tags.js';
 import { drainRecords } from './deferred-records.js';
+import type { RunBudget } from './run-budget.js';
 
 /** One line of {@link TraceContext.costBreakdown}. */
 export interface CostBreakdownItem {
@@ -44,6 +45,12 @@ export class TraceContext {
   /** Set by the Nest layer when a request-level trace was opened for a specific handler. */
   openedFor: unknown = undefined;
 
+  /** A spending limit on this span (see `trace({ budget })`); null for none. */
+  budget: RunBudget | null = null;
+  /** True when this span or an ancestor has a budget: tracked calls then reserve before sending. */
+  underBudget: boolean;
+  /** Worst-case cost held by calls in flight under this span's budget. */
+  reserved: Usd = 0n;
   private cost: Usd = 0n;
   private calls = 0;
   private unpriced = 0;
@@ -70,6 +77,18 @@ export class TraceContext {
   ) {
     this.root = parent ? parent.root : this;
     this.startMs = Date.now();
+    this.underBudget = parent !== null && parent.underBudget;
+  }
+
+  /** @internal Puts a budget on this span (before anything runs in it). */
+  setBudget(budget: RunBudget | null): void {
+    this.budget = budget;
+    if (budget) this.underBudget = true;
+  }
+
+  /** @internal The cost of the calls recorded so far, without waiting for deferred records (admission uses it). */
+  get settledCost(): Usd {
+    return this.cost;
   }
 
   /** Module, trace and span tags merged (not client or call tags). */

@@ -1,4 +1,5 @@
 import { KostrackConfigError } from './errors.js';
+import { parseBudget, type BudgetInput } from './run-budget.js';
 import { isUuid } from './ids.js';
 import { runtime } from './runtime.js';
 import { openSpan, runInSpan } from './span-lifecycle.js';
@@ -15,10 +16,18 @@ export interface TraceOptions {
   traceId?: string;
   /** The remote span that called us (a UUID), with `traceId`. */
   parentSpanId?: string;
+  /**
+   * A spending limit on this run, e.g. `'0.50'` USD: every tracked call inside reserves its
+   * worst-case cost before its request is sent and is refused with `KostrackBudgetExceededError`
+   * when that does not fit what is left. Nested budgets: the smallest remainder wins.
+   */
+  budget?: BudgetInput;
 }
 
 export interface SpanOptions {
   tags?: TagInput;
+  /** A spending limit on this span (and what runs in it), within its parents' (see {@link TraceOptions.budget}). */
+  budget?: BudgetInput;
   /** Attach to this span instead of the active one (for callbacks that lost their context). */
   parent?: TraceContext;
 }
@@ -73,6 +82,7 @@ export function validateTraceOptions(options: TraceOptions) {
     newTrace: options.newTrace === true,
     traceId: options.traceId?.toLowerCase(),
     parentSpanId: options.parentSpanId?.toLowerCase() ?? null,
+    budget: parseBudget(options.budget, 'trace'),
   };
 }
 
@@ -82,7 +92,7 @@ export function validateSpanOptions(name: unknown, options: SpanOptions) {
   if (typeof options !== 'object' || options === null) throw new KostrackConfigError('span options must be an object');
   if (options.parent !== undefined && (typeof options.parent !== 'object' || typeof options.parent?.spanId !== 'string'))
     throw new KostrackConfigError('span parent must be a TraceContext (the value trace() or span() passed you)');
-  return { name: name as string, tags: normalizeTags(options.tags), parent: options.parent ?? null };
+  return { name: name as string, tags: normalizeTags(options.tags), parent: options.parent ?? null, budget: parseBudget(options.budget, `span "${name as string}"`) };
 }
 
 function validateName(name: unknown, what: string): asserts name is string {

@@ -19,6 +19,8 @@ export interface CatalogEntry {
   ignoredKeys: string[];
   /** Which catalog (and corrections) priced it; stored on each row. */
   version: string;
+  /** The model's context window in tokens, when the catalog knows it (bounds a call's input and output). */
+  contextWindow: number | null;
 }
 
 const KEYS: Record<string, keyof ModelPriceSpec> = {
@@ -119,7 +121,9 @@ export function lookupCatalog(catalogProvider: string, model: string, data: Cata
   for (const c of corrections.filter((c) => c.kind === 'from').sort((a, b) => Date.parse(a.from!) - Date.parse(b.from!))) {
     variants.push({ kind: 'from', fromMs: Date.parse(c.from!), price: note(compilePrice({ ...patch, ...c.spec }, `correction:${found.model.id}`)) });
   }
-  return { id: found.model.id, variants, ignoredKeys: [...ignored].sort(), version: used.version };
+  const cw = found.model.context_window;
+  const contextWindow = typeof cw === 'number' && Number.isSafeInteger(cw) && cw > 0 ? cw : null;
+  return { id: found.model.id, variants, ignoredKeys: [...ignored].sort(), version: used.version, contextWindow };
 }
 
 /** The catalog's period rule: the last period whose constraint holds, else the first. */

@@ -4,7 +4,7 @@ import { catalogPriceAt, lookupCatalog, type CatalogEntry } from './catalog.sour
 import { bundledCatalog, type CatalogData } from './catalog.data.js';
 import { compilePrice, costAt, countable, countsOk, flagsOf, inheritFees, ratesFor, scalePrice, type CompiledPrice } from './compiled-price.js';
 import { tierKind, tierPricesFor, tierTableIsDated } from './service-tier.prices.js';
-import type { PriceOverride } from './price-table.js';
+import { PRICE_BUCKETS, type PriceOverride } from './price-table.js';
 import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
 import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
 
@@ -64,6 +64,41 @@ interface TierHit {
   /** The standard catalog price it sits beside (table hits), to tell when long context is lost. */
   standard: CompiledPrice | null;
 }
+
+/** What a call asks for, as {@link PriceBook.worstCase} bounds it. */
+export interface WorstCaseRequest {
+  /** An upper bound of its input tokens. */
+  inputTokens: number;
+  /** An upper bound of its output tokens (reasoning included). */
+  outputTokens: number;
+  /** Input may be written to a cache: `5m` or `1h` (then the 1-hour rate bounds it). */
+  cacheWrite?: '5m' | '1h' | null;
+  audioIn?: boolean;
+  audioOut?: boolean;
+  imageOut?: boolean;
+  /** The tier the request asks for. */
+  serviceTier?: string | null;
+}
+
+const BUCKET = Object.fromEntries(PRICE_BUCKETS.map((b, i) => [b, i])) as Record<(typeof PRICE_BUCKETS)[number], number>;
+
+function boundOf(price: CompiledPrice, r: WorstCaseRequest): Usd {
+  const rates = ratesFor(price, r.inputTokens).perMtok;
+  let inRate = rates[BUCKET.inputUncached];
+  const more = (i: number) => {
+    if (rates[i] > inRate) inRate = rates[i];
+  };
+  if (r.cacheWrite) more(BUCKET.cacheWrite5m);
+  if (r.cacheWrite === '1h') more(BUCKET.cacheWrite1h);
+  if (r.audioIn) more(BUCKET.inputAudio);
+  let outRate = rates[BUCKET.output] > rates[BUCKET.reasoning] ? rates[BUCKET.output] : rates[BUCKET.reasoning];
+  if (r.audioOut && rates[BUCKET.outputAudio] > outRate) outRate = rates[BUCKET.outputAudio];
+  if (r.imageOut && rates[BUCKET.outputImage] > outRate) outRate = rates[BUCKET.outputImage];
+  const units = BigInt(Math.ceil(r.inputTokens)) * inRate + BigInt(Math.ceil(r.outputTokens)) * outRate;
+  return (units + MTOK - 1n) / MTOK + price.perRequest;
+}
+
+const MTOK = 1_000_000n;
 
 /** The stored price in force at `timeMs`, latest start first; null when none. */
 function storedAt(entry: ModelEntry, timeMs: number): CompiledStored | null {
@@ -263,6 +298,37 @@ export class PriceBook {
       return t.hit;
     }
     return null;
+  }
+
+  /**
+   * The most a call can cost, for admission under a budget: `request.inputTokens` at the highest
+   * input-side rate the request can be billed at (cache writes included where they may happen),
+   * `request.outputTokens` at the highest output-side rate (reasoning, audio or image output where
+   * asked for), at the standard price in force and at the requested tier's, whichever is more.
+   * Null when the model has no price (it cannot be bounded). Rounded up to the unit.
+   */
+  worstCase(provider: string, model: string, request: WorstCaseRequest): Usd | null {
+    if (typeof provider !== 'string' || typeof model !== 'string') return null;
+    const entry = this.entry(provider, model);
+    const timeMs = Date.now();
+    const stored = storedAt(entry, timeMs);
+    const standard = stored?.price ?? entry.override?.price ?? (entry.catalog ? catalogPriceAt(entry.catalog, timeMs) : null);
+    let most: Usd | null = standard ? boundOf(standard, request) : null;
+    const tier = tierKind(request.serviceTier);
+    if (tier !== 'standard' && tier !== 'batch') {
+      const t = this.tierPrice(entry, provider, model, tier, timeMs, stored !== null || entry.override !== null);
+      if (t) {
+        const b = boundOf(t.price, request);
+        if (most === null || b > most) most = b;
+      }
+    }
+    return most;
+  }
+
+  /** The model's context window when the catalog knows it (bounds input and output); null otherwise. */
+  contextWindowOf(provider: string, model: string): number | null {
+    if (typeof provider !== 'string' || typeof model !== 'string') return null;
+    return this.entry(provider, model).catalog?.contextWindow ?? null;
   }
 
   /** Models seen in calls that no price covered, for the admin API. */

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { recordCall, type CallStatus, type Tags } from '../core/index.js';
+import { KostrackBudgetExceededError, recordCall, type CallStatus, type Tags, type Usd } from '../core/index.js';
+import { admitCall, releaseReservation, type Reservation } from '../core/run-budget.js';
+import { requestBound } from './request-bound.js';
 import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
 import { runtime } from '../core/runtime.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
@@ -9,7 +11,19 @@ import { missingUsage, type NormalizedUsage } from './usage-reader.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
 const NOT_BILLED: PricedCall = Object.freeze({ costUsd: 0n, pricingModel: null, pricingSource: 'not-billed', flags: null, catalogVersion: null });
+const BLOCKED: PricedCall = Object.freeze({ costUsd: 0n, pricingModel: null, pricingSource: 'blocked', flags: null, catalogVersion: null });
 const NO_USAGE: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'no-usage', flags: null, catalogVersion: null });
+
+/** The call's worst case, or null when it cannot be bounded (then the budget's `unpriced` policy decides). */
+function worstCaseOf(book: PriceBook, provider: string, operation: string, model: string, params: unknown): Usd | null {
+  try {
+    const bound = requestBound(book, provider, operation, model, params);
+    return bound ? book.worstCase(provider, model, bound) : null;
+  } catch (e) {
+    runtime.warn(`Kostrack could not bound a ${provider} call's cost (${errorClassOf(e)}); it is treated as unpriced by budgets`);
+    return null;
+  }
+}
 
 /** Everything about one tracked call, captured when the call was made. */
 export interface CallScopeInit {
@@ -45,6 +59,8 @@ export class CallScope implements DeferredRecord {
   private responseModel: unknown;
   /** The privacy hook's answer, taken by {@link okFrom}. */
   private kept: Record<string, unknown> | undefined;
+  /** What this call holds against the budgets above it until it settles. */
+  private reservation: Reservation | null = null;
 
   constructor(readonly init: CallScopeInit) {
     this.context = init.context !== undefined ? init.context : runtime.als.getStore();
@@ -55,6 +71,31 @@ export class CallScope implements DeferredRecord {
     this.fail(error);
     throw error;
   };
+
+  /**
+   * Admission under the budgets of the active trace, before the request is sent: reserves the
+   * call's worst case, or records the call as `blocked` and throws {@link KostrackBudgetExceededError}.
+   * Free when no budget applies (one field read).
+   */
+  admit(): void {
+    const context = this.context;
+    if (!context || !context.underBudget) return;
+    const { provider, operation, requestModel, params } = this.init;
+    const book = this.init.options.priceBook ?? defaultPriceBook();
+    try {
+      this.reservation = admitCall(context, () => worstCaseOf(book, provider, operation, requestModel, params), { provider, model: requestModel });
+    } catch (error) {
+      if (error instanceof KostrackBudgetExceededError) this.block(error);
+      throw error;
+    }
+  }
+
+  /** Records the refused call: status `blocked`, cost 0, the refusal in its metadata. */
+  private block(error: KostrackBudgetExceededError): void {
+    if (!this.settle()) return;
+    this.note('budget', error.budget);
+    this.record('blocked', undefined, undefined, error, undefined);
+  }
 
   note(key: string, value: unknown): void {
     (this.notes ??= {})[key] = value;
@@ -115,7 +156,9 @@ export class CallScope implements DeferredRecord {
       const u = usage ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0, breakdown: {}, issues: [] };
       // A failed call with no usage was not billed; a successful one without readable usage has an unknown cost (null, never a silent $0).
       const noTokens = u.inputTokens === 0 && u.outputTokens === 0 && u.issues.length > 0;
-      const priced = !usage
+      const priced = status === 'blocked'
+        ? BLOCKED
+        : !usage
         ? NOT_BILLED
         : noTokens
           ? NO_USAGE
@@ -155,6 +198,10 @@ export class CallScope implements DeferredRecord {
       );
     } catch (e) {
       runtime.warn(`Kostrack could not record a ${this.init.provider} call: ${errorClassOf(e)}`);
+    } finally {
+      // The cost (if any) is now in the spans' totals: the worst case held for it is given back.
+      releaseReservation(this.reservation);
+      this.reservation = null;
     }
   }
 

@@ -46,6 +46,12 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
       const scope = new CallScope({ provider, operation, requestModel: bareModel(p.model), streamed, params: p, callTags: tags, options });
       let promise: Promise<unknown>;
       try {
+        // Under a budget: reserve the worst case, or refuse (recorded as blocked) before anything is sent.
+        scope.admit();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      try {
         promise = original(p, ...rest) as Promise<unknown>;
       } catch (error) {
         scope.fail(error);

@@ -46,6 +46,8 @@ export function trackedMethod(
       options,
     });
     try {
+      // Under a budget: reserve the worst case, or refuse (recorded as blocked) before anything is sent.
+      scope.admit();
       return handler(params, requestOptions, rest, scope);
     } catch (error) {
       // The SDK validated the arguments and threw before sending: still one error row, same error.

@@ -125,7 +125,8 @@ WITH call_in AS (
          trim_scale(COALESCE(sum(cost_usd), 0)) AS cost,
          count(*) AS calls,
          count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced,
-         count(*) FILTER (WHERE status <> 'ok') AS errors,
+         -- A call a budget refused (blocked) is not a failure.
+         count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS errors,
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
          min(time) AS first_at, max(time + latency_ms * interval '1 millisecond') AS last_at,
          array_agg(DISTINCT service_id ORDER BY service_id) AS services

@@ -152,7 +152,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     if (cost !== null) sum.cost += cost;
     else rollups.unpriced[k]++;
     rollups.calls[k]++;
-    if (c.status !== 'ok') rollups.errors[k]++;
+    if (c.status !== 'ok' && c.status !== 'blocked') rollups.errors[k]++;
     rollups.inputTokens[k] += c.inputTokens;
     rollups.outputTokens[k] += c.outputTokens;
     rollups.cachedTokens[k] += c.cachedTokens;
