@@ -1,3 +1,4 @@
+import { drainRecords } from './deferred-records.js';
 import { KostrackConfigError } from './errors.js';
 import { usd, usdToString, type Usd } from './money.js';
 import { runtime } from './runtime.js';
@@ -22,11 +23,8 @@ export type BudgetInput =
       unpriced?: 'refuse' | 'allow';
     };
 
-/** A validated budget on a span. */
+/** A validated budget; one object may serve every run of a decorated method (what a run spends is on its span). */
 export class RunBudget {
-  /** Calls this budget let through past its limit in `warn` mode (warned once). */
-  warned = false;
-
   constructor(
     readonly limit: Usd,
     readonly mode: 'enforce' | 'warn',
@@ -120,6 +118,9 @@ export interface Reservation {
  */
 export function admitCall(context: TraceContext | null | undefined, estimate: () => Usd | null, call: { provider: string; model: string }): Reservation | null {
   if (!context || !context.underBudget) return null;
+  // Calls whose responses arrived but whose rows wait for the caller's code to resume are settled
+  // first: their exact cost replaces the worst case they hold.
+  drainRecords();
   const amount = estimate();
   const nodes: TraceContext[] = [];
   for (let node: TraceContext | null = context; node; node = node.parent) {
@@ -144,9 +145,9 @@ export function admitCall(context: TraceContext | null | undefined, estimate: ()
       model: call.model,
     };
     if (budget.mode === 'enforce') throw new KostrackBudgetExceededError(refusal);
-    if (!budget.warned) {
-      budget.warned = true;
-      runtime.warn(`${new KostrackBudgetExceededError(refusal).message} (warn mode: the call goes ahead; warned once per budget)`);
+    if (!node.budgetWarned) {
+      node.budgetWarned = true;
+      runtime.warn(`${new KostrackBudgetExceededError(refusal).message} (warn mode: the call goes ahead; warned once per run)`);
     }
   }
   const held = amount ?? 0n;

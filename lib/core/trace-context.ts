@@ -51,6 +51,8 @@ export class TraceContext {
   underBudget: boolean;
   /** Worst-case cost held by calls in flight under this span's budget. */
   reserved: Usd = 0n;
+  /** A `warn`-mode budget here has warned (once per run). */
+  budgetWarned = false;
   private cost: Usd = 0n;
   private calls = 0;
   private unpriced = 0;

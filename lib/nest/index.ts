@@ -8,3 +8,4 @@ export { KostrackHealth } from './kostrack.health.js';
 export { KostrackHealthIndicator, type KostrackHealthIndicatorResult } from './kostrack.health-indicator.js';
 export { InjectLlmClient } from './inject-llm-client.decorator.js';
 export { createLlmClientProviders, llmClientToken, KOSTRACK_PRICE_BOOK, type LlmClientDefinition } from './llm-clients.providers.js';
+export { BudgetExceededFilter, budgetExceededBody, type BudgetExceededBody } from './budget-exceeded.filter.js';

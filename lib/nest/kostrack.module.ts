@@ -1,6 +1,7 @@
 import { type DynamicModule, Inject, Module, type NestInterceptor, type OnModuleInit, type Provider } from '@nestjs/common';
 import { KostrackConfigError } from '../core/errors.js';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { BudgetExceededFilter } from './budget-exceeded.filter.js';
 import { configureKostrack } from '../core/configure.js';
 import { assertServiceId } from '../core/runtime.js';
 import { normalizeTags } from '../core/tags.js';
@@ -59,7 +60,13 @@ function withInterceptor(definition: DynamicModule): DynamicModule {
       options.globalInterceptor === false ? passThrough : interceptor,
     inject: [KOSTRACK_OPTIONS, TraceInterceptor],
   };
-  return { ...definition, providers: [...(definition.providers ?? []), global] };
+  // A budget refusal escaping a handler answers 402 (turned off with budgetErrorFilter: false).
+  const filter: Provider = {
+    provide: APP_FILTER,
+    useFactory: (options: KostrackModuleOptions, adapterHost: HttpAdapterHost) => new BudgetExceededFilter(adapterHost, options.budgetErrorFilter !== false),
+    inject: [KOSTRACK_OPTIONS, HttpAdapterHost],
+  };
+  return { ...definition, providers: [...(definition.providers ?? []), global, filter] };
 }
 
 /** Named LLM clients become global providers, injectable with `@InjectLlmClient(name)`. */

@@ -42,6 +42,11 @@ export interface KostrackModuleOptions extends StorageOptions {
    * bundled catalog is used. Each row stores the catalog version that priced it.
    */
   catalog?: { file?: string; url?: string };
+  /**
+   * Answer HTTP 402 with a JSON body (limit, spent, reserved, estimate, resets at) when a
+   * `KostrackBudgetExceededError` escapes a handler. Default true; `false` leaves it to your filters.
+   */
+  budgetErrorFilter?: boolean;
   /** The admin REST API and dashboard under `/<path>` (default `kostrack`); off unless `enabled`, guarded by `apiKey` or `guard`. */
   admin?: AdminOptions;
 }
