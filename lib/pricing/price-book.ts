@@ -83,18 +83,24 @@ export interface WorstCaseRequest {
 const BUCKET = Object.fromEntries(PRICE_BUCKETS.map((b, i) => [b, i])) as Record<(typeof PRICE_BUCKETS)[number], number>;
 
 function boundOf(price: CompiledPrice, r: WorstCaseRequest): Usd {
-  const rates = ratesFor(price, r.inputTokens).perMtok;
-  let inRate = rates[BUCKET.inputUncached];
-  const more = (i: number) => {
-    if (rates[i] > inRate) inRate = rates[i];
-  };
-  if (r.cacheWrite) more(BUCKET.cacheWrite5m);
-  if (r.cacheWrite === '1h') more(BUCKET.cacheWrite1h);
-  if (r.audioIn) more(BUCKET.inputAudio);
-  let outRate = rates[BUCKET.output] > rates[BUCKET.reasoning] ? rates[BUCKET.output] : rates[BUCKET.reasoning];
-  if (r.audioOut && rates[BUCKET.outputAudio] > outRate) outRate = rates[BUCKET.outputAudio];
-  if (r.imageOut && rates[BUCKET.outputImage] > outRate) outRate = rates[BUCKET.outputImage];
-  const units = BigInt(Math.ceil(r.inputTokens)) * inRate + BigInt(Math.ceil(r.outputTokens)) * outRate;
+  const set = ratesFor(price, r.inputTokens);
+  // The highest input-side and output-side rate the request can be billed at (bucket indexes).
+  const m = set.perMtok;
+  let inAt = BUCKET.inputUncached;
+  if (r.cacheWrite && m[BUCKET.cacheWrite5m] > m[inAt]) inAt = BUCKET.cacheWrite5m;
+  if (r.cacheWrite === '1h' && m[BUCKET.cacheWrite1h] > m[inAt]) inAt = BUCKET.cacheWrite1h;
+  if (r.audioIn && m[BUCKET.inputAudio] > m[inAt]) inAt = BUCKET.inputAudio;
+  let outAt = m[BUCKET.output] >= m[BUCKET.reasoning] ? BUCKET.output : BUCKET.reasoning;
+  if (r.audioOut && m[BUCKET.outputAudio] > m[outAt]) outAt = BUCKET.outputAudio;
+  if (r.imageOut && m[BUCKET.outputImage] > m[outAt]) outAt = BUCKET.outputImage;
+  const input = Math.ceil(r.inputTokens);
+  const output = Math.ceil(r.outputTokens);
+  if (set.fast) {
+    // Whole units per token: the sum is exact while it stays a safe integer (as in costAt).
+    const units = input * set.perToken[inAt] + output * set.perToken[outAt];
+    if (Number.isSafeInteger(units)) return BigInt(units) + price.perRequest;
+  }
+  const units = BigInt(input) * set.perMtok[inAt] + BigInt(output) * set.perMtok[outAt];
   return (units + MTOK - 1n) / MTOK + price.perRequest;
 }
 
@@ -310,7 +316,7 @@ export class PriceBook {
   worstCase(provider: string, model: string, request: WorstCaseRequest): Usd | null {
     if (typeof provider !== 'string' || typeof model !== 'string') return null;
     const entry = this.entry(provider, model);
-    const timeMs = Date.now();
+    const timeMs = entry.timed ? Date.now() : 0;
     const stored = storedAt(entry, timeMs);
     const standard = stored?.price ?? entry.override?.price ?? (entry.catalog ? catalogPriceAt(entry.catalog, timeMs) : null);
     let most: Usd | null = standard ? boundOf(standard, request) : null;

@@ -43,16 +43,14 @@ interface Walk {
   cacheWrite: '5m' | '1h' | null;
 }
 
-const encoder = new TextEncoder();
-
 function walk(value: unknown, w: Walk, depth: number): void {
   if (depth > 64) {
     w.unbounded = true;
     return;
   }
   if (typeof value === 'string') {
-    // Bytes of the UTF-8 text plus its quotes.
-    w.bytes += (value.length < 128 && /^[\x00-\x7f]*$/.test(value) ? value.length : encoder.encode(value).length) + 2;
+    // Bytes of the UTF-8 text plus its quotes (counted natively, without encoding a copy).
+    w.bytes += Buffer.byteLength(value, 'utf8') + 2;
     return;
   }
   if (typeof value === 'number' || typeof value === 'boolean') {
@@ -61,45 +59,50 @@ function walk(value: unknown, w: Walk, depth: number): void {
   }
   if (value === null || typeof value !== 'object') return;
   if (Array.isArray(value)) {
-    for (const item of value) walk(item, w, depth + 1);
+    for (let i = 0; i < value.length; i++) walk(value[i], w, depth + 1);
     w.bytes += 2 + value.length;
     return;
   }
   const obj = value as Record<string, unknown>;
-  const type = obj.type;
-  if (typeof type === 'string') {
-    if (IMAGE_PARTS.has(type)) {
-      w.images++;
-      return;
-    }
-    if (UNBOUNDED_PARTS.has(type)) {
-      if (type === 'input_audio' || type === 'audio') w.audio = true;
-      w.unbounded = true;
-      return;
-    }
-  }
-  // Gemini parts: inlineData / fileData carry media by MIME type.
-  const media = (obj.inlineData ?? obj.fileData) as { mimeType?: unknown } | undefined;
-  if (media && typeof media === 'object') {
-    const mime = typeof media.mimeType === 'string' ? media.mimeType : '';
-    if (mime.startsWith('image/')) w.images++;
-    else {
-      if (mime.startsWith('audio/')) w.audio = true;
-      w.unbounded = true;
-    }
-    return;
-  }
-  if (obj.cache_control && typeof obj.cache_control === 'object') {
-    const ttl = (obj.cache_control as { ttl?: unknown }).ttl;
-    w.cacheWrite = ttl === '1h' ? '1h' : w.cacheWrite === '1h' ? '1h' : '5m';
-  }
-  for (const key in obj) {
+  // Keys are compared as strings, not looked up as properties: request objects come in many
+  // shapes, and a property that is absent costs more to find than a key costs to compare.
+  const keys = Object.keys(obj);
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const v = obj[key];
     if (v === undefined) continue;
-    w.bytes += key.length + 4;
-    if (BINARY_KEYS.has(key) && typeof v === 'string' && v.length > 256) continue;
-    walk(v, w, depth + 1);
+    if (key === 'type' && typeof v === 'string') {
+      if (IMAGE_PARTS.has(v)) {
+        w.images++;
+        return;
+      }
+      if (UNBOUNDED_PARTS.has(v)) {
+        if (v === 'input_audio' || v === 'audio') w.audio = true;
+        w.unbounded = true;
+        return;
+      }
+    } else if ((key === 'inlineData' || key === 'fileData') && v !== null && typeof v === 'object') {
+      // Gemini parts carry media by MIME type.
+      const mime = (v as { mimeType?: unknown }).mimeType;
+      const kind = typeof mime === 'string' ? mime : '';
+      if (kind.startsWith('image/')) w.images++;
+      else {
+        if (kind.startsWith('audio/')) w.audio = true;
+        w.unbounded = true;
+      }
+      return;
+    } else if (key === 'cache_control' && v !== null && typeof v === 'object') {
+      w.cacheWrite = (v as { ttl?: unknown }).ttl === '1h' || w.cacheWrite === '1h' ? '1h' : '5m';
+    }
+    bytes += key.length + 4;
+    if (typeof v === 'string') {
+      // A long value under a binary key is data or a data: URL, not text the model reads.
+      if (v.length > 256 && BINARY_KEYS.has(key)) continue;
+      bytes += Buffer.byteLength(v, 'utf8') + 2;
+    } else walk(v, w, depth + 1);
   }
+  w.bytes += bytes;
 }
 
 /** A fixed allowance for the system text a provider adds (tool-use instructions, chat template). */
@@ -124,10 +127,10 @@ function boundOf(
   params: Params,
   fields: readonly string[],
   outputCap: number | null,
-  extra: { unboundedInput?: boolean; audioOut?: boolean; imageOut?: boolean; serviceTier?: unknown; imageKey: string; cacheWrite?: '5m' | null; outputTimes?: number },
+  extra: { unboundedInput?: boolean; tools?: boolean; audioOut?: boolean; imageOut?: boolean; serviceTier?: unknown; imageKey: string; cacheWrite?: '5m' | '1h' | null; outputTimes?: number },
 ): RequestBound | null {
   const w: Walk = { bytes: 0, images: 0, unbounded: extra.unboundedInput === true, audio: false, cacheWrite: extra.cacheWrite ?? null };
-  let tools = false;
+  let tools = extra.tools === true;
   for (const f of fields) {
     const v = params[f];
     if (v === undefined || v === null) continue;
@@ -188,18 +191,24 @@ export function requestBound(book: PriceBook, provider: string, operation: strin
     case 'messages.parse':
     case 'beta.messages.parse':
     case 'messages.stream':
-    case 'beta.messages.stream':
-      // max_tokens is required and includes extended thinking.
-      return boundOf(book, provider, model, p, ['system', 'messages', 'tools', 'output_format'], positiveInt(p.max_tokens), {
+    case 'beta.messages.stream': {
+      // A top-level cache_control caches the request's last block automatically (its ttl sets the write rate).
+      const cache = p.cache_control as { ttl?: unknown } | null | undefined;
+      // max_tokens is required and includes extended thinking. output_config.format (and the beta's output_format) is a schema sent as input.
+      return boundOf(book, provider, model, p, ['system', 'messages', 'tools', 'output_config', 'output_format'], positiveInt(p.max_tokens), {
         serviceTier: p.service_tier === 'auto' ? 'priority' : null,
         imageKey: 'anthropic',
+        cacheWrite: cache && typeof cache === 'object' ? (cache.ttl === '1h' ? '1h' : '5m') : null,
       });
+    }
     case 'generateContent':
     case 'generateContentStream': {
       const config = (p.config ?? {}) as Params;
       const cached = config.cachedContent != null;
-      return boundOf(book, provider, model, { contents: p.contents, config: { systemInstruction: config.systemInstruction, tools: config.tools, responseSchema: config.responseSchema } }, ['contents', 'config'], positiveInt(config.maxOutputTokens), {
+      return boundOf(book, provider, model, { contents: p.contents, config: { systemInstruction: config.systemInstruction, tools: config.tools, responseSchema: config.responseSchema, responseJsonSchema: config.responseJsonSchema } }, ['contents', 'config'], positiveInt(config.maxOutputTokens), {
         unboundedInput: cached,
+        // Gemini's tools sit in `config`, not in a field of their own.
+        tools: config.tools != null,
         imageOut: /image/.test(model),
         audioOut: Array.isArray(config.responseModalities) && config.responseModalities.includes('AUDIO'),
         imageKey: 'gemini',
