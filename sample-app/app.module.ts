@@ -6,6 +6,7 @@ import type { ProviderEndpoints } from './provider.config.js';
 import { WorkflowsController } from './workflows.controller.js';
 import { InvoicePipeline } from './workflows/invoice-pipeline.service.js';
 import { MonthEndClose } from './workflows/month-end-close.service.js';
+import { RunawayAgent } from './workflows/runaway-agent.service.js';
 
 export interface SampleAppConfig {
   endpoints: ProviderEndpoints;
@@ -36,7 +37,7 @@ export class AppModule {
         }),
       ],
       controllers: [WorkflowsController],
-      providers: [InvoicePipeline, MonthEndClose],
+      providers: [InvoicePipeline, MonthEndClose, RunawayAgent],
     };
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
 import type { RunReport } from './run-report.js';
 import { InvoicePipeline } from './workflows/invoice-pipeline.service.js';
 import { MonthEndClose } from './workflows/month-end-close.service.js';
+import { RunawayAgent, type StoppedRun } from './workflows/runaway-agent.service.js';
 
 /** Runs the seed's workflows over HTTP and prints each run like the seed does. */
 @Controller('workflows')
@@ -11,6 +12,7 @@ export class WorkflowsController {
   constructor(
     private readonly invoices: InvoicePipeline,
     private readonly monthEnd: MonthEndClose,
+    private readonly runaway: RunawayAgent,
   ) {}
 
   @Post('invoice-pipeline')
@@ -25,7 +27,14 @@ export class WorkflowsController {
     return this.print(await this.monthEnd.run(body.period ?? '2025-06'));
   }
 
-  private print(report: RunReport): RunReport {
+  /** An agent loop that would never end, stopped by the $0.05 budget on its trace. */
+  @Post('runaway-agent')
+  @HttpCode(200)
+  async runawayAgent(@Body() body: { task?: string } = {}): Promise<StoppedRun> {
+    return this.print(await this.runaway.run(body.task ?? 'reconcile every ledger'));
+  }
+
+  private print<T extends RunReport>(report: T): T {
     for (const line of report.lines) this.logger.log(line);
     return report;
   }

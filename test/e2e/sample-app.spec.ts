@@ -119,6 +119,26 @@ describe('sample app, started like `npm start`', () => {
     expect(output).toContain(`[${workflow}] trace ${report.traceId}`);
   });
 
+  it('the runaway agent stops at its $0.05 budget: the refused call never left, the total is exact and below the limit', async () => {
+    const report = (await run('runaway-agent')) as Report & { stoppedBy: { limit: string; spent: string; estimate: string; remaining: string } };
+    expect(report.stoppedBy.limit).toBe('0.05');
+    // What the budget had settled when it refused is the run's total; the refused call cost nothing.
+    expect(exact(report.stoppedBy.spent)).toBe(exact(report.totalCostUsd));
+    expect(usd(report.totalCostUsd) <= usd('0.05')).toBe(true);
+    // The next call would not fit: its worst case is more than what was left.
+    expect(usd(report.stoppedBy.estimate) > usd(report.stoppedBy.remaining)).toBe(true);
+    expect(usdToString(usd('0.05') - usd(report.totalCostUsd))).toBe(exact(report.stoppedBy.remaining));
+    const stored = await storedTrace(report.traceId, report.callCount);
+    expect(exact(stored.total_cost_usd)).toBe(exact(report.totalCostUsd));
+    const rows = await db.inSchema<{ status: string; n: number; cost: string }>(
+      `SELECT status, count(*)::int AS n, COALESCE(sum(cost_usd), 0)::text AS cost FROM llm_calls WHERE trace_id = $1 GROUP BY status ORDER BY status`,
+      [report.traceId],
+    );
+    expect(rows.map((r) => [r.status, r.n])).toEqual([['blocked', 1], ['ok', report.callCount - 1]]);
+    expect(exact(rows[0].cost)).toBe('0');
+    expect(exact(rows[1].cost)).toBe(exact(report.totalCostUsd));
+  });
+
   it('the admin API refuses requests without the key, and the dashboard is served', async () => {
     expect((await fetch(`${url}/kostrack/traces`)).status).toBe(401);
     const page = await fetch(`${url}/kostrack/`);
