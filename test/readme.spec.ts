@@ -48,11 +48,25 @@ afterAll(async () => {
 describe('README', () => {
   it('shows every example file verbatim', () => {
     const named = blocks('ts').filter((b) => b.startsWith('// examples/'));
-    expect(named.map((b) => b.slice(3, b.indexOf(' ', 3)))).toEqual(['examples/invoice-pipeline.module.ts', 'examples/month-end-close.ts']);
+    expect(named.map((b) => b.slice(3, b.indexOf(' ', 3)))).toEqual(['examples/invoice-pipeline.module.ts', 'examples/month-end-close.ts', 'examples/runaway-budget.ts']);
     for (const block of named) {
       const file = block.slice(3, block.indexOf(' ', 3));
       expect(block, file).toBe(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'));
     }
+  });
+
+  it('runs the budget example: the loop stops below its limit, and the refused step could not have fit', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const { stopped } = await import('../examples/runaway-budget.js');
+    const printed = log.mock.calls.map((c) => String(c[0]));
+    log.mockRestore();
+    expect(stopped.limit).toBe('0.05');
+    expect(usd(stopped.total) <= usd('0.05')).toBe(true);
+    expect(usdToString(usd('0.05') - usd(stopped.total))).toBe(stopped.remaining);
+    expect(usd(stopped.estimate) > usd(stopped.remaining)).toBe(true);
+    // Many steps ran (each far below its worst case), then one was refused.
+    expect(stopped.calls).toBeGreaterThan(40);
+    expect(printed).toEqual([`Stopped at $${stopped.total} of $0.05: the next step could cost $${stopped.estimate}, $${stopped.remaining} was left`]);
   });
 
   let plainTraceId = '';
