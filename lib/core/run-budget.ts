@@ -32,6 +32,11 @@ export class RunBudget {
   ) {}
 }
 
+/** A bad value as the user wrote it: JSON for strings, but NaN and Infinity as themselves (JSON says null). */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
 /** Validates a budget where it is declared; throws {@link KostrackConfigError} with what is wrong. */
 export function parseBudget(input: BudgetInput | undefined, where: string): RunBudget | null {
   if (input === undefined || input === null) return null;
@@ -45,9 +50,9 @@ export function parseBudget(input: BudgetInput | undefined, where: string): RunB
     if (typeof spec.limit !== 'string' && typeof spec.limit !== 'number') throw new TypeError();
     limit = usd(spec.limit);
   } catch {
-    throw new KostrackConfigError(`${where}: budget limit must be a non-negative amount in USD like '0.50', got ${JSON.stringify(spec.limit)}`);
+    throw new KostrackConfigError(`${where}: budget limit must be a non-negative amount in USD like '0.50', got ${shown(spec.limit)}`);
   }
-  if (limit < 0n) throw new KostrackConfigError(`${where}: budget limit must not be negative, got ${JSON.stringify(spec.limit)}`);
+  if (limit < 0n) throw new KostrackConfigError(`${where}: budget limit must not be negative, got ${shown(spec.limit)}`);
   if (spec.mode !== undefined && spec.mode !== 'enforce' && spec.mode !== 'warn')
     throw new KostrackConfigError(`${where}: budget mode must be 'enforce' or 'warn', got ${JSON.stringify(spec.mode)}`);
   if (spec.unpriced !== undefined && spec.unpriced !== 'refuse' && spec.unpriced !== 'allow')

@@ -149,6 +149,8 @@ export class CallScope implements DeferredRecord {
   }
 
   private record(status: CallStatus, usage: NormalizedUsage | undefined, responseModel: unknown, error: unknown, kept: Record<string, unknown> | undefined): void {
+    // What of the worst case stays held for the rest of the run (see finally).
+    let stillHeld = 0n;
     try {
       const { init } = this;
       const model = this.modelOf(responseModel);
@@ -163,6 +165,11 @@ export class CallScope implements DeferredRecord {
         : noTokens
           ? NO_USAGE
           : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch, serviceTier: u.serviceTier });
+      // A call billed for what we could not read (no usage, or a stream stopped early: the provider
+      // bills what it generated until then) counts at its worst case, or the budget would not bound it.
+      const held = this.reservation?.amount ?? 0n;
+      if (held > 0n && (status === 'aborted' || priced.costUsd === null)) stillHeld = held - (priced.costUsd ?? 0n);
+      if (stillHeld < 0n) stillHeld = 0n;
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
@@ -199,9 +206,11 @@ export class CallScope implements DeferredRecord {
     } catch (e) {
       runtime.warn(`Kostrack could not record a ${this.init.provider} call: ${errorClassOf(e)}`);
     } finally {
-      // The cost (if any) is now in the spans' totals: the worst case held for it is given back.
-      releaseReservation(this.reservation);
+      // The cost (if any) is now in the spans' totals: the worst case held for it is given back,
+      // but for what an unknown or partial cost leaves uncovered.
+      const reservation = this.reservation;
       this.reservation = null;
+      if (reservation) releaseReservation(stillHeld > 0n ? { nodes: reservation.nodes, amount: reservation.amount - stillHeld } : reservation);
     }
   }
 
