@@ -97,8 +97,8 @@ export class KostrackBudgetExceededError extends Error {
   constructor(refusal: BudgetRefusal) {
     super(
       refusal.estimate === null
-        ? `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a ${refusal.provider} call to ${refusal.model}: the model has no price, so its cost cannot be bounded`
-        : `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a ${refusal.provider} call to ${refusal.model}: it may cost up to $${refusal.estimate}, $${refusal.remaining} is left ($${refusal.spent} spent, $${refusal.reserved} held by calls in flight)`,
+        ? `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a call to ${refusal.provider}/${refusal.model}: the model has no price, so its cost cannot be bounded`
+        : `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a call to ${refusal.provider}/${refusal.model}: ${overrun(refusal)}`,
     );
     this.budget = refusal;
     this.limit = refusal.limit;
@@ -106,6 +106,10 @@ export class KostrackBudgetExceededError extends Error {
     this.reserved = refusal.reserved;
     this.estimate = refusal.estimate;
   }
+}
+
+function overrun(r: BudgetRefusal): string {
+  return `it may cost up to $${r.estimate}, $${r.remaining} is left ($${r.spent} spent, $${r.reserved} held by calls in flight)`;
 }
 
 /** What a call holds against the budgets above it until it settles. */
@@ -152,7 +156,8 @@ export function admitCall(context: TraceContext | null | undefined, estimate: ()
     if (budget.mode === 'enforce') throw new KostrackBudgetExceededError(refusal);
     if (!node.budgetWarned) {
       node.budgetWarned = true;
-      runtime.warn(`${new KostrackBudgetExceededError(refusal).message} (warn mode: the call goes ahead; warned once per run)`);
+      const why = refusal.estimate === null ? 'the model has no price, so its cost cannot be bounded' : overrun(refusal);
+      runtime.warn(`Kostrack budget of $${refusal.limit} on "${refusal.spanName}" is exceeded by a call to ${refusal.provider}/${refusal.model}: ${why}; warn mode lets it through (warned once per run)`);
     }
   }
   const held = amount ?? 0n;

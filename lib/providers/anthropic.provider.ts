@@ -36,6 +36,10 @@ export function wrapAnthropic<T extends object>(client: T, provider: string, opt
       const { forward, tags } = takeCallOptions(body);
       const fromOptions = takeCallOptions(requestOptions);
       const callTags = fromOptions.tags ?? tags;
+      // Under a budget, a refusal is thrown here, before the helper starts its request in the
+      // background (where the SDK would wrap it in an AnthropicError).
+      const model = (forward as { model?: unknown } | null)?.model;
+      new CallScope({ provider, operation, requestModel: typeof model === 'string' ? model : '', streamed: true, params: forward, callTags, options }).preflight();
       return run(forward, callTags ? { ...(fromOptions.forward as object), [KOSTRACK_KEY]: { tags: callTags } } : fromOptions.forward);
     };
   };

@@ -90,6 +90,18 @@ export class CallScope implements DeferredRecord {
     }
   }
 
+  /**
+   * Admission checked ahead of a helper that sends later (Anthropic's `messages.stream()`): a
+   * refusal is recorded and thrown now, where the caller can see it as itself; an admitted call
+   * gives its hold back, and the request the helper makes is admitted again when it is sent.
+   */
+  preflight(): void {
+    this.admit();
+    releaseReservation(this.reservation);
+    this.reservation = null;
+    this.done = true;
+  }
+
   /** Records the refused call: status `blocked`, cost 0, the refusal in its metadata. */
   private block(error: KostrackBudgetExceededError): void {
     if (!this.settle()) return;

@@ -102,3 +102,24 @@ export function trackApiPromise<T>(promise: T, scope: CallScope, onData: (data: 
   instrument(promise, scope, onData);
   return promise;
 }
+
+/** What a refused call returns in place of the SDK's APIPromise. */
+type Refused = Promise<never> & { _thenUnwrap: () => Refused; parse: () => Refused; withResponse: () => Refused; asResponse: () => Refused };
+
+/**
+ * A call refused before it was sent (a budget): a rejected promise that also answers the
+ * APIPromise methods callers and the SDK's own helpers use (`withResponse()`, `asResponse()`,
+ * `parse()`, `_thenUnwrap()`), each with the same rejection. Returned, not thrown, so that
+ * `Promise.all(items.map(() => client.….create()))` sees every refusal.
+ */
+export function refusedApiPromise(error: unknown): Refused {
+  const p = Promise.reject(error) as Refused;
+  // Whoever awaits it gets the error; one never awaited (only withResponse() was) must not take
+  // the process down as an unhandled rejection.
+  p.catch(() => undefined);
+  p._thenUnwrap = () => refusedApiPromise(error);
+  p.parse = () => refusedApiPromise(error);
+  p.withResponse = () => refusedApiPromise(error);
+  p.asResponse = () => refusedApiPromise(error);
+  return p;
+}

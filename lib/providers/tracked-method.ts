@@ -1,4 +1,6 @@
+import { KostrackBudgetExceededError } from '../core/run-budget.js';
 import { runtime } from '../core/runtime.js';
+import { refusedApiPromise } from './stainless-promise.js';
 import { CallScope } from './call-tracker.js';
 import type { Tags } from '../core/index.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
@@ -48,6 +50,11 @@ export function trackedMethod(
     try {
       // Under a budget: reserve the worst case, or refuse (recorded as blocked) before anything is sent.
       scope.admit();
+    } catch (error) {
+      if (error instanceof KostrackBudgetExceededError) return refusedApiPromise(error);
+      throw error;
+    }
+    try {
       return handler(params, requestOptions, rest, scope);
     } catch (error) {
       // The SDK validated the arguments and threw before sending: still one error row, same error.

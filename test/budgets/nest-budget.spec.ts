@@ -88,7 +88,7 @@ describe.each<Platform>(['express', 'fastify'])('budgets in a Nest app on %s', (
     expect(body).toEqual({
       statusCode: 402,
       error: 'Payment Required',
-      message: expect.stringContaining('refused a openai call to gpt-4o-mini'),
+      message: expect.stringContaining('refused a call to openai/gpt-4o-mini'),
       limit: '0.002',
       spent: '0.0018225',
       reserved: '0',

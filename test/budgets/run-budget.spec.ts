@@ -108,7 +108,7 @@ describe('a runaway loop', () => {
       model: 'gpt-4o-mini',
     });
     expect(error.message).toBe(
-      'Kostrack budget of $0.05 on "trace" refused a openai call to gpt-4o-mini: it may cost up to $0.00301545, $0.001784 is left ($0.048216 spent, $0 held by calls in flight)',
+      'Kostrack budget of $0.05 on "trace" refused a call to openai/gpt-4o-mini: it may cost up to $0.00301545, $0.001784 is left ($0.048216 spent, $0 held by calls in flight)',
     );
     const ok = rows('ok');
     expect(ok).toHaveLength(16);
@@ -167,6 +167,26 @@ describe('calls started together', () => {
     expect(h.server.requests).toHaveLength(3);
     expect(rows('ok')).toHaveLength(3);
     expect(rows('blocked')).toHaveLength(7);
+  });
+});
+
+describe('a refusal is a rejected promise, not a throw', () => {
+  it('create() called directly in Promise.allSettled: every refusal lands there; withResponse() and parse() of a refused call reject alike', async () => {
+    use('gpt-4o-mini-2024-07-18', MINI_USAGE);
+    const openai = wrap(rawClient());
+    const body = { model: 'gpt-4o-mini', max_tokens: 5000, messages: [{ role: 'user' as const, content: 'Say hello' }] };
+    // 2.5 estimates: 2 fit, the other 3 are refused.
+    await trace({ budget: usdToString((usd(E) * 5n) / 2n) }, async () => {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => openai.chat.completions.create(body)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
+      for (const r of results.slice(2)) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(KostrackBudgetExceededError);
+      // The APIPromise methods and the SDK's parse() helper (built on _thenUnwrap) reject with the refusal too.
+      await expect(openai.chat.completions.create(body).withResponse()).rejects.toBeInstanceOf(KostrackBudgetExceededError);
+      await expect(openai.chat.completions.create(body).asResponse()).rejects.toBeInstanceOf(KostrackBudgetExceededError);
+      await expect(openai.chat.completions.parse(body)).rejects.toBeInstanceOf(KostrackBudgetExceededError);
+    });
+    expect(h.server.requests).toHaveLength(2);
+    expect(rows('blocked')).toHaveLength(6);
   });
 });
 
@@ -233,7 +253,7 @@ describe('warn mode', () => {
     expect(root.totalCostDecimal).toBe('0.0090405');
     expect(root.reserved).toBe(0n);
     expect(budgetWarnings()).toEqual([
-      'Kostrack budget of $0.005 on "trace" refused a openai call to gpt-4o-mini: it may cost up to $0.00301545, $0.0019865 is left ($0.0030135 spent, $0 held by calls in flight) (warn mode: the call goes ahead; warned once per run)',
+      'Kostrack budget of $0.005 on "trace" is exceeded by a call to openai/gpt-4o-mini: it may cost up to $0.00301545, $0.0019865 is left ($0.0030135 spent, $0 held by calls in flight); warn mode lets it through (warned once per run)',
     ]);
   });
 });
@@ -245,7 +265,7 @@ describe('models without a price', () => {
     const error = await trace({ budget: '1' }, () => refusal(() => ask(openai, { model: 'acme-unknown-1' })));
     expect(error.estimate).toBeNull();
     expect(error.budget).toMatchObject({ limit: '1', spent: '0', reserved: '0', estimate: null, remaining: '1', model: 'acme-unknown-1' });
-    expect(error.message).toBe('Kostrack budget of $1 on "trace" refused a openai call to acme-unknown-1: the model has no price, so its cost cannot be bounded');
+    expect(error.message).toBe('Kostrack budget of $1 on "trace" refused a call to openai/acme-unknown-1: the model has no price, so its cost cannot be bounded');
     expect(h.server.requests).toHaveLength(0);
     expectBlockedRow(h.only(), error);
   });
