@@ -66,7 +66,7 @@ export class BatchCommitter {
       const spansInserted = await this.pool.transaction(async (db) => {
         if (!db.copyFrom) throw new CopyUnsupportedError();
         await db.copyFrom(this.sql.copyCalls, copy.text);
-        const [row] = await db.query<{ spans: number }>(this.sql.afterCopy, [...rollupParams(copy.rollups), ...spanParams]);
+        const [row] = await db.query<{ spans: number }>(this.sql.afterCopy, [...rollupParams(copy.rollups), ...spanParams, calls.map((c) => c.spanId)]);
         return row.spans;
       });
       return { calls: calls.length, spans: spansInserted };

@@ -108,6 +108,40 @@ function traceUpsert(s: string): string {
 )`;
 }
 
+/**
+ * Budget usage from `budget_calls` (the calls this statement inserted): each call adds its cost to
+ * every budget whose scope it is in, for the period it was made in, and the worst case its call
+ * held (`llm_budget_reservations`, keyed by span id) is given back, all in one upsert per usage
+ * row, in key order (admission locks the same rows in the same order). Only inserted rows come
+ * here, so a replay adds nothing twice.
+ */
+function budgetCtes(s: string): string {
+  return `budget_hits AS (
+  SELECT b.id AS budget_id, x.v AS scope_value, ${s}.kostrack_period_start(b.period, c.time) AS period_start,
+         COALESCE(c.cost_usd, 0) AS cost, (c.status <> 'blocked')::int AS calls
+    FROM budget_calls c CROSS JOIN ${s}.llm_budgets b
+    CROSS JOIN LATERAL (SELECT CASE WHEN b.scope_tag = 'service' THEN c.service_id ELSE c.tags ->> b.scope_tag END AS v) x
+   WHERE x.v IS NOT NULL AND (b.scope_value IS NULL OR b.scope_value = x.v)
+), budget_released AS (
+  DELETE FROM ${s}.llm_budget_reservations r USING budget_calls c WHERE r.span_id = c.span_id
+  RETURNING r.budget_id, r.scope_value, r.period_start, r.amount
+), budget_deltas AS (
+  SELECT budget_id, scope_value, period_start, sum(cost) AS cost, sum(calls) AS calls, sum(held) AS released FROM (
+    SELECT budget_id, scope_value, period_start, cost, calls, 0::numeric AS held FROM budget_hits
+    UNION ALL SELECT budget_id, scope_value, period_start, 0, 0, amount FROM budget_released
+  ) d GROUP BY budget_id, scope_value, period_start
+), budget_up AS (
+  INSERT INTO ${s}.llm_budget_usage AS u (budget_id, scope_value, period_start, spent, calls)
+  SELECT budget_id, scope_value, period_start, trim_scale(cost), calls FROM budget_deltas ORDER BY budget_id, scope_value, period_start
+  ON CONFLICT (budget_id, scope_value, period_start) DO UPDATE SET
+    spent = trim_scale(u.spent + EXCLUDED.spent),
+    calls = u.calls + EXCLUDED.calls,
+    reserved = GREATEST(u.reserved - (SELECT d.released FROM budget_deltas d
+                                      WHERE d.budget_id = u.budget_id AND d.scope_value = u.scope_value AND d.period_start = u.period_start), 0)
+  RETURNING 1
+)`;
+}
+
 export function batchStatements(schema: string): BatchStatements {
   const s = quoteSchema(schema);
   const batch = `
@@ -118,7 +152,7 @@ WITH call_in AS (
   INSERT INTO ${s}.llm_calls (${CALL_FIELDS})
   SELECT * FROM call_in
   ON CONFLICT (span_id) DO NOTHING
-  RETURNING trace_id, time, latency_ms, cost_usd, input_tokens, output_tokens, cached_tokens, service_id, status
+  RETURNING span_id, trace_id, time, latency_ms, cost_usd, input_tokens, output_tokens, cached_tokens, service_id, status, tags
 ), call_sums AS (
   -- Only rows this statement inserted reach the rollup, so a replayed batch adds nothing twice.
   SELECT trace_id,
@@ -131,7 +165,9 @@ WITH call_in AS (
          min(time) AS first_at, max(time + latency_ms * interval '1 millisecond') AS last_at,
          array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM ins_calls WHERE trace_id IS NOT NULL GROUP BY trace_id
-), ${spanCtes(s, 25)}, ${traceUpsert(s)}
+), budget_calls AS (
+  SELECT span_id, time, cost_usd, tags, service_id, status FROM ins_calls WHERE EXISTS (SELECT 1 FROM ${s}.llm_budgets)
+), ${budgetCtes(s)}, ${spanCtes(s, 25)}, ${traceUpsert(s)}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -144,7 +180,11 @@ WITH sums_in AS (
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
          min(first_at) AS first_at, max(last_at) AS last_at, array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM sums_in GROUP BY trace_id
-), ${spanCtes(s, 12)}, ${traceUpsert(s)}
+), budget_calls AS MATERIALIZED (
+  -- Every row of the COPY was inserted: they are read back by key, only when some budget exists.
+  SELECT span_id, time, cost_usd, tags, service_id, status FROM ${s}.llm_calls
+   WHERE span_id = ANY($25::uuid[]) AND EXISTS (SELECT 1 FROM ${s}.llm_budgets)
+), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}
 SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
   const copyCalls = `COPY ${s}.llm_calls (${COPY_CALL_COLUMNS}) FROM STDIN`;
   return { batch, copyCalls, afterCopy };

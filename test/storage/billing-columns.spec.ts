@@ -93,7 +93,7 @@ it('the migration adds the columns to a version-2 schema with rows in it, which 
               cached_tokens, cost_usd, latency_ms, status, streamed) VALUES ($1, now(), 'api', 'openai', 'gpt-4o', 'x', 'catalog', 1, 1, 0, 0.5, 1, 'ok', false)`,
       [newId()],
     );
-    expect(await runMigrations(pool, schema)).toEqual([MIGRATION_STEPS[2].name]);
+    expect(await runMigrations(pool, schema, 3)).toEqual([MIGRATION_STEPS[2].name]);
     const r = await pool.query<{ service_tier: null; pricing_flags: null; catalog_version: null; cost: string }>(
       `SELECT service_tier, pricing_flags, catalog_version, cost_usd::text AS cost FROM "${schema}".llm_calls`,
     );

@@ -41,7 +41,18 @@ it('runs twice: the second run has nothing to do', async () => {
   const s = schema();
   expect(await runMigrations(pool(), s)).toEqual(ALL);
   expect(await runMigrations(pool(), s)).toEqual([]);
-  expect(await tables(s)).toEqual(['kostrack_migrations', 'llm_calls', 'llm_prices', 'llm_spans', 'llm_traces', 'trace_costs']);
+  expect(await tables(s)).toEqual([
+    'budget_status',
+    'kostrack_migrations',
+    'llm_budget_reservations',
+    'llm_budget_usage',
+    'llm_budgets',
+    'llm_calls',
+    'llm_prices',
+    'llm_spans',
+    'llm_traces',
+    'trace_costs',
+  ]);
   const rows = await db.pool.query(`SELECT name FROM "${s}".kostrack_migrations ORDER BY id`);
   expect(rows.rows.map((r) => r.name)).toEqual(ALL);
 });
