@@ -62,12 +62,18 @@ export function parseBudget(input: BudgetInput | undefined, where: string): RunB
 
 /** Which budget refused a call, and by how much. Amounts are exact decimal strings of USD. */
 export interface BudgetRefusal {
-  /** `run` for a `trace()`/`span()` budget. */
-  scope: 'run';
-  /** The span that holds the budget, its trace, and its name. */
-  traceId: string;
-  spanId: string;
+  /** `run` for a `trace()`/`span()` budget; else the scope's tag of a durable budget (`user_id`, `feature`, `service`…). */
+  scope: string;
+  /** A run budget: the span that holds it, its trace, and its name. A durable budget: its name in `spanName`. */
+  traceId?: string;
+  spanId?: string;
   spanName: string;
+  /** A durable budget: the scope's value (the user, the feature…), its period, and when the period ends (ISO; null for `total`). */
+  scopeValue?: string;
+  period?: string;
+  resetsAt?: string | null;
+  /** The database could not be asked and the budget says to refuse then. */
+  unavailable?: boolean;
   limit: string;
   /** Settled cost of the calls made under it so far. */
   spent: string;
@@ -96,9 +102,11 @@ export class KostrackBudgetExceededError extends Error {
 
   constructor(refusal: BudgetRefusal) {
     super(
-      refusal.estimate === null
+      refusal.unavailable
+        ? `Kostrack budget "${refusal.spanName}" refused a call to ${refusal.provider}/${refusal.model}: its database cannot be reached, and the budget refuses calls then`
+        : refusal.estimate === null
         ? `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a call to ${refusal.provider}/${refusal.model}: the model has no price, so its cost cannot be bounded`
-        : `Kostrack budget of $${refusal.limit} on "${refusal.spanName}" refused a call to ${refusal.provider}/${refusal.model}: ${overrun(refusal)}`,
+        : `Kostrack budget of $${refusal.limit} on "${refusal.spanName}"${refusal.scopeValue !== undefined ? ` for ${refusal.scope} "${refusal.scopeValue}"` : ''} refused a call to ${refusal.provider}/${refusal.model}: ${overrun(refusal)}`,
     );
     this.budget = refusal;
     this.limit = refusal.limit;

@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import type { PriceBook } from '../pricing/price-book.js';
 import { attachStorage, type StorageAttachment } from '../storage/storage.attachment.js';
+import type { BudgetLedger } from '../storage/budget.ledger.js';
 import { TelemetryStorage, type StorageHealth } from '../storage/telemetry.storage.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
@@ -36,6 +37,11 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     @Inject(KOSTRACK_PRICE_BOOK) private readonly priceBook: PriceBook,
   ) {}
 
+  /** Durable budgets on the open storage; null when storage is off. */
+  get budgets(): BudgetLedger | null {
+    return this.attachment?.budgets ?? null;
+  }
+
   /** The open storage, or null when storage is off (`database: false` or `enabled: false`). */
   get current(): TelemetryStorage | null {
     return this.storage;
@@ -53,7 +59,11 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     const db = resolved.database;
     if (db.kind === 'dataSource') this.hostDataSource = (typeof db.dataSource === 'string' ? this.findDataSource(db.dataSource) : db.dataSource) ?? null;
     // The module's PriceBook also prices from llm_prices, loaded before the app serves.
-    this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message));
+    this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message), {
+      budgets: resolved.budgets,
+      onBudgetAlert: this.options.onBudgetAlert,
+      budgetOptions: this.options.budgetOptions,
+    });
   }
 
   /** Re-reads llm_prices now; resolves once the module's PriceBook applies them. */

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { KostrackBudgetExceededError, recordCall, type CallStatus, type Tags, type Usd } from '../core/index.js';
+import { KostrackBudgetExceededError, mergeTags, newId, recordCall, type CallStatus, type Tags, type Usd } from '../core/index.js';
+import { budgetGate } from '../core/budget-gate.js';
 import { admitCall, releaseReservation, type Reservation } from '../core/run-budget.js';
 import { requestBound } from './request-bound.js';
 import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
@@ -61,6 +62,10 @@ export class CallScope implements DeferredRecord {
   private kept: Record<string, unknown> | undefined;
   /** What this call holds against the budgets above it until it settles. */
   private reservation: Reservation | null = null;
+  /** The call's worst case once computed (null: it cannot be bounded). */
+  private bound: Usd | null | undefined;
+  /** The row's id when it had to be known before the call (a durable budget's hold is keyed by it). */
+  private rowId: string | undefined;
 
   constructor(readonly init: CallScopeInit) {
     this.context = init.context !== undefined ? init.context : runtime.als.getStore();
@@ -73,21 +78,61 @@ export class CallScope implements DeferredRecord {
   };
 
   /**
-   * Admission under the budgets of the active trace, before the request is sent: reserves the
-   * call's worst case, or records the call as `blocked` and throws {@link KostrackBudgetExceededError}.
-   * Free when no budget applies (one field read).
+   * Admission before the request is sent. Run budgets (the active trace's) are checked at once:
+   * the call's worst case is held, or the call is recorded `blocked` and
+   * {@link KostrackBudgetExceededError} is thrown. Durable budgets (per user, feature… in the
+   * database) that apply to the call's tags make it wait: the returned promise resolves when the
+   * database admitted it, or rejects (the call recorded `blocked`). Null (the usual case, decided
+   * by a field read and a lookup in memory): send now.
    */
-  admit(): void {
+  admit(): Promise<void> | null {
+    this.admitRun();
+    return this.admitDurable();
+  }
+
+  /** Run budgets only; see {@link admit}. */
+  private admitRun(): void {
     const context = this.context;
     if (!context || !context.underBudget) return;
-    const { provider, operation, requestModel, params } = this.init;
-    const book = this.init.options.priceBook ?? defaultPriceBook();
+    const { provider, requestModel } = this.init;
     try {
-      this.reservation = admitCall(context, () => worstCaseOf(book, provider, operation, requestModel, params), { provider, model: requestModel });
+      this.reservation = admitCall(context, () => this.worstCase(), { provider, model: requestModel });
     } catch (error) {
       if (error instanceof KostrackBudgetExceededError) this.block(error);
       throw error;
     }
+  }
+
+  private admitDurable(): Promise<void> | null {
+    const gate = budgetGate();
+    if (!gate || this.done) return null;
+    const tags = this.rowTags();
+    const match = gate.match(tags, runtime.serviceId);
+    if (match === null) return null;
+    const { provider, requestModel } = this.init;
+    const spanId = (this.rowId ??= this.init.spanId ?? newId());
+    return gate.admit(match, this.worstCase(), { spanId, provider, model: requestModel, tags, serviceId: runtime.serviceId }).then(undefined, (error: unknown) => {
+      if (error instanceof KostrackBudgetExceededError) this.block(error);
+      else this.fail(error);
+      throw error;
+    });
+  }
+
+  /** The call's worst case, computed once (run and durable budgets both use it). */
+  private worstCase(): Usd | null {
+    if (this.bound === undefined) {
+      const { provider, operation, requestModel, params } = this.init;
+      this.bound = worstCaseOf(this.init.options.priceBook ?? defaultPriceBook(), provider, operation, requestModel, params);
+    }
+    return this.bound;
+  }
+
+  /** The tags the call's row will carry, merged as `recordCall` merges them. */
+  private rowTags(): Tags {
+    const ctx = this.context;
+    const own = this.init.callTags;
+    if (!ctx) return mergeTags(this.init.options.tags, runtime.tags, own);
+    return own ? mergeTags(ctx.callTags(this.init.options.tags), own, ctx.spanNameTag) : ctx.callTags(this.init.options.tags);
   }
 
   /**
@@ -96,7 +141,7 @@ export class CallScope implements DeferredRecord {
    * gives its hold back, and the request the helper makes is admitted again when it is sent.
    */
   preflight(): void {
-    this.admit();
+    this.admitRun();
     releaseReservation(this.reservation);
     this.reservation = null;
     this.done = true;
@@ -210,7 +255,7 @@ export class CallScope implements DeferredRecord {
           clientTags: init.options.tags,
           metadata,
           time: new Date(this.startMs),
-          spanId: init.spanId,
+          spanId: init.spanId ?? this.rowId,
         },
         // null keeps "no trace at call time" (undefined would mean the trace active now).
         this.context ?? null,

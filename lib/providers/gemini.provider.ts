@@ -44,13 +44,19 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
       const { forward, tags } = takeCallOptions(params);
       const p = forward as Params;
       const scope = new CallScope({ provider, operation, requestModel: bareModel(p.model), streamed, params: p, callTags: tags, options });
-      let promise: Promise<unknown>;
+      let pending: Promise<void> | null;
       try {
         // Under a budget: reserve the worst case, or refuse (recorded as blocked) before anything is sent.
-        scope.admit();
+        pending = scope.admit();
       } catch (error) {
         return Promise.reject(error);
       }
+      // A durable budget answers from the database: the request starts once it admitted the call.
+      return pending ? pending.then(() => send(p, rest, scope)) : send(p, rest, scope);
+    };
+
+    function send(p: Params, rest: unknown[], scope: CallScope): Promise<unknown> {
+      let promise: Promise<unknown>;
       try {
         promise = original(p, ...rest) as Promise<unknown>;
       } catch (error) {
@@ -75,7 +81,7 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
         },
         scope.rethrow,
       );
-    };
+    }
   }
 
   function streamWatcher() {

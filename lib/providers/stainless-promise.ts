@@ -123,3 +123,45 @@ export function refusedApiPromise(error: unknown): Refused {
   p.asResponse = () => refusedApiPromise(error);
   return p;
 }
+
+/** What a call waiting for admission returns in place of the SDK's APIPromise. */
+type Deferred = Promise<unknown> & {
+  _thenUnwrap: (transform: (data: unknown, props: unknown) => unknown) => Deferred;
+  parse: () => Promise<unknown>;
+  withResponse: () => Promise<unknown>;
+  asResponse: () => Promise<unknown>;
+};
+
+/**
+ * A call that may start only once `admission` resolves (a durable budget asked the database):
+ * the SDK method runs then, in the caller's async context, and this stands for the APIPromise it
+ * returns: awaiting it gives the data, and `withResponse()`, `asResponse()`, `parse()` and
+ * `_thenUnwrap()` (the SDK's own helpers) reach the real APIPromise. A refusal rejects all of them.
+ */
+export function deferredApiPromise(admission: Promise<void>, start: () => unknown, scope: CallScope): Deferred {
+  // Boxed, so the APIPromise (a thenable) is not adopted on the way.
+  const started = admission.then(() => {
+    try {
+      return { api: start() as StainlessPromise<unknown> };
+    } catch (error) {
+      // The SDK validated the arguments and threw before sending: one error row, the same error.
+      scope.fail(error);
+      throw error;
+    }
+  });
+  return deferredFrom(started);
+}
+
+function deferredFrom(started: Promise<{ api: StainlessPromise<unknown> }>): Deferred {
+  const p = started.then(({ api }) => api) as Deferred;
+  // Only the promises the caller reads may reject unhandled; this base one may be unused (withResponse()).
+  started.catch(() => undefined);
+  p.catch(() => undefined);
+  const via = (method: 'parse' | 'withResponse' | 'asResponse') => () =>
+    started.then(({ api }) => (api as unknown as Record<string, () => Promise<unknown>>)[method].call(api));
+  p.parse = via('parse');
+  p.withResponse = via('withResponse');
+  p.asResponse = via('asResponse');
+  p._thenUnwrap = (transform) => deferredFrom(started.then(({ api }) => ({ api: api._thenUnwrap(transform) })));
+  return p;
+}

@@ -1,6 +1,6 @@
 import { KostrackBudgetExceededError } from '../core/run-budget.js';
 import { runtime } from '../core/runtime.js';
-import { refusedApiPromise } from './stainless-promise.js';
+import { deferredApiPromise, refusedApiPromise } from './stainless-promise.js';
 import { CallScope } from './call-tracker.js';
 import type { Tags } from '../core/index.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
@@ -47,13 +47,16 @@ export function trackedMethod(
       callTags,
       options,
     });
+    let pending: Promise<void> | null;
     try {
       // Under a budget: reserve the worst case, or refuse (recorded as blocked) before anything is sent.
-      scope.admit();
+      pending = scope.admit();
     } catch (error) {
       if (error instanceof KostrackBudgetExceededError) return refusedApiPromise(error);
       throw error;
     }
+    // A durable budget answers from the database: the request starts once it admitted the call.
+    if (pending) return deferredApiPromise(pending, () => handler(params, requestOptions, rest, scope), scope);
     try {
       return handler(params, requestOptions, rest, scope);
     } catch (error) {

@@ -4,7 +4,7 @@ import { defaultPriceBook } from '../pricing/default-price-book.js';
 import { attachStorage } from './storage.attachment.js';
 import { normalizeTags, type TagInput } from '../core/tags.js';
 import { TelemetryStorage, type StorageHealth } from './telemetry.storage.js';
-import type { StorageOptions } from './storage.options.js';
+import { resolveStorageOptions, type StorageOptions } from './storage.options.js';
 
 /** `startKostrack()` options: what `KostrackModule.forRoot()` takes, minus the Nest-only parts. */
 export interface StartKostrackOptions extends StorageOptions {
@@ -38,7 +38,10 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
   configureKostrack({ serviceId, tags: normalized });
   const warn = (message: string) => process.emitWarning(message, { code: 'KOSTRACK' });
   // Wrapped clients price with the process-wide book unless given one; it also reads llm_prices.
-  const attachment = storage ? await attachStorage(storage, defaultPriceBook(), warn) : null;
+  const resolved = resolveStorageOptions(storageOptions);
+  const attachment = storage
+    ? await attachStorage(storage, defaultPriceBook(), warn, { budgets: resolved.budgets, onBudgetAlert: storageOptions.onBudgetAlert, budgetOptions: storageOptions.budgetOptions })
+    : null;
   return {
     storage,
     health: () => storage?.health() ?? { enabled: false },

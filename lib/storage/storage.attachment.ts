@@ -2,9 +2,15 @@ import { addStorageSink, retireSink } from '../core/sinks.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { SqlStoredPriceSource } from './stored-prices.source.js';
 import type { TelemetryStorage } from './telemetry.storage.js';
+import { setBudgetGate } from '../core/budget-gate.js';
+import type { CheckedBudget } from './budget.declaration.js';
+import { BudgetLedger } from './budget.ledger.js';
+import type { StorageOptions } from './storage.options.js';
 
 /** What {@link attachStorage} connected; `detach()` undoes it (before the storage closes). */
 export interface StorageAttachment {
+  /** Durable budgets on this storage (the gate tracked calls ask). */
+  readonly budgets: BudgetLedger;
   /** Re-reads `llm_prices` now; resolves once the PriceBook applies the rows. */
   refreshPrices(): Promise<void>;
   /**
@@ -19,15 +25,27 @@ export interface StorageAttachment {
  * `priceBook` (loaded before this resolves, then re-read periodically). The one wiring step
  * shared by `KostrackModule` and `startKostrack()`; loading prices never throws.
  */
-export async function attachStorage(storage: TelemetryStorage, priceBook: PriceBook, warn: (message: string) => void): Promise<StorageAttachment> {
+export async function attachStorage(
+  storage: TelemetryStorage,
+  priceBook: PriceBook,
+  warn: (message: string) => void,
+  options: Pick<StorageOptions, 'onBudgetAlert' | 'budgetOptions'> & { budgets?: CheckedBudget[] } = {},
+): Promise<StorageAttachment> {
   addStorageSink(storage.writer);
   const prices = new SqlStoredPriceSource(storage.pool, storage.schema, { warn });
   const unsubscribe = prices.subscribe(() => priceBook.refresh(prices));
   await prices.refresh();
+  // Durable budgets: declared ones written, the list loaded, the gate installed before any call.
+  const budgets = new BudgetLedger(storage.pool, storage.schema, { ...options.budgetOptions, onAlert: options.onBudgetAlert, warn });
+  await budgets.start(options.budgets ?? []);
+  const removeGate = setBudgetGate(budgets);
   return {
+    budgets,
     refreshPrices: () => prices.refresh(),
     detach() {
       unsubscribe();
+      removeGate();
+      budgets.close();
       retireSink(storage.writer);
     },
   };

@@ -1,4 +1,6 @@
 import type { DataSource, DataSourceOptions } from 'typeorm';
+import { checkBudgets, type BudgetDeclaration, type CheckedBudget } from './budget.declaration.js';
+import type { BudgetAlert } from './budget.ledger.js';
 import { KostrackConfigError } from '../core/errors.js';
 import type { EmbeddedDatabaseOptions } from './embedded.database.js';
 import { DEFAULT_SCHEMA, validateSchemaName } from './schema.name.js';
@@ -27,6 +29,16 @@ export interface StorageOptions {
   embedded?: EmbeddedDatabaseOptions;
   /** Run Kostrack's migrations at start (its own `kostrack_migrations` table). Default true. */
   migrationsRun?: boolean;
+  /**
+   * Durable budgets per user, feature, tenant or service and period, written to `llm_budgets` at
+   * start (by name) and shared by every replica: `[{ name: 'per-user-day', scope: 'user_id',
+   * period: 'day', limit: '5.00' }]`. More can be added through the admin API.
+   */
+  budgets?: BudgetDeclaration[];
+  /** Called once per scope and period when spending crosses one of a budget's `alerts` thresholds. */
+  onBudgetAlert?: (alert: BudgetAlert) => void;
+  /** How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000), `timeoutMs` (2,000). */
+  budgetOptions?: { refreshMs?: number; holdTtlMs?: number; timeoutMs?: number };
 }
 
 export type ResolvedDatabase =
@@ -41,6 +53,7 @@ export interface ResolvedStorageOptions {
   schema: string;
   writer: ResolvedWriterOptions;
   migrationsRun: boolean;
+  budgets: CheckedBudget[];
 }
 
 const URL_SCHEME = /^postgres(ql)?:\/\//i;
@@ -57,7 +70,16 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
     throw new KostrackConfigError(`Kostrack storage: migrationsRun must be a boolean, got ${JSON.stringify(options.migrationsRun)}`);
   if (options.embedded !== undefined && (typeof options.embedded !== 'object' || options.embedded === null))
     throw new KostrackConfigError('Kostrack storage: embedded must be an object like { dataDir: ".kostrack/pgdata" }');
-  return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true };
+  const budgets = checkBudgets(options.budgets, 'Kostrack budgets');
+  if (options.onBudgetAlert !== undefined && typeof options.onBudgetAlert !== 'function') throw new KostrackConfigError('Kostrack: onBudgetAlert must be a function');
+  const bo = options.budgetOptions;
+  if (bo !== undefined) {
+    if (typeof bo !== 'object' || bo === null) throw new KostrackConfigError('Kostrack: budgetOptions must be an object');
+    for (const [key, value] of Object.entries(bo))
+      if (!['refreshMs', 'holdTtlMs', 'timeoutMs'].includes(key) || typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+        throw new KostrackConfigError(`Kostrack: budgetOptions.${key} must be a positive whole number of milliseconds`);
+  }
+  return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true, budgets };
 
   function resolveDatabase(value: unknown, env: NodeJS.ProcessEnv): ResolvedDatabase {
     if (value === false) return { kind: 'off' };
