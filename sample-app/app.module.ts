@@ -7,6 +7,7 @@ import { WorkflowsController } from './workflows.controller.js';
 import { InvoicePipeline } from './workflows/invoice-pipeline.service.js';
 import { MonthEndClose } from './workflows/month-end-close.service.js';
 import { RunawayAgent } from './workflows/runaway-agent.service.js';
+import { Assistant } from './workflows/assistant.service.js';
 
 export interface SampleAppConfig {
   endpoints: ProviderEndpoints;
@@ -29,6 +30,13 @@ export class AppModule {
           database: config.databaseUrl,
           schema: config.schema,
           admin: { enabled: true, apiKey: config.adminApiKey },
+          // The user a request is for (here a header; in an app, your auth's user id).
+          requestTags: (ctx) => {
+            const user = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers['x-user-id'];
+            return user ? { user_id: user } : undefined;
+          },
+          // Each user may spend $0.002 a day on the assistant, across every replica of the app.
+          budgets: [{ name: 'assistant-per-user-day', scope: 'user_id', period: 'day', limit: '0.002', alerts: [80, 100] }],
           clients: {
             claude: { provider: 'anthropic', factory: () => new Anthropic({ apiKey: e.anthropic.apiKey, baseURL: e.anthropic.baseURL, maxRetries: 2 }) },
             openai: { provider: 'openai', factory: () => new OpenAI({ apiKey: e.openai.apiKey, baseURL: e.openai.baseURL, maxRetries: 2 }) },
@@ -37,7 +45,7 @@ export class AppModule {
         }),
       ],
       controllers: [WorkflowsController],
-      providers: [InvoicePipeline, MonthEndClose, RunawayAgent],
+      providers: [InvoicePipeline, MonthEndClose, RunawayAgent, Assistant],
     };
   }
 }

@@ -1,4 +1,6 @@
 import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
+import { Trace } from '../lib/index.js';
+import { Assistant } from './workflows/assistant.service.js';
 import type { RunReport } from './run-report.js';
 import { InvoicePipeline } from './workflows/invoice-pipeline.service.js';
 import { MonthEndClose } from './workflows/month-end-close.service.js';
@@ -13,6 +15,7 @@ export class WorkflowsController {
     private readonly invoices: InvoicePipeline,
     private readonly monthEnd: MonthEndClose,
     private readonly runaway: RunawayAgent,
+    private readonly assistant: Assistant,
   ) {}
 
   @Post('invoice-pipeline')
@@ -32,6 +35,14 @@ export class WorkflowsController {
   @HttpCode(200)
   async runawayAgent(@Body() body: { task?: string } = {}): Promise<StoppedRun> {
     return this.print(await this.runaway.run(body.task ?? 'reconcile every ledger'));
+  }
+
+  /** One answer for the user in `x-user-id`, under that user's daily budget (402 once it is spent). */
+  @Trace({ name: 'assistant', tags: { feature: 'assistant' } })
+  @Post('assistant')
+  @HttpCode(200)
+  async ask(@Body() body: { question?: string } = {}): Promise<RunReport> {
+    return this.print(await this.assistant.answer(body.question ?? 'What is left to reconcile this month?'));
   }
 
   private print<T extends RunReport>(report: T): T {

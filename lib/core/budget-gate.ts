@@ -28,6 +28,12 @@ export interface BudgetGate {
    * refuses; what happens while the database is down is each budget's `whenDatabaseDown`.
    */
   admit(match: unknown, estimate: Usd | null, call: GateCall): Promise<void>;
+  /**
+   * The call finished and its exact cost is known: its hold shrinks to that cost now, so the next
+   * call is not refused for the worst case of one that already settled (the writer turns the rest
+   * into spent money when the row lands). Fire and forget; never throws.
+   */
+  settle(spanId: string, cost: Usd): void;
 }
 
 const KEY = Symbol.for('kostrack.budgetGate.v1');

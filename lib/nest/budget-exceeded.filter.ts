@@ -18,7 +18,7 @@ export interface BudgetExceededBody {
   budget: KostrackBudgetExceededError['budget'];
 }
 
-export function budgetExceededBody(error: KostrackBudgetExceededError, resetsAt: string | null = null): BudgetExceededBody {
+export function budgetExceededBody(error: KostrackBudgetExceededError, resetsAt: string | null = error.budget.resetsAt ?? null): BudgetExceededBody {
   return {
     statusCode: HttpStatus.PAYMENT_REQUIRED,
     error: 'Payment Required',

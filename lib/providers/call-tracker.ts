@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { KostrackBudgetExceededError, mergeTags, newId, recordCall, type CallStatus, type Tags, type Usd } from '../core/index.js';
-import { budgetGate } from '../core/budget-gate.js';
+import { budgetGate, type BudgetGate } from '../core/budget-gate.js';
 import { admitCall, releaseReservation, type Reservation } from '../core/run-budget.js';
 import { requestBound } from './request-bound.js';
 import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
@@ -66,6 +66,8 @@ export class CallScope implements DeferredRecord {
   private bound: Usd | null | undefined;
   /** The row's id when it had to be known before the call (a durable budget's hold is keyed by it). */
   private rowId: string | undefined;
+  /** The durable budgets' gate that admitted this call: told the exact cost when it is known. */
+  private durableGate: BudgetGate | undefined;
 
   constructor(readonly init: CallScopeInit) {
     this.context = init.context !== undefined ? init.context : runtime.als.getStore();
@@ -111,7 +113,9 @@ export class CallScope implements DeferredRecord {
     if (match === null) return null;
     const { provider, requestModel } = this.init;
     const spanId = (this.rowId ??= this.init.spanId ?? newId());
-    return gate.admit(match, this.worstCase(), { spanId, provider, model: requestModel, tags, serviceId: runtime.serviceId }).then(undefined, (error: unknown) => {
+    return gate.admit(match, this.worstCase(), { spanId, provider, model: requestModel, tags, serviceId: runtime.serviceId }).then(() => {
+      this.durableGate = gate;
+    }, (error: unknown) => {
       if (error instanceof KostrackBudgetExceededError) this.block(error);
       else this.fail(error);
       throw error;
@@ -227,6 +231,8 @@ export class CallScope implements DeferredRecord {
       const held = this.reservation?.amount ?? 0n;
       if (held > 0n && (status === 'aborted' || priced.costUsd === null)) stillHeld = held - (priced.costUsd ?? 0n);
       if (stillHeld < 0n) stillHeld = 0n;
+      // A durable hold shrinks to the exact cost; an unknown or partial one stays whole until the row lands.
+      if (this.durableGate && this.rowId && status !== 'aborted' && priced.costUsd !== null) this.durableGate.settle(this.rowId, priced.costUsd);
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;

@@ -182,6 +182,8 @@ export class BudgetLedger implements BudgetGate {
       const refusing = hits.find((h) => h.budget.mode === 'enforce' && h.budget.unpriced === 'refuse');
       if (refusing) throw new KostrackBudgetExceededError(this.refusal(refusing, null, null, call));
     }
+    // A call that settled a moment ago in this process must count at its cost, not its worst case.
+    if (this.settling.size > 0) await Promise.all(this.settling);
     const now = Date.now();
     const starts = hits.map((h) => periodStart(h.budget.period, now));
     let rows: AdmitRow[];
@@ -210,6 +212,31 @@ export class BudgetLedger implements BudgetGate {
       }
       if (row.admitted && at.hit.budget.mode === 'warn' && spent + reserved > limit) this.warnOver(at.hit, at.start, call);
     }
+  }
+
+  /** Settles still on their way to the database; an admission in this process waits for them. */
+  private readonly settling = new Set<Promise<unknown>>();
+
+  settle(spanId: string, cost: Usd): void {
+    const done: Promise<unknown> = this.pool
+      .query(
+        `WITH held AS (
+           SELECT budget_id, scope_value, period_start, amount FROM ${this.s}.llm_budget_reservations WHERE span_id = $1 AND amount > $2::numeric FOR UPDATE
+         ), shrunk AS (
+           UPDATE ${this.s}.llm_budget_reservations r SET amount = $2::numeric FROM held h
+            WHERE r.span_id = $1 AND r.budget_id = h.budget_id
+           RETURNING h.budget_id, h.scope_value, h.period_start, h.amount - $2::numeric AS freed
+         )
+         UPDATE ${this.s}.llm_budget_usage u SET reserved = GREATEST(u.reserved - s.freed, 0)
+           FROM shrunk s WHERE u.budget_id = s.budget_id AND u.scope_value = s.scope_value AND u.period_start = s.period_start`,
+        [spanId, usdToString(cost)],
+      )
+      .catch((e: unknown) => {
+        // The hold stays at the worst case until the row lands (or expires): conservative, not wrong.
+        this.options.warn(`Kostrack could not settle a budget hold (${errorClassOf(e)}); it is released when the call's row is written`);
+      })
+      .finally(() => this.settling.delete(done));
+    this.settling.add(done);
   }
 
   private refusal(hit: Hit, state: { spent: Usd; reserved: Usd; limit: Usd; start: Date } | null, estimate: Usd | null, call: GateCall, unavailable = false): BudgetRefusal {

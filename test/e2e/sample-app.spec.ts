@@ -139,6 +139,51 @@ describe('sample app, started like `npm start`', () => {
     expect(exact(rows[1].cost)).toBe(exact(report.totalCostUsd));
   });
 
+  it("the assistant answers 402 once a user's daily budget is spent; another user is served; spent equals the user's rows", async () => {
+    const ask = (user: string) =>
+      fetch(`${url}/workflows/assistant`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': user }, body: '{}' });
+    let refused: Response | undefined;
+    let served = 0;
+    for (let i = 0; i < 60 && !refused; i++) {
+      const res = await ask('e2e-ann');
+      if (res.status === 402) refused = res;
+      else {
+        expect(res.status).toBe(200);
+        await res.json();
+        served++;
+      }
+    }
+    expect(refused).toBeDefined();
+    expect(served).toBeGreaterThan(1);
+    const body = await refused!.json();
+    const now = new Date();
+    expect(body).toMatchObject({
+      statusCode: 402,
+      limit: '0.002',
+      resetsAt: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)).toISOString(),
+      budget: { scope: 'user_id', scopeValue: 'e2e-ann', period: 'day', spanName: 'assistant-per-user-day' },
+    });
+    expect((await ask('e2e-bob')).status).toBe(200);
+    // Once the writer has landed every row, the budget's spent is exactly the user's rows today.
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const [u] = await db.inSchema<{ spent: string; reserved: string; calls: number }>(
+        `SELECT spent::text, reserved::text, calls FROM llm_budget_usage WHERE scope_value = 'e2e-ann'`,
+      );
+      const [r] = await db.inSchema<{ cost: string; n: number }>(
+        `SELECT COALESCE(sum(cost_usd), 0)::text AS cost, count(*) FILTER (WHERE status = 'ok')::int AS n FROM llm_calls WHERE tags->>'user_id' = 'e2e-ann'`,
+      );
+      if (u && Number(u.calls) === served && exact(u.reserved) === '0') {
+        expect(exact(u.spent)).toBe(exact(r.cost));
+        expect(r.n).toBe(served);
+        expect(usd(u.spent) <= usd('0.002')).toBe(true);
+        break;
+      }
+      if (Date.now() > end) throw new Error(`budget usage never settled: ${JSON.stringify(u)} vs ${JSON.stringify(r)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  });
+
   it('the admin API refuses requests without the key, and the dashboard is served', async () => {
     expect((await fetch(`${url}/kostrack/traces`)).status).toBe(401);
     const page = await fetch(`${url}/kostrack/`);
