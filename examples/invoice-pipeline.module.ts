@@ -53,6 +53,8 @@ export class InvoiceController {
       database: process.env.DATABASE_URL, // unset: the embedded database in .kostrack/pgdata
       tags: { project: 'openmanagr' },
       requestTags: (ctx) => ({ user_id: ctx.switchToHttp().getRequest().headers['x-user-id'] }),
+      // Each user may spend $5 a day, across every replica; over it, the next call is refused (402).
+      budgets: [{ name: 'per-user-day', scope: 'user_id', period: 'day', limit: '5.00', alerts: [80, 100] }],
       clients: {
         claude: { provider: 'anthropic', factory: () => new Anthropic() },
         openai: { provider: 'openai', factory: () => new OpenAI() },

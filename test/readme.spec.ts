@@ -95,8 +95,9 @@ describe('README', () => {
 
   it('runs every SQL block verbatim', async () => {
     const sql = blocks('sql').map((s) => s.replace('your-trace-uuid', plainTraceId));
-    expect(sql).toHaveLength(4);
-    const [top, calls, perDay, unpriced] = await Promise.all(sql.map((s) => pool.query(s)));
+    expect(sql).toHaveLength(5);
+    const [budgets, top, calls, perDay, unpriced] = await Promise.all(sql.map((s) => pool.query(s)));
+    expect(budgets.fields.map((f) => f.name)).toEqual(['name', 'scope_tag', 'scope_value', 'period', 'limit_usd', 'spent_usd', 'reserved_usd', 'resets_at']);
     expect(top.rows.length).toBeGreaterThan(0);
     expect(top.rows.length).toBeLessThanOrEqual(20);
     expect(Object.keys(top.rows[0])).toEqual(expect.arrayContaining(['trace_id', 'total_cost_usd', 'call_count', 'feature']));
@@ -113,6 +114,8 @@ describe('README', () => {
   describe('the NestJS example', () => {
     let app: INestApplication;
     let traceId = '';
+    // The database may hold earlier runs' users; this run's is its own.
+    const user = `u-${Date.now()}`;
 
     beforeAll(async () => {
       const { AppModule } = await import('../examples/invoice-pipeline.module.js');
@@ -125,7 +128,7 @@ describe('README', () => {
     });
 
     it('traces the route with its spans, user and exact total', async () => {
-      const res = await request(app.getHttpServer()).post('/invoices/inv-1/process').set('x-user-id', 'u-42').expect(201);
+      const res = await request(app.getHttpServer()).post('/invoices/inv-1/process').set('x-user-id', user).expect(201);
       traceId = res.headers['x-kostrack-trace-id'];
       expect(res.body.traceId).toBe(traceId);
       expect(res.body.calls).toBe(3);
@@ -135,10 +138,13 @@ describe('README', () => {
         [traceId],
       );
       expect(rows.map((r) => [r.span, r.provider, r.user_id])).toEqual([
-        ['validate', 'anthropic', 'u-42'],
-        ['classify', 'openai', 'u-42'],
-        ['post', 'anthropic', 'u-42'],
+        ['validate', 'anthropic', user],
+        ['classify', 'openai', user],
+        ['post', 'anthropic', user],
       ]);
+      // The example's per-user daily budget counted the user's three calls, exactly.
+      const budget = await pool.query(`SELECT limit_usd::text AS l, spent_usd::text AS s, reserved_usd::text AS r FROM budget_status WHERE name = 'per-user-day' AND scope_value = $1`, [user]);
+      expect(budget.rows.map((b) => [usdToString(usd(b.l)), usdToString(usd(b.s)), usdToString(usd(b.r))])).toEqual([['5', res.body.totalCostUsd, '0']]);
       expect(usdToString(rows.reduce((a, r) => a + usd(r.cost), 0n))).toBe(res.body.totalCostUsd);
       const trace = await pool.query(`SELECT total_cost_usd::text AS total FROM llm_traces WHERE trace_id = $1`, [traceId]);
       expect(trace.rows[0].total).toBe(res.body.totalCostUsd);
