@@ -1,10 +1,38 @@
-import { Body, type CanActivate, Controller, Get, HttpCode, Inject, Param, Post, Query, type Type, UseGuards, ValidationPipe } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiExcludeController, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Body, type CanActivate, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, type Type, UseGuards, ValidationPipe } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiExcludeController,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiSecurity,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { DashboardController } from './dashboard.controller.js';
-import { CostReportDto, HealthDto, PriceDto, PricesDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
+import {
+  BlockedCallsDto,
+  BudgetDto,
+  BudgetListDto,
+  CostReportDto,
+  HealthDto,
+  PriceDto,
+  PricesDto,
+  TraceDetailDto,
+  TraceListDto,
+  UnpricedModelsDto,
+} from './dto/admin.responses.js';
+import { CreateBudgetBody, UpdateBudgetBody } from './dto/budget.body.js';
+import { BlockedCallsQuery, BudgetsQuery } from './dto/budgets.query.js';
 import { CostsQuery } from './dto/costs.query.js';
 import { CreatePriceBody } from './dto/create-price.body.js';
 import { ListTracesQuery } from './dto/list-traces.query.js';
@@ -30,6 +58,7 @@ export class AdminApiController {
     @Inject(AdminQueryService) private readonly queries: AdminQueryService,
     @Inject(AdminPricesService) private readonly prices: AdminPricesService,
     @Inject(KOSTRACK_ADMIN_STORE) private readonly store: AdminStore,
+    @Inject(AdminBudgetsService) private readonly budgets: AdminBudgetsService,
   ) {}
 
   @Get('traces')
@@ -76,6 +105,52 @@ export class AdminApiController {
   @ApiCreatedResponse({ type: PriceDto })
   createPrice(@Body(valid(CreatePriceBody)) body: CreatePriceBody): Promise<PriceDto> {
     return this.prices.create(body);
+  }
+
+  @Get('budgets')
+  @ApiOperation({ summary: 'Durable budgets, each with its current period per scope value: spent, reserved (live holds), remaining, calls, resets at' })
+  @ApiOkResponse({ type: BudgetListDto })
+  @ApiServiceUnavailableResponse({ description: 'Storage is off' })
+  listBudgets(@Query(valid(BudgetsQuery)) query: BudgetsQuery): Promise<BudgetListDto> {
+    return this.budgets.list(query);
+  }
+
+  @Get('budgets/blocked')
+  @ApiOperation({ summary: 'Recent calls a budget refused (status blocked), latest first, with the refusal' })
+  @ApiOkResponse({ type: BlockedCallsDto })
+  @ApiBadRequestResponse({ description: 'A bad range or limit' })
+  blockedCalls(@Query(valid(BlockedCallsQuery)) query: BlockedCallsQuery): Promise<BlockedCallsDto> {
+    return this.budgets.blocked(query);
+  }
+
+  @Post('budgets')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create a durable budget; it applies to the next tracked call in this process, other replicas within budgetOptions.refreshMs' })
+  @ApiCreatedResponse({ type: BudgetDto })
+  @ApiBadRequestResponse({ description: 'The budget breaks a rule of the budgets option (the message says which)' })
+  @ApiConflictResponse({ description: 'A budget of that name exists, or one on the same scope, value and period' })
+  createBudget(@Body(valid(CreateBudgetBody)) body: CreateBudgetBody): Promise<BudgetDto> {
+    return this.budgets.create(body);
+  }
+
+  @Put('budgets/:name')
+  @ApiOperation({ summary: "Change a budget's limit, mode, unpriced, whenDatabaseDown or alerts (scope, value and period are fixed)" })
+  @ApiParam({ name: 'name', description: 'The budget' })
+  @ApiOkResponse({ type: BudgetDto })
+  @ApiBadRequestResponse({ description: 'A bad value, or a field that cannot change' })
+  @ApiNotFoundResponse({ description: 'No such budget' })
+  updateBudget(@Param('name') name: string, @Body(valid(UpdateBudgetBody)) body: UpdateBudgetBody): Promise<BudgetDto> {
+    return this.budgets.update(name, body);
+  }
+
+  @Delete('budgets/:name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a budget with its usage' })
+  @ApiParam({ name: 'name', description: 'The budget' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNotFoundResponse({ description: 'No such budget' })
+  deleteBudget(@Param('name') name: string): Promise<void> {
+    return this.budgets.remove(name);
   }
 
   @Get('health')

@@ -7,6 +7,7 @@ import type { PriceBook } from '../pricing/price-book.js';
 import { createAdminControllers } from './admin.controller.js';
 import { KostrackAdminGuard } from './admin.guard.js';
 import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions } from './admin.options.js';
+import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
@@ -38,11 +39,15 @@ export function withAdmin(definition: DynamicModule, admin: AdminOptions | undef
         priceOverrides: () => options.prices ?? [],
         unpricedInProcess: () => book.unpricedModels(),
         pricesChanged: () => lifecycle.refreshPrices(),
+        budgetsChanged: async () => {
+          await lifecycle.budgets?.reload();
+        },
       }),
       inject: [KostrackStorageLifecycle, KOSTRACK_OPTIONS, KOSTRACK_PRICE_BOOK],
     },
     AdminQueryService,
     AdminPricesService,
+    AdminBudgetsService,
   ];
   const controllers = createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard);
   return {

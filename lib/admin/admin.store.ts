@@ -12,6 +12,8 @@ export interface AdminStore {
   unpricedInProcess(): { provider: string; model: string; calls: number; firstSeen: Date }[];
   /** Makes the module's PriceBook re-read llm_prices (after a price was added). */
   pricesChanged?(): Promise<void>;
+  /** Makes this process's budget ledger re-read llm_budgets (after a budget was created, changed or deleted). */
+  budgetsChanged?(): Promise<void>;
 }
 
 export const KOSTRACK_ADMIN_STORE = Symbol.for('kostrack:admin-store');

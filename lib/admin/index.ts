@@ -12,4 +12,9 @@ export type {
   UnpricedModelsDto,
   PricesDto,
   PriceDto,
+  BudgetListDto,
+  BudgetDto,
+  BudgetUsageDto,
+  BlockedCallsDto,
+  BlockedCallDto,
 } from './dto/admin.responses.js';

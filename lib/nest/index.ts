@@ -9,3 +9,4 @@ export { KostrackHealthIndicator, type KostrackHealthIndicatorResult } from './k
 export { InjectLlmClient } from './inject-llm-client.decorator.js';
 export { createLlmClientProviders, llmClientToken, KOSTRACK_PRICE_BOOK, type LlmClientDefinition } from './llm-clients.providers.js';
 export { BudgetExceededFilter, budgetExceededBody, type BudgetExceededBody } from './budget-exceeded.filter.js';
+export { KOSTRACK_BUDGET_ALERT_EVENT } from './budget-alert.emitter.js';

@@ -6,6 +6,7 @@ import { attachStorage, type StorageAttachment } from '../storage/storage.attach
 import type { BudgetLedger } from '../storage/budget.ledger.js';
 import { TelemetryStorage, type StorageHealth } from '../storage/telemetry.storage.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
+import { budgetAlertHandler, findEventEmitter } from './budget-alert.emitter.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
 import type { KostrackModuleOptions } from './kostrack.options.js';
 import { KOSTRACK_PRICE_BOOK } from './llm-clients.providers.js';
@@ -58,10 +59,12 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     this.shutdownDeadlineMs = resolved.writer.shutdownDeadlineMs;
     const db = resolved.database;
     if (db.kind === 'dataSource') this.hostDataSource = (typeof db.dataSource === 'string' ? this.findDataSource(db.dataSource) : db.dataSource) ?? null;
+    // Budget alerts go to onBudgetAlert and, when the app has EventEmitterModule, to `kostrack.budget.alert`.
+    const emitter = await findEventEmitter(this.moduleRef);
     // The module's PriceBook also prices from llm_prices, loaded before the app serves.
     this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message), {
       budgets: resolved.budgets,
-      onBudgetAlert: this.options.onBudgetAlert,
+      onBudgetAlert: budgetAlertHandler(this.options.onBudgetAlert, emitter),
       budgetOptions: this.options.budgetOptions,
     });
   }

@@ -1,11 +1,13 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Observable } from 'rxjs';
+import { defer, mergeMap, type Observable } from 'rxjs';
 import { runtime } from '../core/runtime.js';
 import { openSpan, type SpanSpec } from '../core/span-lifecycle.js';
 import { mergeTags, normalizeTags, type Tags } from '../core/tags.js';
 import { parseTraceparent } from '../core/traceparent.js';
+import { budgetScopeCheck } from './budget-scope.check.js';
 import { observeInSpan } from './decorators/instrument-method.js';
+import { KostrackStorageLifecycle } from './kostrack-storage.lifecycle.js';
 import { rpcRemoteParent } from './rpc-remote-parent.js';
 import { DEFAULT_TRACE_ID_HEADER, TRACE_METADATA } from './kostrack.constants.js';
 import { KOSTRACK_OPTIONS } from './kostrack.module-definition.js';
@@ -32,6 +34,7 @@ export class TraceInterceptor implements NestInterceptor {
   constructor(
     @Inject(Reflector) private readonly reflector: Reflector,
     @Optional() @Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions = {},
+    @Optional() @Inject(KostrackStorageLifecycle) private readonly storage?: KostrackStorageLifecycle,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -45,9 +48,15 @@ export class TraceInterceptor implements NestInterceptor {
     const node = openSpan(this.specFor(context, stored));
     if (!node) return next.handle();
     node.openedFor = handler;
-    this.exposeTraceId(context, node.traceId);
-    // Nest binds the handler's async scope when handle() is called, so call it inside the span.
-    return runtime.als.run(node, () => observeInSpan(node, next.handle()));
+    const run = () => {
+      this.exposeTraceId(context, node.traceId);
+      // Nest binds the handler's async scope when handle() is called, so call it inside the span.
+      return runtime.als.run(node, () => observeInSpan(node, next.handle()));
+    };
+    // A durable budget of the request's tags already used up: 402 before the handler runs (the
+    // refused request is not recorded as a span). Null, decided in memory, when none applies.
+    const check = budgetScopeCheck(this.storage, node.tags, node.serviceId, this.options.budgetOptions?.timeoutMs);
+    return check ? defer(check).pipe(mergeMap(run)) : run();
   }
 
   /** The span to open for this request. */

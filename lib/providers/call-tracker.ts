@@ -3,7 +3,7 @@ import { KostrackBudgetExceededError, mergeTags, newId, recordCall, type CallSta
 import { budgetGate, type BudgetGate } from '../core/budget-gate.js';
 import { admitCall, releaseReservation, type Reservation } from '../core/run-budget.js';
 import { requestBound } from './request-bound.js';
-import { deferRecord, type DeferredRecord } from '../core/deferred-records.js';
+import { deferRecord, drainRecords, type DeferredRecord } from '../core/deferred-records.js';
 import { runtime } from '../core/runtime.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
 import type { TraceContext } from '../core/trace-context.js';
@@ -113,6 +113,8 @@ export class CallScope implements DeferredRecord {
     if (match === null) return null;
     const { provider, requestModel } = this.init;
     const spanId = (this.rowId ??= this.init.spanId ?? newId());
+    // Calls that finished a moment ago settle first (their holds shrink to their cost) before this one is weighed.
+    drainRecords();
     return gate.admit(match, this.worstCase(), { spanId, provider, model: requestModel, tags, serviceId: runtime.serviceId }).then(() => {
       this.durableGate = gate;
     }, (error: unknown) => {

@@ -180,7 +180,17 @@ describe('OpenAPI', () => {
   it('documents every admin route with its parameters and the API key', async () => {
     app = await startAdminApp(db);
     const doc = SwaggerModule.createDocument(app, new DocumentBuilder().addApiKey({ type: 'apiKey', in: 'header', name: 'x-kostrack-api-key' }, 'kostrack-api-key').build());
-    expect(Object.keys(doc.paths).sort()).toEqual(['/kostrack/costs', '/kostrack/health', '/kostrack/models/unpriced', '/kostrack/prices', '/kostrack/traces', '/kostrack/traces/{traceId}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/kostrack/budgets',
+      '/kostrack/budgets/blocked',
+      '/kostrack/budgets/{name}',
+      '/kostrack/costs',
+      '/kostrack/health',
+      '/kostrack/models/unpriced',
+      '/kostrack/prices',
+      '/kostrack/traces',
+      '/kostrack/traces/{traceId}',
+    ]);
     const list = doc.paths['/kostrack/traces'].get!;
     expect(list.parameters!.map((p) => ('name' in p ? p.name : '')).sort()).toEqual(
       ['cursor', 'feature', 'from', 'limit', 'minCost', 'order', 'project', 'service', 'sort', 'tag', 'to', 'user'].sort(),

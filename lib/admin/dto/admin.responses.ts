@@ -176,3 +176,63 @@ export class HealthDto {
   spoolError?: { code: string | null; message: string; at: Date } | null;
   @ApiPropertyOptional({ description: 'Storage closed: rows go only to the spool, written at the next start' }) closed?: boolean;
 }
+
+export class BudgetUsageDto {
+  @ApiProperty({ description: 'The scope value: a user id, a feature, a tenant, a service id…' }) scopeValue: string;
+  @ApiProperty({ example: '0.0090405', description: 'Settled cost of the calls made under it this period' }) spent: string;
+  @ApiProperty({ example: '0', description: 'Held by calls in flight (live holds only; expired ones are not counted)' }) reserved: string;
+  @ApiProperty({ example: '0.0009595', description: 'limit − spent − reserved, never below 0' }) remaining: string;
+  @ApiProperty({ description: 'Calls counted this period (refused calls are not)' }) calls: number;
+  @ApiProperty({ format: 'date-time' }) periodStart: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When the period ends; null for `total`' }) resetsAt: string | null;
+}
+
+export class BudgetDto {
+  @ApiProperty() name: string;
+  @ApiProperty({ description: 'A tag key, or `service`' }) scope: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Only this value of the tag; null: each value has its own limit' }) value: string | null;
+  @ApiProperty({ enum: ['hour', 'day', 'month', 'total'] }) period: string;
+  @ApiProperty({ example: '5' }) limit: string;
+  @ApiProperty({ enum: ['enforce', 'warn'] }) mode: string;
+  @ApiProperty({ enum: ['refuse', 'allow'] }) unpriced: string;
+  @ApiProperty({ enum: ['allow', 'refuse'] }) whenDatabaseDown: string;
+  @ApiProperty({ type: [Number] }) alerts: number[];
+  @ApiProperty({ enum: ['options', 'api'], description: 'options: declared in code and written again at every start (an API change lasts until then)' })
+  source: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+  @ApiProperty({ format: 'date-time', description: 'Start of the current period (UTC)' }) periodStart: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'End of the current period; null for `total`' }) resetsAt: string | null;
+  @ApiProperty({ description: 'Scope values with usage this period (usage lists at most `limit` of them)' }) scopeValues: number;
+  @ApiProperty({ type: [BudgetUsageDto], description: 'The current period per scope value, most spent first' }) usage: BudgetUsageDto[];
+}
+
+export class BudgetListDto {
+  @ApiProperty({ format: 'date-time', description: 'The moment the periods were taken at' }) at: string;
+  @ApiProperty({ type: [BudgetDto] }) budgets: BudgetDto[];
+}
+
+export class BlockedCallDto {
+  @ApiProperty({ format: 'date-time' }) time: string;
+  @ApiProperty({ format: 'uuid' }) spanId: string;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid' }) traceId: string | null;
+  @ApiProperty() serviceId: string;
+  @ApiProperty() provider: string;
+  @ApiProperty() model: string;
+  @ApiProperty() operation: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) tags: Record<string, string>;
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    description: 'The refusal (metadata.budget): scope, scopeValue, period, resetsAt, spanName (the budget), limit, spent, reserved, estimate, remaining',
+  })
+  budget: Record<string, unknown> | null;
+}
+
+export class BlockedCallsDto {
+  @ApiProperty({ format: 'date-time' }) from: string;
+  @ApiProperty({ format: 'date-time' }) to: string;
+  @ApiProperty() limit: number;
+  @ApiProperty({ type: [BlockedCallDto], description: 'Latest first' }) items: BlockedCallDto[];
+}
