@@ -132,6 +132,50 @@ describe.skipIf(!hasChromium)('the dashboard in headless Chromium', () => {
   });
 });
 
+describe.skipIf(!hasChromium)('the budgets view in headless Chromium', () => {
+  it('shows each budget with spent, held, left and how much is used, per scope value, to the exact amount on hover', async () => {
+    const created = await fetch(`${origin}/kostrack/budgets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-kostrack-api-key': API_KEY },
+      body: JSON.stringify({ name: 'ui-user-day', scope: 'user_id', period: 'day', limit: '0.01' }),
+    });
+    expect(created.status).toBe(201);
+    // Usage of today (UTC) as the writer would have left it: ann 0.0090405 spent + 0.0005 held, bob 0.0030135.
+    const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z').toISOString();
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".llm_budget_usage (budget_id, scope_value, period_start, spent, reserved, calls)
+       SELECT id, v.scope_value, $1::timestamptz, v.spent, v.reserved, v.calls FROM "${db.schema}".llm_budgets,
+              (VALUES ('ann', 0.0090405, 0.0005, 3), ('bob', 0.0030135, 0, 1)) AS v(scope_value, spent, reserved, calls)
+        WHERE name = 'ui-user-day'`,
+      [today],
+    );
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".llm_budget_reservations (span_id, budget_id, scope_value, period_start, amount, expires_at)
+       SELECT gen_random_uuid(), id, 'ann', $1::timestamptz, 0.0005, now() + interval '1 hour' FROM "${db.schema}".llm_budgets WHERE name = 'ui-user-day'`,
+      [today],
+    );
+    await page.click('[data-testid=nav-budgets]');
+    await page.waitForSelector('[data-testid=budget-ui-user-day] tbody tr[data-scope-value]');
+    const rows = page.locator('[data-testid=budget-ui-user-day] tbody tr[data-scope-value]');
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-scope-value')))).toEqual(['ann', 'bob']);
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => ({
+        spent: tr.querySelector('[data-testid=spent]')!.getAttribute('title'),
+        left: tr.querySelector('[data-testid=left]')!.getAttribute('title'),
+        used: tr.querySelector('[data-testid=used]')!.textContent!.trim(),
+      })),
+    );
+    // ann: 0.01 − 0.0090405 − 0.0005 = 0.0004595 left; (0.0090405 + 0.0005) / 0.01 = 95%. bob: 0.0069865 left, 30%.
+    expect(cells).toEqual([
+      { spent: '$0.0090405', left: '$0.0004595', used: '95%' },
+      { spent: '$0.0030135', left: '$0.0069865', used: '30%' },
+    ]);
+    expect(await page.locator('[data-testid=budget-ui-user-day] h3').textContent()).toBe('ui-user-day · $0.01 per day · each user_id');
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-budgets.png`, fullPage: true });
+    expect(offsite).toEqual([]);
+  });
+});
+
 describe('the bundle', () => {
   it('is up to date with the front-end sources', async () => {
     expect(readFileSync(BUNDLE_FILE, 'utf8')).toBe(await bundleDashboard());

@@ -1,5 +1,6 @@
 import { AdminApi, UnauthorizedError } from './api.js';
 import { clear, h } from './dom.js';
+import { renderBudgets } from './budgets.view.js';
 import { renderTrace } from './trace.view.js';
 import { renderTraces, stateFromQuery, stateToQuery, type ListState } from './traces.view.js';
 
@@ -30,10 +31,14 @@ async function route(): Promise<void> {
   const { path, params } = parseHash();
   const view = h('main', { class: 'view' });
   clear(app);
-  app.append(h('header', {}, h('a', { href: '#/', class: 'brand' }, 'Kostrack'), h('span', { class: 'muted' }, ' LLM cost per workflow run')), view);
+  app.append(
+    h('header', {}, h('a', { href: '#/', class: 'brand' }, 'Kostrack'), h('span', { class: 'muted' }, ' LLM cost per workflow run'), h('a', { href: '#/budgets', class: 'nav', 'data-testid': 'nav-budgets' }, 'Budgets')),
+    view,
+  );
   try {
     const trace = /^\/trace\/([0-9A-Fa-f-]{36})$/.exec(path);
     if (trace) await renderTrace(view, api, trace[1], lastList);
+    else if (path === '/budgets') await renderBudgets(view, api);
     else {
       lastList = location.hash || '#/';
       const navigate = (s: ListState) => (location.hash = `#/?${stateToQuery(s)}`);

@@ -61,3 +61,30 @@ export interface CostReport {
   totalCostUsd: string;
   groups: { key: string | null; bucket?: string; series?: string | null; costUsd: string; calls: number }[];
 }
+
+export interface BudgetUsage {
+  scopeValue: string;
+  spent: string;
+  reserved: string;
+  remaining: string;
+  calls: number;
+  periodStart: string;
+  resetsAt: string | null;
+}
+
+export interface Budget {
+  name: string;
+  scope: string;
+  value: string | null;
+  period: string;
+  limit: string;
+  mode: string;
+  resetsAt: string | null;
+  scopeValues: number;
+  usage: BudgetUsage[];
+}
+
+export interface BudgetList {
+  at: string;
+  budgets: Budget[];
+}
