@@ -64,7 +64,9 @@ export class TelemetryStorage {
         embedded = await startEmbeddedDatabase(db.options);
         url = embedded.url;
       } else if (db.kind === 'url') url = db.url;
-      const config = db.kind === 'options' ? poolConfigOf(db.options) : { connectionString: url!, max: 4 };
+      // The embedded engine's socket server mixes up the messages of connections used at once
+      // (electric-sql/pglite#1046): one connection, every statement in turn.
+      const config = db.kind === 'options' ? poolConfigOf(db.options) : { connectionString: url!, max: db.kind === 'embedded' ? 1 : 4 };
       pool = new PgSqlPool({ connectionTimeoutMillis: 5000, query_timeout: 120_000, ...config }, onIdleError);
     }
 

@@ -79,11 +79,16 @@ export function budgetsUp(schema: string): string[] {
          PERFORM 1 FROM ${s}.llm_budget_usage u
            WHERE (u.budget_id, u.scope_value, u.period_start) IN (SELECT * FROM unnest(p_budget_ids, p_scope_values, p_period_starts))
            ORDER BY u.budget_id, u.scope_value, u.period_start FOR UPDATE;
-         -- What crashed processes held, and never will settle, is freed.
+         -- What crashed processes held, and never will settle, is freed. A hold another transaction
+         -- has locked (the writer landing its call, a settle) is skipped, not waited for: they lock
+         -- holds before usage rows, this locks usage rows first, and waiting would deadlock.
          WITH expired AS (
            DELETE FROM ${s}.llm_budget_reservations r
-            WHERE (r.budget_id, r.scope_value, r.period_start) IN (SELECT * FROM unnest(p_budget_ids, p_scope_values, p_period_starts))
-              AND r.expires_at < now()
+            WHERE r.ctid IN (
+              SELECT x.ctid FROM ${s}.llm_budget_reservations x
+               WHERE (x.budget_id, x.scope_value, x.period_start) IN (SELECT * FROM unnest(p_budget_ids, p_scope_values, p_period_starts))
+                 AND x.expires_at < now()
+               FOR UPDATE SKIP LOCKED)
            RETURNING r.budget_id, r.scope_value, r.period_start, r.amount
          ), freed AS (
            SELECT e.budget_id, e.scope_value, e.period_start, sum(e.amount) AS amount FROM expired e GROUP BY 1, 2, 3

@@ -1,0 +1,368 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { usd, usdToString } from '../../lib/core/money.js';
+import { runMigrations } from '../../lib/storage/migrations/migration.runner.js';
+import { PgSqlPool } from '../../lib/storage/pg.pool.js';
+import { json, LoopbackServer } from '../../loopback/loopback.server.js';
+import { chatCompletion, chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
+import { PrivateCluster, privateClusterUnavailable } from '../storage/support/private-cluster.js';
+import { databaseUrl, freshSchemaName } from '../support/database.js';
+import type { ChildPlan, ChildReport } from './support/budget-calls.child.js';
+
+/*
+ * One durable budget shared by several OS processes (replicas), each with its own pool, writer
+ * and budget ledger, through startKostrack() and the real OpenAI SDK against loopback servers
+ * this process runs (so the requests that reached "the provider" are counted here, not by the
+ * children).
+ *
+ * The arithmetic, by hand. gpt-4o-mini: $0.15 input / $0.60 output per 1M tokens. The request
+ * [{ role: 'user', content: 'Say hello' }] with max_tokens 5500 is bounded at 103 input tokens
+ * (UTF-8 bytes of the request JSON + 64), so each call holds its worst case
+ *   E = (103 × 0.15 + 5500 × 0.60) / 1M = 0.00001545 + 0.0033 = $0.00331545
+ * and settles, at loopback usage 90 / 5500, at
+ *   C = (90 × 0.15 + 5500 × 0.60) / 1M = 0.0000135 + 0.0033 = $0.0033135   (C < E).
+ * Limit $1.00. Every admitted call counts at least C at any moment (held at E, shrunk to C, or
+ * spent C) and at most E. A call is admitted iff limit − spent − reserved ≥ E, i.e. spent +
+ * reserved ≤ 1 − E = 0.99668455:
+ *   - with k ≤ 300 admitted, spent + reserved ≤ 300 × E = 0.994635 ≤ 0.99668455: admitted;
+ *   - with 301 admitted, spent + reserved ≥ 301 × C = 0.9973635 > 0.99668455: refused.
+ * So exactly 301 of the 1,000 attempts are admitted however the processes interleave, 699 are
+ * blocked, and the day ends at spent = 301 × C = $0.9973635 ≤ $1.00 (left: $0.0026365 < E).
+ *
+ * The bound on overspend: admission holds E and the call then costs C, so what a scope can spend
+ * beyond its limit is at most the sum, over the calls in flight when it filled, of max(C − E, 0):
+ * the gap between a call's estimate and its settled cost. Here every hold is the worst case
+ * (C ≤ E), so the gap is 0 and spent ≤ limit must hold exactly.
+ *
+ * The database: with DATABASE_URL, a database of the test's own on that server (as
+ * shared-traces.spec.ts does). Without it, not the embedded engine: its socket server runs one
+ * protocol message at a time from any connection, so under several processes' pools one
+ * connection's Bind meets another's Parse (08P01 "bind message supplies 37 parameters, but
+ * prepared statement requires 2", upstream electric-sql/pglite#1046) and connections time out;
+ * admissions that fail that way go ahead under whenDatabaseDown: 'allow' (seen: 816 admitted,
+ * $2.70 spent on the $1.00 budget). A private PostgreSQL cluster is started instead (as
+ * host-survives-restart.spec.ts does), or the file is skipped where one cannot be made (not on CI).
+ */
+const child = fileURLToPath(new URL('./support/budget-calls.child.ts', import.meta.url));
+const PROCESSES = 4;
+const CALLS = 250;
+const MAX_TOKENS = 5500;
+const E = usd('0.00331545');
+const C = usd('0.0033135');
+const LIMIT = usd('1.00');
+const ADMITTED = 301;
+const USAGE = chatUsageBody({ prompt: 90, completion: MAX_TOKENS });
+const MODEL = 'gpt-4o-mini-2024-07-18';
+
+/** A database of the test's own, so pg_stat_database counts only these processes' deadlocks. */
+let target = { url: '', database: '' };
+/** Creates and drops it: the shared server's database (DATABASE_URL), or a private cluster's. */
+let admin: pg.Pool;
+let cluster: PrivateCluster | undefined;
+let schema = '';
+/** The kill -9 case's own schema (its budget has another limit). */
+let killSchema = '';
+const provider = new LoopbackServer();
+/** Never answers: the calls of the process that is killed hang here holding their reservations. */
+const hanging = new LoopbackServer();
+/** Answers only once the test opens it, so a call's live hold can be looked at. */
+const gated = new LoopbackServer();
+let openGate!: () => void;
+const gate = new Promise<void>((resolve) => (openGate = resolve));
+
+/** Child processes still running: killed if a test fails half-way. */
+const live = new Set<ChildProcess>();
+
+const unavailable = inject('databaseKind') !== 'postgres' ? privateClusterUnavailable() : null;
+if (unavailable && !process.env.CI) console.warn(`budget-processes: no DATABASE_URL and no private PostgreSQL cluster here, so these tests are skipped: ${unavailable}`);
+// On CI a missing server is a broken runner, not a reason to skip: create() then fails with the reason.
+const withDatabase = unavailable && !process.env.CI ? it.skip : it;
+
+beforeAll(async () => {
+  if (unavailable && !process.env.CI) return;
+  openaiRoutes(provider, { model: MODEL, usage: USAGE });
+  hanging.route('POST', /\/chat\/completions$/, () => undefined);
+  gated.route('POST', /\/chat\/completions$/, async (_req, res) => {
+    await gate;
+    json(res, chatCompletion(MODEL, USAGE));
+  });
+  await Promise.all([provider.start(), hanging.start(), gated.start()]);
+  schema = freshSchemaName('budget_procs');
+  killSchema = freshSchemaName('budget_kill');
+  let adminUrl = databaseUrl();
+  if (inject('databaseKind') !== 'postgres') {
+    // The embedded engine cannot be the shared database here: see the note at the top.
+    cluster = await PrivateCluster.create();
+    await cluster.start();
+    adminUrl = cluster.url;
+  }
+  admin = new pg.Pool({ connectionString: adminUrl, max: 2 });
+  admin.on('error', () => undefined);
+  const name = `kt_budget_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  target = { url: u.toString(), database: name };
+});
+afterAll(async () => {
+  if (unavailable && !process.env.CI) return;
+  openGate();
+  for (const p of live) p.kill('SIGKILL');
+  await Promise.all([provider.close(), hanging.close(), gated.close()]);
+  if (target.database) await admin.query(`DROP DATABASE IF EXISTS ${target.database} WITH (FORCE)`).catch(() => undefined);
+  await admin?.end();
+  cluster?.destroy();
+});
+
+interface Started {
+  proc: ChildProcess;
+  ready: Promise<void>;
+  started: Promise<void>;
+  go: () => void;
+  done: Promise<ChildReport>;
+  stderr: () => string;
+}
+
+/** Starts one replica; `ready` once it has opened storage, `started` once its calls are issued, `done` with its report. */
+function startChild(plan: ChildPlan, timeoutMs = 60_000): Started {
+  const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(proc);
+  let out = '';
+  let err = '';
+  let markReady!: () => void;
+  let markStarted!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d;
+    if (out.startsWith('READY\n')) markReady();
+    if (out.includes('STARTED\n')) markStarted();
+  });
+  proc.stderr!.on('data', (d: Buffer) => (err += d));
+  const done = new Promise<ChildReport>((resolve, reject) => {
+    const killer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      live.delete(proc);
+      markReady();
+      markStarted();
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
+      else reject(new Error(`${plan.serviceId} exited ${code ?? signal}: ${err.slice(-2000)}`));
+    });
+  });
+  return { proc, ready, started, go: () => proc.stdin!.end('GO\n'), done, stderr: () => err };
+}
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: target.url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function migrate(schema: string): Promise<void> {
+  // Once up front, as a deploy would, so the replicas race only on the budget.
+  const pool = new PgSqlPool({ connectionString: target.url, max: 1 }, () => undefined);
+  await runMigrations(pool, schema);
+  await pool.close();
+}
+
+/** Polls `probe` until it returns true; fails with `what` after `ms`. No fixed sleeps. */
+async function until(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const money = (v: string | null) => usdToString(usd(v ?? '0'));
+/** Lock and serialization failures: deadlock_detected, serialization_failure, lock_not_available. */
+const CONFLICT = /40P01|40001|55P03|deadlock|could not serialize|serialization/i;
+
+withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's $1.00/day budget: exactly ${ADMITTED} reach the provider, spent equals the rows, nothing stays held`, { timeout: 90_000 }, async () => {
+  await migrate(schema);
+  const deadlocksBefore = await deadlocks();
+  const children = Array.from({ length: PROCESSES }, (_, i) =>
+    startChild({
+      url: target.url,
+      schema,
+      baseURL: `${provider.url}/v1`,
+      serviceId: `replica-${i + 1}`,
+      user: 'shared',
+      calls: CALLS,
+      maxTokens: MAX_TOKENS,
+      limit: '1.00',
+      // 1,000 admissions queue on one row lock, 250 at a time per process behind its pool of 4
+      // connections: a wait must not count as a database that is down, where whenDatabaseDown
+      // ('allow', the default) lets the call through with no hold. Both the admission's timeout
+      // and the pool's wait for a connection (5 s by default, which ends an admission with
+      // "timeout exceeded when trying to connect" whatever timeoutMs says) are raised; with the
+      // pool's default alone, 3 runs in 7 here let calls through past the limit (one: 318 admitted,
+      // $1.053693 spent).
+      budgetOptions: { timeoutMs: 60_000 },
+      connectTimeoutMs: 60_000,
+    }),
+  );
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.go();
+  const reports = await Promise.all(children.map((c) => c.done));
+
+  const okCalls = reports.reduce((n, r) => n + r.ok, 0);
+  const blockedCalls = reports.reduce((n, r) => n + r.blocked, 0);
+  expect(reports.flatMap((r) => r.failed)).toEqual([]);
+  expect(reports.map((r) => [r.deadLettered, r.lostRows])).toEqual(Array.from({ length: PROCESSES }, () => [0, 0]));
+
+  const s = `"${schema}"`;
+  const { rows, usage, reservations, status } = await withClient(async (c) => ({
+    rows: (
+      await c.query<{ status: string; n: number; cost: string }>(
+        `SELECT status, count(*)::int AS n, COALESCE(sum(cost_usd), 0)::text AS cost FROM ${s}.llm_calls WHERE tags->>'user_id' = 'shared' GROUP BY 1 ORDER BY 1`,
+      )
+    ).rows,
+    // Each period's usage row beside the sum of the rows made in that period (a run across UTC midnight has two).
+    usage: (
+      await c.query<{ period_start: Date; spent: string; reserved: string; calls: number; rows_cost: string; rows_ok: number }>(
+        `SELECT u.period_start, u.spent::text, u.reserved::text, u.calls,
+                (SELECT COALESCE(sum(cost_usd), 0)::text FROM ${s}.llm_calls c
+                  WHERE c.tags->>'user_id' = u.scope_value AND c.time >= u.period_start AND c.time < u.period_start + interval '1 day') AS rows_cost,
+                (SELECT count(*)::int FROM ${s}.llm_calls c
+                  WHERE c.tags->>'user_id' = u.scope_value AND c.status = 'ok' AND c.time >= u.period_start AND c.time < u.period_start + interval '1 day') AS rows_ok
+           FROM ${s}.llm_budget_usage u JOIN ${s}.llm_budgets b ON b.id = u.budget_id
+          WHERE b.name = 'user-day' AND u.scope_value = 'shared' ORDER BY 1`,
+      )
+    ).rows,
+    reservations: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.llm_budget_reservations`)).rows[0].n,
+    status: (await c.query<{ spent_usd: string; reserved_usd: string }>(`SELECT spent_usd::text, reserved_usd::text FROM ${s}.budget_status WHERE scope_value = 'shared'`)).rows,
+  }));
+  const byStatus = Object.fromEntries(rows.map((r) => [r.status, r]));
+  const okRows = byStatus.ok?.n ?? 0;
+
+  // (a) What reached the provider is exactly what was admitted and stored as ok.
+  expect({ requests: provider.requests.length, okRows, okCalls }).toEqual({ requests: okRows, okRows, okCalls: okRows });
+  // (d) Every other attempt is a blocked row; nothing else (no error, no aborted).
+  expect(Object.keys(byStatus).sort()).toEqual(['blocked', 'ok']);
+  expect({ blockedRows: byStatus.blocked.n, blockedCalls }).toEqual({ blockedRows: PROCESSES * CALLS - okRows, blockedCalls: PROCESSES * CALLS - okRows });
+  expect(money(byStatus.blocked.cost)).toBe('0');
+  // (b) Zero drift: spent is the rows' cost, per period; nothing reserved, no reservation left.
+  expect(usage.length).toBeGreaterThan(0);
+  for (const u of usage) {
+    expect([money(u.spent), money(u.reserved), u.calls]).toEqual([money(u.rows_cost), '0', u.rows_ok]);
+    // (c) spent ≤ limit, exactly: every hold was the worst case (C ≤ E).
+    expect(usd(u.spent) <= LIMIT).toBe(true);
+  }
+  expect(reservations).toBe(0);
+  expect(status.map((r) => money(r.reserved_usd))).toEqual(usage.map(() => '0'));
+  if (usage.length === 1) {
+    // The hand arithmetic above (not run across UTC midnight).
+    expect(okRows).toBe(ADMITTED);
+    expect(money(usage[0].spent)).toBe(usdToString(BigInt(ADMITTED) * C));
+    expect(money(byStatus.ok.cost)).toBe('0.9973635');
+    // The budget was exhausted: what is left does not cover one more worst case.
+    expect(LIMIT - usd(usage[0].spent) < E).toBe(true);
+  }
+
+  // (e) No lock conflicts: none in the replicas' output, none counted by the server.
+  const conflicts = children.flatMap((c, i) => [...reports[i].warnings, c.stderr()]).filter((w) => CONFLICT.test(w));
+  expect(conflicts).toEqual([]);
+  expect(reports.flatMap((r) => r.warnings)).toEqual([]);
+  expect((await deadlocks()) - deadlocksBefore).toBe(0);
+});
+
+/*
+ * kill -9 while holding. Limit $0.01: three holds of E fit (3 × E = 0.00994635), and with them
+ * left in place a fourth is refused (0.01 − 3 × E = 0.00005365 < E). A replica admits three calls
+ * whose requests never get an answer (holdTtlMs 1,500) and is killed. Once the holds expire,
+ * budget_status stops counting them (it filters by expires_at) while llm_budget_usage still
+ * carries them until someone admits on that scope; another replica's admission then frees them
+ * and is admitted; its own hold is the only one left, and once its row lands nothing is held.
+ */
+withDatabase('kill -9 with reservations held: they expire, the next admission on the scope frees them, reserved returns to what live holds account for', { timeout: 60_000 }, async () => {
+  await migrate(killSchema);
+  const s = `"${killSchema}"`;
+  const ledger = () =>
+    withClient(async (c) => {
+      const u = await c.query<{ spent: string; reserved: string; calls: number }>(
+        `SELECT u.spent::text, u.reserved::text, u.calls FROM ${s}.llm_budget_usage u WHERE u.scope_value = 'crashed'`,
+      );
+      const r = await c.query<{ span_id: string; amount: string; expired: boolean }>(
+        `SELECT span_id::text, amount::text, expires_at < now() AS expired FROM ${s}.llm_budget_reservations WHERE scope_value = 'crashed' ORDER BY span_id`,
+      );
+      const v = await c.query<{ spent_usd: string; reserved_usd: string }>(`SELECT spent_usd::text, reserved_usd::text FROM ${s}.budget_status WHERE scope_value = 'crashed'`);
+      return {
+        spent: money(u.rows[0]?.spent ?? '0'),
+        reserved: money(u.rows[0]?.reserved ?? '0'),
+        calls: u.rows[0]?.calls ?? 0,
+        holds: r.rows,
+        /** What the reservation rows add up to, live or expired: what `reserved` must equal. */
+        held: usdToString(r.rows.reduce((n, x) => n + usd(x.amount), 0n)),
+        view: { spent: money(v.rows[0]?.spent_usd ?? '0'), reserved: money(v.rows[0]?.reserved_usd ?? '0') },
+      };
+    });
+  const plan = (serviceId: string, baseURL: string, calls: number, budgetOptions?: ChildPlan['budgetOptions']): ChildPlan => ({
+    url: target.url,
+    schema: killSchema,
+    baseURL: `${baseURL}/v1`,
+    serviceId,
+    user: 'crashed',
+    calls,
+    maxTokens: MAX_TOKENS,
+    limit: '0.01',
+    ...(budgetOptions ? { budgetOptions } : {}),
+  });
+
+  const doomed = startChild(plan('doomed', hanging.url, 3, { holdTtlMs: 1_500, timeoutMs: 30_000 }));
+  await doomed.ready;
+  doomed.go();
+  await doomed.started;
+  // Admitted means held, then sent: wait until the three requests hang at the provider.
+  await until('three held calls hanging at the provider', async () => hanging.requests.length === 3 && (await ledger()).holds.length === 3);
+  doomed.proc.kill('SIGKILL');
+  await expect(doomed.done).rejects.toThrow(/SIGKILL/);
+  const held = await ledger();
+  expect({ reserved: held.reserved, held: held.held, spent: held.spent }).toEqual({ reserved: usdToString(3n * E), held: usdToString(3n * E), spent: '0' });
+
+  // The holds expire: the view stops counting them; the usage row keeps them until an admission frees them.
+  await until('the holds to expire', async () => (await ledger()).view.reserved === '0', 20_000);
+  const expired = await ledger();
+  expect(expired.holds.map((h) => h.expired)).toEqual([true, true, true]);
+  expect({ reserved: expired.reserved, held: expired.held, view: expired.view }).toEqual({ reserved: usdToString(3n * E), held: usdToString(3n * E), view: { spent: '0', reserved: '0' } });
+
+  // Another replica admits a call on the scope: refused if the dead holds still counted.
+  const next = startChild(plan('survivor', gated.url, 1));
+  await next.ready;
+  next.go();
+  await until("the survivor's call to reach the provider", async () => gated.requests.length === 1);
+  const during = await ledger();
+  // The dead holds are gone; the survivor's live hold is all that is reserved.
+  expect(during.holds).toHaveLength(1);
+  expect(during.holds[0].expired).toBe(false);
+  expect({ reserved: during.reserved, held: during.held, view: during.view }).toEqual({ reserved: usdToString(E), held: usdToString(E), view: { spent: '0', reserved: usdToString(E) } });
+  openGate();
+  const report = await next.done;
+  expect([report.ok, report.blocked, report.failed]).toEqual([1, 0, []]);
+  expect(report.warnings.filter((w) => CONFLICT.test(w))).toEqual([]);
+
+  const after = await ledger();
+  expect(after).toEqual({ spent: usdToString(C), reserved: '0', calls: 1, holds: [], held: '0', view: { spent: usdToString(C), reserved: '0' } });
+  const rows = await withClient(async (c) => (await c.query(`SELECT status, cost_usd::text AS cost, service_id FROM ${s}.llm_calls`)).rows);
+  // The killed replica's calls never landed; only the survivor's.
+  expect(rows.map((r) => [r.status, money(r.cost), r.service_id])).toEqual([['ok', usdToString(C), 'survivor']]);
+});
+
+/** Deadlocks counted in the test's database, once every session in it has ended (a backend reports its counts as it exits). */
+async function deadlocks(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const open = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [target.database]);
+    if (open.rows[0].n === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await admin.query(`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = $1`, [target.database]);
+  return r.rows[0]?.n ?? 0;
+}
