@@ -124,13 +124,63 @@ export function refusedApiPromise(error: unknown): Refused {
   return p;
 }
 
-/** What a call waiting for admission returns in place of the SDK's APIPromise. */
-type Deferred = Promise<unknown> & {
-  _thenUnwrap: (transform: (data: unknown, props: unknown) => unknown) => Deferred;
-  parse: () => Promise<unknown>;
-  withResponse: () => Promise<unknown>;
-  asResponse: () => Promise<unknown>;
-};
+/**
+ * What a call waiting for admission returns in place of the SDK's APIPromise. Like the APIPromise,
+ * it parses the response only when it is awaited (`then`, `catch`, `finally`): created eagerly,
+ * the parse would read the body that `asResponse()` hands the caller unread.
+ */
+class DeferredApiPromise extends Promise<unknown> {
+  // What `then` and its kin return is a plain Promise, as the APIPromise's are.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  private parsed: Promise<unknown> | undefined;
+
+  constructor(private readonly started: Promise<{ api: StainlessPromise<unknown> }>) {
+    // Settled at once and never read: `then` is answered from the SDK's APIPromise.
+    super((resolve) => resolve(null));
+    // Only the promises the caller reads may reject unhandled (a refused call left unawaited must not).
+    started.catch(() => undefined);
+  }
+
+  private via(method: 'withResponse' | 'asResponse'): Promise<unknown> {
+    return this.started.then(({ api }) => (api as unknown as Record<string, () => Promise<unknown>>)[method].call(api));
+  }
+
+  parse(): Promise<unknown> {
+    // Adopting the APIPromise runs its (tracked) parse(); a plain promise (a future SDK) is adopted as is.
+    return (this.parsed ??= this.started.then(({ api }) => api));
+  }
+
+  withResponse(): Promise<unknown> {
+    return this.via('withResponse');
+  }
+
+  asResponse(): Promise<unknown> {
+    return this.via('asResponse');
+  }
+
+  /** The SDK's helpers (`chat.completions.parse()`) derive their APIPromise with it: the same request, its data transformed. */
+  _thenUnwrap(transform: (data: unknown, props: unknown) => unknown): DeferredApiPromise {
+    return new DeferredApiPromise(this.started.then(({ api }) => ({ api: api._thenUnwrap(transform) })));
+  }
+
+  override then<A = unknown, B = never>(
+    onfulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.parse().then(onfulfilled, onrejected);
+  }
+
+  override catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.parse().catch(onrejected);
+  }
+
+  override finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return this.parse().finally(onfinally);
+  }
+}
 
 /**
  * A call that may start only once `admission` resolves (a durable budget asked the database):
@@ -138,8 +188,8 @@ type Deferred = Promise<unknown> & {
  * returns: awaiting it gives the data, and `withResponse()`, `asResponse()`, `parse()` and
  * `_thenUnwrap()` (the SDK's own helpers) reach the real APIPromise. A refusal rejects all of them.
  */
-export function deferredApiPromise(admission: Promise<void>, start: () => unknown, scope: CallScope): Deferred {
-  // Boxed, so the APIPromise (a thenable) is not adopted on the way.
+export function deferredApiPromise(admission: Promise<void>, start: () => unknown, scope: CallScope): DeferredApiPromise {
+  // Boxed, so the APIPromise (a thenable) is not adopted (which would parse it) on the way.
   const started = admission.then(() => {
     try {
       return { api: start() as StainlessPromise<unknown> };
@@ -149,19 +199,5 @@ export function deferredApiPromise(admission: Promise<void>, start: () => unknow
       throw error;
     }
   });
-  return deferredFrom(started);
-}
-
-function deferredFrom(started: Promise<{ api: StainlessPromise<unknown> }>): Deferred {
-  const p = started.then(({ api }) => api) as Deferred;
-  // Only the promises the caller reads may reject unhandled; this base one may be unused (withResponse()).
-  started.catch(() => undefined);
-  p.catch(() => undefined);
-  const via = (method: 'parse' | 'withResponse' | 'asResponse') => () =>
-    started.then(({ api }) => (api as unknown as Record<string, () => Promise<unknown>>)[method].call(api));
-  p.parse = via('parse');
-  p.withResponse = via('withResponse');
-  p.asResponse = via('asResponse');
-  p._thenUnwrap = (transform) => deferredFrom(started.then(({ api }) => ({ api: api._thenUnwrap(transform) })));
-  return p;
+  return new DeferredApiPromise(started);
 }

@@ -124,11 +124,16 @@ function budgetCtes(s: string): string {
    WHERE x.v IS NOT NULL AND (b.scope_value IS NULL OR b.scope_value = x.v)
 ), budget_released AS (
   DELETE FROM ${s}.llm_budget_reservations r USING budget_calls c WHERE r.span_id = c.span_id
-  RETURNING r.budget_id, r.scope_value, r.period_start, r.amount
+  RETURNING r.span_id, r.budget_id, r.scope_value, r.period_start, r.amount
 ), budget_deltas AS (
   SELECT budget_id, scope_value, period_start, sum(cost) AS cost, sum(calls) AS calls, sum(held) AS released FROM (
     SELECT budget_id, scope_value, period_start, cost, calls, 0::numeric AS held FROM budget_hits
-    UNION ALL SELECT budget_id, scope_value, period_start, 0, 0, amount FROM budget_released
+    -- A call billed for what could not be read (no usage, or a stream stopped early) counts at the
+    -- worst case it held, as run budgets count it: the hold becomes spent instead of vanishing.
+    UNION ALL SELECT r.budget_id, r.scope_value, r.period_start,
+           CASE WHEN c.status <> 'blocked' AND (c.cost_usd IS NULL OR c.status = 'aborted') THEN GREATEST(r.amount - COALESCE(c.cost_usd, 0), 0) ELSE 0 END,
+           0, r.amount
+      FROM budget_released r JOIN budget_calls c ON c.span_id = r.span_id
   ) d GROUP BY budget_id, scope_value, period_start
 ), budget_up AS (
   INSERT INTO ${s}.llm_budget_usage AS u (budget_id, scope_value, period_start, spent, calls)

@@ -45,7 +45,8 @@ export interface CheckedBudget {
 }
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
-const SCOPE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+// A tag key (tags.ts), which `__proto__` cannot be.
+const SCOPE = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const PERIODS = new Set(['hour', 'day', 'month', 'total']);
 const KEYS = new Set(['name', 'scope', 'value', 'period', 'limit', 'mode', 'unpriced', 'whenDatabaseDown', 'alerts']);
 

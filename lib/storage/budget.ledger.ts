@@ -2,8 +2,10 @@ import type { BudgetGate, GateCall } from '../core/budget-gate.js';
 import { usd, usdToString, type Usd } from '../core/money.js';
 import { KostrackBudgetExceededError, type BudgetRefusal } from '../core/run-budget.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
+import { describeError, sqlState } from './error.classifier.js';
 import type { Tags } from '../core/tags.js';
 import { periodEnd, periodStart, type BudgetPeriod, type CheckedBudget } from './budget.declaration.js';
+import { isConnectionError } from './error.classifier.js';
 import { quoteSchema } from './schema.name.js';
 import type { SqlPool } from './sql.pool.js';
 
@@ -54,6 +56,14 @@ interface AdmitRow {
 
 class AdmissionTimeout extends Error {}
 
+const UNIQUE_VIOLATION = '23505';
+
+/** Why the database could not be asked, for a warning: the timeout, the SQLSTATE or socket error code (ECONNREFUSED), else the error's class. */
+function reasonOf(error: unknown): string {
+  if (error instanceof AdmissionTimeout) return error.message;
+  return describeError(error).code ?? errorClassOf(error);
+}
+
 /**
  * Durable budgets against PostgreSQL: the {@link BudgetGate} the core asks before a tracked call
  * is sent. Which budgets apply is decided in memory from the list (re-read every `refreshMs`);
@@ -84,31 +94,97 @@ export class BudgetLedger implements BudgetGate {
     this.timeoutMs = options.timeoutMs ?? 2_000;
   }
 
-  /** Writes the declared budgets (by name) and loads the list; keeps re-reading it. Never throws: a database that is down is retried. */
+  /**
+   * Writes the declared budgets (by name) and loads the list; keeps re-reading it. Never throws: a
+   * database that is down is retried, and until the list is loaded the declared budgets apply from
+   * memory (each call tries to load it, then its budgets' `whenDatabaseDown` decides).
+   */
   async start(declared: readonly CheckedBudget[]): Promise<void> {
+    this.declared = declared.map((b) => ({ ...b, id: '' }));
+    this.pending = declared;
+    this.index(this.declared);
     try {
-      for (const b of declared) await this.upsert(b, 'options');
-      await this.reload();
+      await this.sync();
     } catch (e) {
-      this.options.warn(`Kostrack could not load budgets (${errorClassOf(e)}); retrying every ${this.refreshMs} ms`);
-      this.pending = declared;
+      this.options.warn(`Kostrack could not load budgets (${reasonOf(e)}); retrying every ${this.refreshMs} ms`);
     }
     this.timer = setInterval(() => void this.tick(), this.refreshMs);
     this.timer.unref();
   }
 
+  /** Declared budgets not yet written (the database was down at start). */
   private pending: readonly CheckedBudget[] | undefined;
+  /** The declared budgets, matched (with no id) until the list is first loaded. */
+  private declared: LoadedBudget[] = [];
+  private loaded = false;
+  private syncing: Promise<void> | undefined;
+
+  /** Writes what is pending, then re-reads the list; one at a time (calls waiting for the first load share it). */
+  private sync(): Promise<void> {
+    if (!this.syncing) {
+      const run = this.writeAndReload();
+      this.syncing = run;
+      run.then(
+        () => this.syncDone(run),
+        () => this.syncDone(run),
+      );
+    }
+    return this.syncing;
+  }
+
+  private syncDone(run: Promise<void>): void {
+    if (this.syncing === run) this.syncing = undefined;
+  }
+
+  private async writeAndReload(): Promise<void> {
+    if (this.pending) {
+      for (const b of this.pending) await this.declare(b);
+      this.pending = undefined;
+    }
+    await this.reload();
+  }
 
   private async tick(): Promise<void> {
     try {
-      if (this.pending) {
-        for (const b of this.pending) await this.upsert(b, 'options');
-        this.pending = undefined;
-      }
-      await this.reload();
+      await this.sync();
     } catch {
       // Kept: the last list; admission meets the outage itself and applies whenDatabaseDown.
     }
+  }
+
+  /**
+   * Writes one declared budget. Another budget on the same scope, value and period (the unique
+   * index forbids two) is a budget renamed in the options: that row, if it was declared too, takes
+   * the new name and settings (its spending carries over); one made through the API is left alone
+   * and this declaration is skipped, with a warning. Either way the other budgets still load.
+   */
+  private async declare(b: CheckedBudget): Promise<void> {
+    try {
+      await this.upsert(b, 'options');
+      return;
+    } catch (e) {
+      if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
+    }
+    const [other] = await this.pool.query<{ name: string; source: string }>(
+      `SELECT name, source FROM ${this.s}.llm_budgets WHERE scope_tag = $1 AND scope_value IS NOT DISTINCT FROM $2 AND period = $3 AND name <> $4`,
+      [b.scope, b.value, b.period, b.name],
+    );
+    const what = `${b.scope}${b.value === null ? '' : ` "${b.value}"`} per ${b.period}`;
+    if (other?.source === 'options') {
+      try {
+        await this.pool.query(
+          `UPDATE ${this.s}.llm_budgets SET name = $2, limit_usd = $3, mode = $4, unpriced = $5, when_database_down = $6, alerts = $7::int[], updated_at = now() WHERE name = $1`,
+          [other.name, b.name, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts],
+        );
+        this.options.warn(`Kostrack budget "${other.name}" (${what}) is now declared as "${b.name}": renamed, its spending kept`);
+        return;
+      } catch (e) {
+        if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
+      }
+    }
+    this.options.warn(
+      `Kostrack budget "${b.name}" was not written: ${other ? `budget "${other.name}"` : 'another budget'} already limits ${what} (two budgets on the same scope, value and period would overlap); remove one of them`,
+    );
   }
 
   close(): void {
@@ -153,8 +229,13 @@ export class BudgetLedger implements BudgetGate {
       whenDatabaseDown: r.when_database_down,
       alerts: r.alerts ?? [],
     }));
+    this.loaded = true;
+    this.index(this.budgets);
+  }
+
+  private index(budgets: readonly LoadedBudget[]): void {
     this.byScope.clear();
-    for (const b of this.budgets) {
+    for (const b of budgets) {
       const list = this.byScope.get(b.scope) ?? [];
       list.push(b);
       this.byScope.set(b.scope, list);
@@ -165,41 +246,98 @@ export class BudgetLedger implements BudgetGate {
     return this.budgets;
   }
 
+  /**
+   * The budgets a call with these tags falls under (null: none), decided in memory. Until the list
+   * is first loaded these are the declared budgets, with no id (`''`).
+   */
   match(tags: Tags, serviceId: string): Hit[] | null {
-    if (this.budgets.length === 0) return null;
+    if ((this.loaded ? this.budgets : this.declared).length === 0) return null;
     let hits: Hit[] | null = null;
     for (const [scope, list] of this.byScope) {
-      const value = scope === 'service' ? serviceId : tags[scope];
-      if (value === undefined) continue;
+      // Own keys only: a plain object inherits `constructor`, `toString`… (a budget on such a tag matched every call).
+      const value = scope === 'service' ? serviceId : Object.hasOwn(tags, scope) ? tags[scope] : undefined;
+      if (typeof value !== 'string') continue;
       for (const budget of list) if (budget.value === null || budget.value === value) (hits ??= []).push({ budget, value });
     }
     return hits;
   }
 
+  /** Admissions in flight from this process, and those waiting for a turn (see {@link slot}). */
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The last admission found the database unreachable or silent (see {@link admit}). */
+  private suspect = false;
+
+  /** At most two admissions at a time from one process: the pool keeps connections for the writer. */
+  private slot(): Promise<void> {
+    if (this.active < 2) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private unslot(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+
   async admit(match: unknown, estimate: Usd | null, call: GateCall): Promise<void> {
-    const hits = match as Hit[];
+    let hits = match as Hit[];
     if (estimate === null) {
       const refusing = hits.find((h) => h.budget.mode === 'enforce' && h.budget.unpriced === 'refuse');
       if (refusing) throw new KostrackBudgetExceededError(this.refusal(refusing, null, null, call));
     }
-    // A call that settled a moment ago in this process must count at its cost, not its worst case.
-    if (this.settling.size > 0) await Promise.all(this.settling);
+    if (hits.some((h) => h.budget.id === '')) {
+      // Declared, but the list was never loaded (the database was down at start): load it now.
+      try {
+        await this.withTimeout(this.sync());
+      } catch (e) {
+        return this.whenDown(hits, estimate, call, e);
+      }
+      const loaded = this.match(call.tags, call.serviceId);
+      if (loaded === null) return;
+      hits = loaded;
+    }
     const now = Date.now();
     const starts = hits.map((h) => periodStart(h.budget.period, now));
     let rows: AdmitRow[];
-    try {
-      rows = await this.withTimeout(
-        this.pool.query<AdmitRow>(
-          `SELECT budget_id::text, scope_value, period_start, limit_usd::text, spent::text, reserved::text, admitted
-             FROM ${this.s}.kostrack_budget_admit($1::bigint[], $2::text[], $3::timestamptz[], $4::numeric, $5::uuid, $6::int, false)`,
-          [hits.map((h) => h.budget.id), hits.map((h) => h.value), starts.map((d) => d.toISOString()), usdToString(estimate ?? 0n), call.spanId, this.holdTtlMs],
-        ),
+    const ask = () =>
+      this.pool.query<AdmitRow>(
+        `SELECT budget_id::text, scope_value, period_start, limit_usd::text, spent::text, reserved::text, admitted
+           FROM ${this.s}.kostrack_budget_admit($1::bigint[], $2::text[], $3::timestamptz[], $4::numeric, $5::uuid, $6::int, false)`,
+        [hits.map((h) => h.budget.id), hits.map((h) => h.value), starts.map((d) => d.toISOString()), usdToString(estimate ?? 0n), call.spanId, this.holdTtlMs],
       );
-    } catch (e) {
-      return this.whenDown(hits, estimate, call, e);
+    // While the database answers, a burst of calls waits here, two at a time per process, rather
+    // than in the pool's queue, whose connection timeout would read a busy database as a dead one
+    // and let calls past a spent budget. Once an admission failed, calls do not queue: each asks
+    // at once, with its own timeout, so an outage costs every call timeoutMs, not a queue of them.
+    const queued = !this.suspect;
+    if (queued) await this.slot();
+    try {
+      // A call that settled a moment ago in this process must count at its cost, not its worst case.
+      // The wait is part of the admission's timeout: a database that does not answer the settle does
+      // not answer the admission either (unbounded, it held every call for the pool's own timeouts).
+      const asked = this.settling.size > 0 ? Promise.all(this.settling).then(ask) : ask();
+      try {
+        rows = await this.withTimeout(asked);
+        this.suspect = false;
+      } catch (e) {
+        if (e instanceof AdmissionTimeout) this.dropLateHold(asked, call.spanId);
+        if (e instanceof AdmissionTimeout || isConnectionError(e)) this.suspect = true;
+        return this.whenDown(hits, estimate, call, e);
+      }
+    } finally {
+      if (queued) this.unslot();
     }
     const amount = estimate ?? 0n;
     const byKey = new Map(hits.map((h, i) => [`${h.budget.id}\u0000${h.value}`, { hit: h, start: starts[i] }]));
+    // Not admitted: the database held nothing, so the call must not go ahead. The refusal names a
+    // budget without room, enforced by the list this process knows (its mode may have been changed
+    // through the API since the list was read: the database's word counts).
+    let refusal: BudgetRefusal | undefined;
+    let lacking: BudgetRefusal | undefined;
     for (const row of rows) {
       const at = byKey.get(`${row.budget_id}\u0000${row.scope_value}`);
       if (!at) continue;
@@ -207,10 +345,16 @@ export class BudgetLedger implements BudgetGate {
       const reserved = usd(row.reserved);
       const limit = usd(row.limit_usd);
       this.checkAlerts(at.hit, at.start, spent, limit);
-      if (!row.admitted && at.hit.budget.mode === 'enforce' && limit - spent - reserved < amount) {
-        throw new KostrackBudgetExceededError(this.refusal(at.hit, { spent, reserved, limit, start: at.start }, estimate, call));
-      }
-      if (row.admitted && at.hit.budget.mode === 'warn' && spent + reserved > limit) this.warnOver(at.hit, at.start, call);
+      if (!row.admitted) {
+        if (limit - spent - reserved >= amount) continue;
+        if (at.hit.budget.mode === 'enforce') refusal ??= this.refusal(at.hit, { spent, reserved, limit, start: at.start }, estimate, call);
+        else lacking ??= this.refusal(at.hit, { spent, reserved, limit, start: at.start }, estimate, call);
+      } else if (at.hit.budget.mode === 'warn' && spent + reserved > limit) this.warnOver(at.hit, at.start, call);
+    }
+    if (rows.length > 0 && !rows[0].admitted) {
+      const first = byKey.get(`${rows[0].budget_id}\u0000${rows[0].scope_value}`);
+      refusal ??= lacking ?? (first ? this.refusal(first.hit, null, estimate, call) : undefined);
+      if (refusal) throw new KostrackBudgetExceededError(refusal);
     }
   }
 
@@ -251,7 +395,8 @@ export class BudgetLedger implements BudgetGate {
       period: hit.budget.period,
       resetsAt: periodEnd(hit.budget.period, start)?.toISOString() ?? null,
       spanName: hit.budget.name,
-      limit: hit.budget.limit,
+      // The limit the database answered with (changed through the API since the list was read, it is the one that counts).
+      limit: usdToString(limit),
       spent: usdToString(spent),
       reserved: usdToString(reserved),
       estimate: estimate === null ? null : usdToString(estimate),
@@ -260,6 +405,30 @@ export class BudgetLedger implements BudgetGate {
       model: call.model,
       ...(unavailable ? { unavailable: true } : {}),
     };
+  }
+
+  /**
+   * An admission answered after its timeout: whenDatabaseDown already decided the call (it went
+   * ahead without a hold, or was refused), so a hold the late answer made is given back. Left, it
+   * would shrink the budget until holdTtlMs whenever the call's row landed before the answer (a
+   * refused call's blocked row does, at once). The writer releases by the same span id; whichever
+   * deletes the reservation first gives the amount back, once.
+   */
+  private dropLateHold(asked: Promise<AdmitRow[]>, spanId: string): void {
+    asked
+      .then((rows) => {
+        if (!rows.some((r) => r.admitted)) return;
+        return this.pool.query(
+          `WITH gone AS (
+             DELETE FROM ${this.s}.llm_budget_reservations WHERE span_id = $1 RETURNING budget_id, scope_value, period_start, amount
+           )
+           UPDATE ${this.s}.llm_budget_usage u SET reserved = GREATEST(u.reserved - g.amount, 0)
+             FROM gone g WHERE u.budget_id = g.budget_id AND u.scope_value = g.scope_value AND u.period_start = g.period_start`,
+          [spanId],
+        );
+      })
+      // Not answered at all, or the release failed: the hold expires with holdTtlMs.
+      .catch(() => undefined);
   }
 
   private withTimeout<T>(work: Promise<T>): Promise<T> {
@@ -280,7 +449,7 @@ export class BudgetLedger implements BudgetGate {
     if (now - this.downWarnedAt > 60_000) {
       this.downWarnedAt = now;
       this.options.warn(
-        `Kostrack could not check budgets ${hits.map((h) => `"${h.budget.name}"`).join(', ')} (${error instanceof AdmissionTimeout ? error.message : errorClassOf(error)}); calls go ahead while the database is down (whenDatabaseDown: 'allow'; warned once a minute)`,
+        `Kostrack could not check budgets ${hits.map((h) => `"${h.budget.name}"`).join(', ')} (${reasonOf(error)}); calls go ahead while the database is down (whenDatabaseDown: 'allow'; warned once a minute)`,
       );
     }
   }
