@@ -1,13 +1,15 @@
 import { maxOutputTokensOf } from '../pricing/model-limits.js';
+import { openaiTokenCounter, type TokenCounter } from './openai.tokenizer.js';
 import type { PriceBook, WorstCaseRequest } from '../pricing/price-book.js';
 
 /**
  * An upper bound of a request's tokens, read from the request alone, before it is sent.
  *
- * Input: the UTF-8 size of the request's JSON (its messages, system prompt, tools, schemas), in
- * bytes, is an upper bound of its text tokens for the byte-level BPE tokenizers these providers use
- * (every token is at least one byte) — and the JSON's quotes, keys and braces more than cover the
- * role markers a chat template adds. Media parts are not text: an image counts a fixed bound per
+ * Input: each text of the request (messages, system prompt, tools, schemas) counts its tokens —
+ * exactly, with OpenAI's own encoding, for OpenAI models when `gpt-tokenizer` is installed;
+ * otherwise its UTF-8 size in bytes, an upper bound for the byte-level BPE tokenizers these
+ * providers use (every token is at least one byte). The JSON's keys, quotes and braces are counted
+ * on top and more than cover the role markers a chat template adds. Media parts are not text: an image counts a fixed bound per
  * provider (below); audio, video, files and earlier conversation turns kept by the provider
  * (`previous_response_id`, `conversation`, cached contents) cannot be bounded from the request, so
  * the model's context window bounds the input then. Output: the request's `max_tokens` /
@@ -37,6 +39,8 @@ const UNBOUNDED_PARTS = new Set(['input_audio', 'input_file', 'file', 'document'
 
 interface Walk {
   bytes: number;
+  /** Counts a string's tokens exactly (OpenAI, with gpt-tokenizer installed); else its UTF-8 bytes bound them. */
+  count: TokenCounter | null;
   images: number;
   unbounded: boolean;
   audio: boolean;
@@ -50,7 +54,7 @@ function walk(value: unknown, w: Walk, depth: number): void {
   }
   if (typeof value === 'string') {
     // Bytes of the UTF-8 text plus its quotes (counted natively, without encoding a copy).
-    w.bytes += Buffer.byteLength(value, 'utf8') + 2;
+    w.bytes += (w.count ? w.count(value) : Buffer.byteLength(value, 'utf8')) + 2;
     return;
   }
   if (typeof value === 'number' || typeof value === 'boolean') {
@@ -99,7 +103,7 @@ function walk(value: unknown, w: Walk, depth: number): void {
     if (typeof v === 'string') {
       // A long value under a binary key is data or a data: URL, not text the model reads.
       if (v.length > 256 && BINARY_KEYS.has(key)) continue;
-      bytes += Buffer.byteLength(v, 'utf8') + 2;
+      bytes += (w.count ? w.count(v) : Buffer.byteLength(v, 'utf8')) + 2;
     } else walk(v, w, depth + 1);
   }
   w.bytes += bytes;
@@ -129,7 +133,7 @@ function boundOf(
   outputCap: number | null,
   extra: { unboundedInput?: boolean; tools?: boolean; audioOut?: boolean; imageOut?: boolean; serviceTier?: unknown; imageKey: string; cacheWrite?: '5m' | '1h' | null; outputTimes?: number },
 ): RequestBound | null {
-  const w: Walk = { bytes: 0, images: 0, unbounded: extra.unboundedInput === true, audio: false, cacheWrite: extra.cacheWrite ?? null };
+  const w: Walk = { bytes: 0, count: openaiTokenCounter(provider, model), images: 0, unbounded: extra.unboundedInput === true, audio: false, cacheWrite: extra.cacheWrite ?? null };
   let tools = extra.tools === true;
   for (const f of fields) {
     const v = params[f];
