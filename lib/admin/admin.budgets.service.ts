@@ -105,11 +105,28 @@ export class AdminBudgetsService {
     return this.one(pool, s, rows[0]);
   }
 
-  /** Deletes the budget with its usage and holds (the foreign keys cascade). */
+  /**
+   * Deletes the budget with its usage and holds, in the order the writer and a settle lock them
+   * (holds, then usage rows, then the budget): a cascade from the budget down would take them the
+   * other way round and could deadlock with a batch landing calls on the same scope.
+   */
   async remove(name: string): Promise<void> {
     const { pool, s } = this.queries.db();
-    const rows = await this.write<{ id: string }>(pool, `DELETE FROM ${s}.llm_budgets WHERE name = $1 RETURNING id::text AS id`, [name]);
-    if (rows.length === 0) throw notFound(name);
+    let found: { id: string }[];
+    try {
+      found = await pool.transaction(async (db) => {
+        const rows = await db.query<{ id: string }>(`SELECT id::text AS id FROM ${s}.llm_budgets WHERE name = $1`, [name]);
+        if (rows.length === 0) return rows;
+        await db.query(`DELETE FROM ${s}.llm_budget_reservations WHERE budget_id = $1`, [rows[0].id]);
+        await db.query(`DELETE FROM ${s}.llm_budget_usage WHERE budget_id = $1`, [rows[0].id]);
+        await db.query(`DELETE FROM ${s}.llm_budgets WHERE id = $1`, [rows[0].id]);
+        return rows;
+      });
+    } catch (e) {
+      this.logger.error(`Admin budget delete failed (${(e as { code?: string })?.code ?? (e as Error)?.constructor?.name ?? 'error'})`);
+      throw new InternalServerErrorException('Kostrack admin query failed');
+    }
+    if (found.length === 0) throw notFound(name);
     await this.changed();
   }
 

@@ -20,6 +20,8 @@ export interface GateCall {
  * `admit`.
  */
 export interface BudgetGate {
+  /** No budget at all: a tracked call pays nothing more (checked before its tags are merged). */
+  readonly empty: boolean;
   /** What applies to a call with these tags, or null (the usual answer, decided without I/O). */
   match(tags: Tags, serviceId: string): unknown | null;
   /**

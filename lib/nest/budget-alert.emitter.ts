@@ -37,14 +37,14 @@ export async function findEventEmitter(moduleRef: ModuleRef): Promise<EventEmitt
  * not stop the other; the first error is rethrown for the ledger to warn about.
  */
 export function budgetAlertHandler(
-  callback: ((alert: BudgetAlert) => void) | undefined,
+  callback: ((alert: BudgetAlert) => unknown) | undefined,
   emitter: EventEmitterLike | null,
-): ((alert: BudgetAlert) => void) | undefined {
+): ((alert: BudgetAlert) => unknown) | undefined {
   if (!emitter) return callback;
-  return (alert) => {
+  return async (alert) => {
     const errors: unknown[] = [];
     try {
-      callback?.(alert);
+      await callback?.(alert);
     } catch (e) {
       errors.push(e);
     }

@@ -107,7 +107,7 @@ export class CallScope implements DeferredRecord {
 
   private admitDurable(): Promise<void> | null {
     const gate = budgetGate();
-    if (!gate || this.done) return null;
+    if (!gate || gate.empty || this.done) return null;
     const tags = this.rowTags();
     const match = gate.match(tags, runtime.serviceId);
     if (match === null) return null;

@@ -25,8 +25,12 @@ export function openaiTokenCounter(provider: string, model: string): TokenCounte
   if (!encoding) return null;
   if (!loaded.has(encoding)) {
     try {
-      const mod = load(`gpt-tokenizer/cjs/encoding/${encoding}`) as { countTokens?: TokenCounter };
-      loaded.set(encoding, typeof mod.countTokens === 'function' ? mod.countTokens : null);
+      const mod = load(`gpt-tokenizer/cjs/encoding/${encoding}`) as { countTokens?: (text: string, options?: object) => number };
+      const count = mod.countTokens;
+      // Text that spells a special token (<|endoftext|>) is plain text to the API: count it as such
+      // (by default the package throws on it).
+      const none = { disallowedSpecial: new Set<string>() };
+      loaded.set(encoding, typeof count === 'function' ? (text) => count(text, none) : null);
     } catch {
       loaded.set(encoding, null);
     }

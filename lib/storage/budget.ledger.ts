@@ -2,12 +2,14 @@ import type { BudgetGate, GateCall } from '../core/budget-gate.js';
 import { usd, usdToString, type Usd } from '../core/money.js';
 import { KostrackBudgetExceededError, type BudgetRefusal } from '../core/run-budget.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
-import { describeError, sqlState } from './error.classifier.js';
+import { describeError, isConnectionError, sqlState } from './error.classifier.js';
 import type { Tags } from '../core/tags.js';
 import { periodEnd, periodStart, type BudgetPeriod, type CheckedBudget } from './budget.declaration.js';
-import { isConnectionError } from './error.classifier.js';
 import { quoteSchema } from './schema.name.js';
 import type { SqlPool } from './sql.pool.js';
+
+/** SQLSTATE of a foreign key violation: the budget a hold names no longer exists. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** A budget as loaded from `llm_budgets`. */
 export interface LoadedBudget extends CheckedBudget {
@@ -40,7 +42,7 @@ export interface BudgetLedgerOptions {
   holdTtlMs?: number;
   /** The longest an admission waits for the database before the budget's `whenDatabaseDown` applies. Default 2,000 ms. */
   timeoutMs?: number;
-  onAlert?: (alert: BudgetAlert) => void;
+  onAlert?: (alert: BudgetAlert) => unknown;
   warn: (message: string) => void;
 }
 
@@ -250,6 +252,10 @@ export class BudgetLedger implements BudgetGate {
    * The budgets a call with these tags falls under (null: none), decided in memory. Until the list
    * is first loaded these are the declared budgets, with no id (`''`).
    */
+  get empty(): boolean {
+    return (this.loaded ? this.budgets : this.declared).length === 0;
+  }
+
   match(tags: Tags, serviceId: string): Hit[] | null {
     if ((this.loaded ? this.budgets : this.declared).length === 0) return null;
     let hits: Hit[] | null = null;
@@ -283,7 +289,7 @@ export class BudgetLedger implements BudgetGate {
     else this.active--;
   }
 
-  async admit(match: unknown, estimate: Usd | null, call: GateCall): Promise<void> {
+  async admit(match: unknown, estimate: Usd | null, call: GateCall, retried = false): Promise<void> {
     let hits = match as Hit[];
     if (estimate === null) {
       const refusing = hits.find((h) => h.budget.mode === 'enforce' && h.budget.unpriced === 'refuse');
@@ -302,7 +308,7 @@ export class BudgetLedger implements BudgetGate {
     }
     const now = Date.now();
     const starts = hits.map((h) => periodStart(h.budget.period, now));
-    let rows: AdmitRow[];
+    let rows: AdmitRow[] = [];
     const ask = () =>
       this.pool.query<AdmitRow>(
         `SELECT budget_id::text, scope_value, period_start, limit_usd::text, spent::text, reserved::text, admitted
@@ -314,6 +320,7 @@ export class BudgetLedger implements BudgetGate {
     // and let calls past a spent budget. Once an admission failed, calls do not queue: each asks
     // at once, with its own timeout, so an outage costs every call timeoutMs, not a queue of them.
     const queued = !this.suspect;
+    let gone = false;
     if (queued) await this.slot();
     try {
       // A call that settled a moment ago in this process must count at its cost, not its worst case.
@@ -325,11 +332,25 @@ export class BudgetLedger implements BudgetGate {
         this.suspect = false;
       } catch (e) {
         if (e instanceof AdmissionTimeout) this.dropLateHold(asked, call.spanId);
-        if (e instanceof AdmissionTimeout || isConnectionError(e)) this.suspect = true;
-        return this.whenDown(hits, estimate, call, e);
+        // A budget another replica deleted since this process read the list: not an outage.
+        if (!retried && sqlState(e) === FOREIGN_KEY_VIOLATION) gone = true;
+        else if (e instanceof AdmissionTimeout || isConnectionError(e)) {
+          this.suspect = true;
+          // Those queued behind this one ask at once, each with its own timeout, instead of in pairs.
+          for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
+            this.active++;
+            next();
+          }
+        }
+        if (!gone) return this.whenDown(hits, estimate, call, e);
       }
     } finally {
       if (queued) this.unslot();
+    }
+    if (gone) {
+      await this.reload().catch(() => undefined);
+      const again = this.match(call.tags, call.serviceId);
+      return again === null ? undefined : this.admit(again, estimate, call, true);
     }
     const amount = estimate ?? 0n;
     const byKey = new Map(hits.map((h, i) => [`${h.budget.id}\u0000${h.value}`, { hit: h, start: starts[i] }]));
@@ -485,7 +506,8 @@ export class BudgetLedger implements BudgetGate {
       .then(
         (rows) => {
           if (rows.length === 0 || !this.options.onAlert) return;
-          this.options.onAlert({
+          // An async callback's rejection is caught too: it must not become an unhandled rejection.
+          return this.options.onAlert({
             budget: hit.budget.name,
             scope: hit.budget.scope,
             scopeValue: hit.value,
@@ -494,7 +516,7 @@ export class BudgetLedger implements BudgetGate {
             threshold: crossed,
             limit: usdToString(limit),
             spent: usdToString(spent),
-          });
+          }) as unknown;
         },
         (e: unknown) => this.options.warn(`Kostrack could not record a budget alert (${errorClassOf(e)})`),
       )

@@ -36,7 +36,7 @@ export interface StorageOptions {
    */
   budgets?: BudgetDeclaration[];
   /** Called once per scope and period when spending crosses one of a budget's `alerts` thresholds. */
-  onBudgetAlert?: (alert: BudgetAlert) => void;
+  onBudgetAlert?: (alert: BudgetAlert) => unknown;
   /** How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000), `timeoutMs` (2,000). */
   budgetOptions?: { refreshMs?: number; holdTtlMs?: number; timeoutMs?: number };
 }
@@ -75,9 +75,12 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
   const bo = options.budgetOptions;
   if (bo !== undefined) {
     if (typeof bo !== 'object' || bo === null) throw new KostrackConfigError('Kostrack: budgetOptions must be an object');
-    for (const [key, value] of Object.entries(bo))
-      if (!['refreshMs', 'holdTtlMs', 'timeoutMs'].includes(key) || typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
-        throw new KostrackConfigError(`Kostrack: budgetOptions.${key} must be a positive whole number of milliseconds`);
+    for (const [key, value] of Object.entries(bo)) {
+      if (!['refreshMs', 'holdTtlMs', 'timeoutMs'].includes(key)) throw new KostrackConfigError(`Kostrack: budgetOptions has no option "${key}" (refreshMs, holdTtlMs, timeoutMs)`);
+      // Timers and the database's integer take at most 2^31 - 1 ms (about 24.8 days).
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 2_147_483_647)
+        throw new KostrackConfigError(`Kostrack: budgetOptions.${key} must be a whole number of milliseconds from 1 to 2147483647`);
+    }
   }
   return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true, budgets };
 

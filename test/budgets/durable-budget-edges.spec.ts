@@ -258,7 +258,7 @@ describe('bad declarations', () => {
       () => null,
       (e: unknown) => e,
     );
-    expect((error as Error).message).toBe('Kostrack: budgetOptions.timeoutMs must be a positive whole number of milliseconds');
+    expect((error as Error).message).toBe('Kostrack: budgetOptions.timeoutMs must be a whole number of milliseconds from 1 to 2147483647');
     await sleep(20);
     expect(connections).toBe(opened);
   });
@@ -953,5 +953,14 @@ describe('unknown costs under a durable budget (known bug in the ingest)', () =>
     await ctx.k.flush();
     expect(h.only()).toMatchObject({ costUsd: null, metadata: { raw_response: true } });
     expect((await usage(ctx.schema)).filter((r) => r[1] === 'bob')).toEqual([['user-day', 'bob', E, '0', 1]]);
+  });
+});
+
+describe('review fixes', () => {
+  it('budgetOptions beyond what timers and the database take are refused, and unknown keys are named', async () => {
+    const at = (budgetOptions: Record<string, number>) => startKostrack({ database: false, budgetOptions } as never).then(() => null, (e: unknown) => (e as Error).message);
+    expect(await at({ holdTtlMs: 3_000_000_000 })).toBe('Kostrack: budgetOptions.holdTtlMs must be a whole number of milliseconds from 1 to 2147483647');
+    expect(await at({ timeoutMs: 2 ** 31 })).toBe('Kostrack: budgetOptions.timeoutMs must be a whole number of milliseconds from 1 to 2147483647');
+    expect(await at({ ttl: 5 })).toBe('Kostrack: budgetOptions has no option "ttl" (refreshMs, holdTtlMs, timeoutMs)');
   });
 });

@@ -30,6 +30,14 @@ describe('OpenAI requests bounded with the real tokenizer', () => {
     expect(book.worstCase('openai', 'gpt-4o-mini', withTokenizer)).toBe((BigInt(expected) * usd('0.15') + 100n * usd('0.60')) / 1_000_000n);
   });
 
+  it('a text that spells a special token is counted as plain text, not refused as unpriced', () => {
+    const params = { model: 'gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'explain <|endoftext|> please' }] };
+    const b = requestBound(book, 'openai', 'chat.completions.create', 'gpt-4o-mini', params)!;
+    const plain = countTokens('explain <|endoftext|> please', { disallowedSpecial: new Set() });
+    expect(b.inputTokens).toBe(3 + 8 + (countTokens('user') + 2) + 11 + (plain + 2) + 64);
+    expect(book.worstCase('openai', 'gpt-4o-mini', b)).not.toBeNull();
+  });
+
   it('models and providers without an OpenAI encoding keep the size bound', () => {
     const params = { model: 'deepseek-chat', max_tokens: 100, messages: [{ role: 'user', content: text }] };
     const deepseek = requestBound(book, 'deepseek', 'chat.completions.create', 'deepseek-chat', params)!;

@@ -113,15 +113,19 @@ export function budgetsUp(schema: string): string[] {
             ORDER BY 1, 2, 3;
        END
        $$`,
+    // The current period of each budget (per scope value): what is spent, what live holds take, what is left.
     `CREATE OR REPLACE VIEW ${s}.budget_status AS
        SELECT b.id AS budget_id, b.name, b.scope_tag, COALESCE(u.scope_value, b.scope_value) AS scope_value, b.period, b.mode,
-              b.limit_usd, COALESCE(u.spent, 0) AS spent_usd,
-              COALESCE((SELECT sum(r.amount) FROM ${s}.llm_budget_reservations r
-                         WHERE r.budget_id = u.budget_id AND r.scope_value = u.scope_value AND r.period_start = u.period_start AND r.expires_at >= now()), 0) AS reserved_usd,
-              b.limit_usd - COALESCE(u.spent, 0) AS remaining_usd,
-              COALESCE(u.calls, 0) AS calls, u.period_start, ${s}.kostrack_period_end(b.period, u.period_start) AS resets_at
+              b.limit_usd, COALESCE(u.spent, 0) AS spent_usd, COALESCE(h.held, 0) AS reserved_usd,
+              GREATEST(b.limit_usd - COALESCE(u.spent, 0) - COALESCE(h.held, 0), 0) AS remaining_usd,
+              COALESCE(u.calls, 0) AS calls, ${s}.kostrack_period_start(b.period, now()) AS period_start,
+              ${s}.kostrack_period_end(b.period, ${s}.kostrack_period_start(b.period, now())) AS resets_at
          FROM ${s}.llm_budgets b
-         LEFT JOIN ${s}.llm_budget_usage u ON u.budget_id = b.id`,
+         LEFT JOIN ${s}.llm_budget_usage u ON u.budget_id = b.id AND u.period_start = ${s}.kostrack_period_start(b.period, now())
+         LEFT JOIN LATERAL (SELECT sum(r.amount) AS held FROM ${s}.llm_budget_reservations r
+                             WHERE r.budget_id = u.budget_id AND r.scope_value = u.scope_value AND r.period_start = u.period_start
+                               AND r.expires_at >= now()) h ON true`,
+    `CREATE INDEX IF NOT EXISTS llm_budget_usage_period_idx ON ${s}.llm_budget_usage (budget_id, period_start)`,
   ];
 }
 
