@@ -454,7 +454,9 @@ describe('the database stalled during admission (no answer at all)', () => {
     // (the allowed call's settle is stalled too when the refused call is admitted).
     expect(allowedAfter).toBeGreaterThanOrEqual(290);
     expect(refusedAfter).toBeGreaterThanOrEqual(290);
-    expect(refusedAfter).toBeLessThan(2000);
+    // Far below what an unbounded wait costs (the pool's 5 s connection wait, or its 120 s query
+    // timeout), with room for a loaded machine.
+    expect(refusedAfter).toBeLessThan(4500);
     expect(error.budget).toMatchObject({ spanName: 'team-day-refuse', unavailable: true });
     expect(h.server.requests).toHaveLength(1);
     expect(warnedLike('Kostrack could not check budgets')).toEqual([
