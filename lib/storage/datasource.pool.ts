@@ -1,23 +1,48 @@
 import type { DataSource } from 'typeorm';
 import type pg from 'pg';
 import { copyIn } from './copy-in.query.js';
+import { isPgPool, PgSqlPool } from './pg.pool.js';
 import type { SqlPool, SqlRunner } from './sql.pool.js';
 
 /** A host application's TypeORM DataSource as a {@link SqlPool}; its lifetime stays the host's. */
 export class DataSourceSqlPool implements SqlPool {
+  private borrowed: PgSqlPool | null = null;
+
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * The DataSource's own `pg` pool, checked out our way. TypeORM's query runner awaits the pool
+   * before it listens for 'error' (typeorm 1.1 PostgresQueryRunner.connect), the gap in which a
+   * database restart killed the host under a busy writer. Looked up on every use: a host may
+   * destroy and re-initialize its DataSource.
+   */
+  private pgPool(): PgSqlPool | null {
+    const master = (this.dataSource.driver as { master?: unknown }).master;
+    if (!isPgPool(master)) return null;
+    if (this.borrowed?.pool !== master) this.borrowed = new PgSqlPool(master);
+    return this.borrowed;
+  }
+
   async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
-    return (await this.dataSource.query(sql, params)) as R[];
+    const pool = this.pgPool();
+    if (pool) return pool.query<R>(sql, params);
+    const qr = this.dataSource.createQueryRunner();
+    try {
+      return await records<R>(qr.query(sql, params, true));
+    } finally {
+      await qr.release().catch(() => undefined);
+    }
   }
 
   async transaction<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
+    const pool = this.pgPool();
+    if (pool) return pool.transaction(fn);
     const qr = this.dataSource.createQueryRunner();
     try {
       const connection: unknown = await qr.connect();
       await qr.startTransaction();
-      const runner: SqlRunner = { query: async (sql, params) => (await qr.query(sql, params)) as never };
-      // TypeORM's postgres driver hands out the `pg` client itself; COPY needs its protocol connection.
+      // Structured results: a plain query() answers UPDATE … RETURNING with [rows, count], not rows.
+      const runner: SqlRunner = { query: (sql, params) => records(qr.query(sql, params, true)) };
       if (isPgClient(connection)) runner.copyFrom = (sql, data) => copyIn(connection, sql, data);
       const result = await fn(runner);
       await qr.commitTransaction();
@@ -33,6 +58,10 @@ export class DataSourceSqlPool implements SqlPool {
   async close(): Promise<void> {
     // The host created the DataSource; the host destroys it.
   }
+}
+
+async function records<R>(result: Promise<{ records: unknown[] }>): Promise<R[]> {
+  return (await result).records as R[];
 }
 
 function isPgClient(value: unknown): value is pg.ClientBase {
