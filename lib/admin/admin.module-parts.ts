@@ -6,7 +6,7 @@ import { KOSTRACK_PRICE_BOOK } from '../nest/llm-clients.providers.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { createAdminControllers } from './admin.controller.js';
 import { KostrackAdminGuard } from './admin.guard.js';
-import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions } from './admin.options.js';
+import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions, type ResolvedAdminOptions } from './admin.options.js';
 import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
@@ -14,14 +14,12 @@ import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { adminSecurityHeadersModule } from './security-headers.middleware.js';
 
 /**
- * Adds the admin API to KostrackModule's definition when `admin.enabled`. Routes must be known
- * when the module is declared, so `enabled`, `path` and `guard` are read here (for
- * `forRootAsync`, from its static `admin`); the API key is read once options resolve, so it may
- * come from an async config factory.
+ * The admin API's routes and services, added to KostrackModule's definition. Loaded only when
+ * `admin.enabled` (see admin.loader.ts). Routes must be known when the module is declared, so
+ * `path` and `guard` come from `declared` (for `forRootAsync`, its static `admin`); the API key is
+ * read once options resolve, so it may come from an async config factory.
  */
-export function withAdmin(definition: DynamicModule, admin: AdminOptions | undefined, keyMayComeLater = false): DynamicModule {
-  const declared = resolveAdminOptions(admin, !keyMayComeLater);
-  if (!declared.enabled) return definition;
+export function withAdminParts(definition: DynamicModule, admin: AdminOptions | undefined, declared: ResolvedAdminOptions): DynamicModule {
   const providers: Provider[] = [
     {
       provide: KOSTRACK_ADMIN_OPTIONS,

@@ -49,11 +49,15 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.options.enabled === false || this.options.database === false) return;
+    if (this.options.enabled === false || this.options.database === false) {
+      this.logger.log(`Kostrack storage: off (${this.options.enabled === false ? 'enabled: false' : 'database: false'}), nothing is stored`);
+      return;
+    }
     const resolved = resolveStorageOptions(this.options); // bad options fail the boot before anything opens
     this.storage = await TelemetryStorage.open(this.options, {
       resolveDataSource: (name) => this.findDataSource(name),
       warn: (message) => this.logger.warn(message),
+      info: (message) => this.logger.log(message),
     });
     if (!this.storage) return;
     this.shutdownDeadlineMs = resolved.writer.shutdownDeadlineMs;

@@ -11,9 +11,33 @@ import { TraceInterceptor } from './trace.interceptor.js';
 import { storageProviders } from './storage.providers.js';
 import { createLlmClientProviders, priceBookProvider, validateClientOptions } from './llm-clients.providers.js';
 import { resolveStorageOptions } from '../storage/storage.options.js';
-// The one upward import: `admin` is a KostrackModule option, so the module mounts the admin routes.
-import { withAdmin } from '../admin/admin.module-parts.js';
+// The one upward import: `admin` is a KostrackModule option, so the module mounts the admin routes
+// (loaded only when enabled: its optional peers are never required otherwise).
+import { withAdmin } from '../admin/admin.loader.js';
 import type { AdminOptions } from '../admin/admin.options.js';
+
+/**
+ * `forRootAsync`: the factory resolves the options; what Nest must know when the module is
+ * declared sits beside it (like `@nestjs/typeorm` keeps `name` outside its factory): `admin`
+ * (routes; its `apiKey` may still come from the factory), `clients` (provider tokens; each
+ * factory has its own `inject`) and `clientImports`.
+ */
+export type KostrackModuleAsyncOptions = Omit<typeof KOSTRACK_ASYNC_OPTIONS_TYPE, 'useFactory'> & {
+  useFactory?: (...args: any[]) => KostrackFactoryOptions | Promise<KostrackFactoryOptions>;
+  admin?: AdminOptions;
+  clients?: KostrackModuleOptions['clients'];
+  clientImports?: KostrackModuleOptions['clientImports'];
+};
+
+/** What a `forRootAsync` factory returns: every option but those declared beside it. */
+export type KostrackFactoryOptions = Omit<KostrackModuleOptions, 'clients' | 'clientImports'>;
+
+/**
+ * The builder's class, its statics hidden from the type checker: our forRoot may return a promise
+ * (the lazily loaded admin API), which TypeScript would not let an override of its forRoot do.
+ * At run time the builder's statics are still there and used through `.call(this, …)`.
+ */
+const ConfigurableBase = KostrackConfigurableModule as new () => object;
 
 /**
  * Tracks the cost of every LLM workflow run. Import once in the root module:
@@ -23,20 +47,32 @@ import type { AdminOptions } from '../admin/admin.options.js';
   providers: [TraceInterceptor, ...storageProviders, priceBookProvider],
   exports: [TraceInterceptor, ...storageProviders, priceBookProvider],
 })
-export class KostrackModule extends KostrackConfigurableModule implements OnModuleInit {
+export class KostrackModule extends ConfigurableBase implements OnModuleInit {
   constructor(@Inject(KOSTRACK_OPTIONS) private readonly options: KostrackModuleOptions) {
     super();
   }
 
-  static forRoot(options: typeof KOSTRACK_OPTIONS_TYPE = {}) {
+  /** A module definition, or with `admin.enabled` a promise of one (Nest awaits `imports`). */
+  static forRoot(options: typeof KOSTRACK_OPTIONS_TYPE = {}): DynamicModule | Promise<DynamicModule> {
     validateOptions(options);
-    return withAdmin(withClients(withInterceptor(super.forRoot(options)), options), options.admin);
+    return withAdmin(withClients(withInterceptor(KostrackConfigurableModule.forRoot.call(this, options)), options), options.admin);
   }
 
-  /** `admin` (enabled, path, guard) is given here because routes exist before the factory runs; its apiKey may come from the factory. */
-  static forRootAsync(options: typeof KOSTRACK_ASYNC_OPTIONS_TYPE & { admin?: AdminOptions }) {
-    const { admin, ...rest } = options;
-    return withAdmin(withInterceptor(super.forRootAsync(rest)), admin, true);
+  static forRootAsync(options: KostrackModuleAsyncOptions): DynamicModule | Promise<DynamicModule> {
+    const { admin, clients, clientImports, ...rest } = options;
+    validateClientOptions({ clients });
+    const useFactory = rest.useFactory;
+    // Clients the factory returns would type-check in JavaScript and then never exist as providers.
+    if (useFactory)
+      rest.useFactory = async (...deps: unknown[]) => {
+        const resolved = await useFactory(...deps);
+        for (const key of ['clients', 'clientImports'] as const)
+          if ((resolved as KostrackModuleOptions | undefined)?.[key] !== undefined)
+            throw new KostrackConfigError(`KostrackModule.forRootAsync: declare \`${key}\` beside useFactory, not in what it returns (provider tokens must be known when the module is declared)`);
+        return resolved;
+      };
+    const definition = withClients(withInterceptor(KostrackConfigurableModule.forRootAsync.call(this, rest as typeof KOSTRACK_ASYNC_OPTIONS_TYPE)), { clients, clientImports });
+    return withAdmin(definition, admin, true);
   }
 
   onModuleInit(): void {
@@ -70,7 +106,7 @@ function withInterceptor(definition: DynamicModule): DynamicModule {
 }
 
 /** Named LLM clients become global providers, injectable with `@InjectLlmClient(name)`. */
-function withClients(definition: DynamicModule, options: KostrackModuleOptions): DynamicModule {
+function withClients(definition: DynamicModule, options: Pick<KostrackModuleOptions, 'clients' | 'clientImports'>): DynamicModule {
   const clients = createLlmClientProviders(options.clients);
   if (clients.length === 0) return definition;
   return {

@@ -30,6 +30,8 @@ export interface BatchWriterInit {
   /** Runs before the first write (migrations); retried like a write while it fails. */
   prepare?: () => Promise<unknown>;
   warn?: (message: string) => void;
+  /** Whether the database answered when storage opened; health says unknown (null) until the first write otherwise. */
+  reachableAtStart?: boolean;
 }
 
 /**
@@ -73,6 +75,7 @@ export class BatchWriter implements TelemetrySink {
     this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'reading or sealing a spool segment for replay'));
     this.backoff = new RetryBackoff(init.options.retryBaseMs, init.options.retryMaxMs);
     this.prepare = init.prepare ?? null;
+    if (init.reachableAtStart !== undefined) this.stats.reachable = init.reachableAtStart;
   }
 
   /** Starts writing, and replays what earlier runs left in the spool. */

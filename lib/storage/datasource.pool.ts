@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { copyIn } from './copy-in.query.js';
 import { isPgPool, PgSqlPool } from './pg.pool.js';
 import type { SqlPool, SqlRunner } from './sql.pool.js';
+import { whereOf } from './database.description.js';
+import type { PostgresConnectionOptions } from './storage.options.js';
 
 /** A host application's TypeORM DataSource as a {@link SqlPool}; its lifetime stays the host's. */
 export class DataSourceSqlPool implements SqlPool {
@@ -21,6 +23,11 @@ export class DataSourceSqlPool implements SqlPool {
     if (!isPgPool(master)) return null;
     if (this.borrowed?.pool !== master) this.borrowed = new PgSqlPool(master);
     return this.borrowed;
+  }
+
+  /** Where the DataSource points (password masked), for the start line. */
+  describe(): string {
+    return whereOf(this.dataSource.options as PostgresConnectionOptions);
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<R[]> {

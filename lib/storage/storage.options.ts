@@ -25,8 +25,12 @@ export interface StorageOptions {
   /** Schema of Kostrack's tables and its migrations table. Default `public` (or the TypeORM options' schema). */
   schema?: string;
   writer?: WriterOptions;
-  /** The embedded database used when nothing else is configured. */
-  embedded?: EmbeddedDatabaseOptions;
+  /**
+   * The embedded database used when nothing else is configured (`true` or its options). With
+   * `NODE_ENV=production` it is used only when given here: a production app whose `database` came
+   * out undefined (an unset variable) refuses to start rather than write into its container.
+   */
+  embedded?: true | EmbeddedDatabaseOptions;
   /** Run Kostrack's migrations at start (its own `kostrack_migrations` table). Default true. */
   migrationsRun?: boolean;
   /**
@@ -68,8 +72,8 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
   validateSchemaName(schema);
   if (options.migrationsRun !== undefined && typeof options.migrationsRun !== 'boolean')
     throw new KostrackConfigError(`Kostrack storage: migrationsRun must be a boolean, got ${JSON.stringify(options.migrationsRun)}`);
-  if (options.embedded !== undefined && (typeof options.embedded !== 'object' || options.embedded === null))
-    throw new KostrackConfigError('Kostrack storage: embedded must be an object like { dataDir: ".kostrack/pgdata" }');
+  if (options.embedded !== undefined && options.embedded !== true && (typeof options.embedded !== 'object' || options.embedded === null))
+    throw new KostrackConfigError('Kostrack storage: embedded must be true or an object like { dataDir: ".kostrack/pgdata" }');
   const budgets = checkBudgets(options.budgets, 'Kostrack budgets');
   if (options.onBudgetAlert !== undefined && typeof options.onBudgetAlert !== 'function') throw new KostrackConfigError('Kostrack: onBudgetAlert must be a function');
   const bo = options.budgetOptions;
@@ -89,7 +93,12 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
     if (value === undefined || value === null) {
       const fromEnv = env.KOSTRACK_DATABASE_URL;
       if (fromEnv) return resolveDatabase(fromEnv, {});
-      return { kind: 'embedded', options: options.embedded ?? {} };
+      if (options.embedded === undefined && env.NODE_ENV === 'production')
+        throw new KostrackConfigError(
+          'Kostrack storage: no database configured and NODE_ENV=production. Set `database` (a postgres:// URL, TypeORM postgres options or { dataSource }) or KOSTRACK_DATABASE_URL; ' +
+            '`embedded: true` to use the embedded database on purpose; or `database: false` to store nothing. (Is the variable you pass as `database` unset?)',
+        );
+      return { kind: 'embedded', options: options.embedded === true || options.embedded === undefined ? {} : options.embedded };
     }
     if (typeof value === 'string') {
       if (!URL_SCHEME.test(value))

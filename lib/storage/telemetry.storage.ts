@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import pg from 'pg';
 import { KostrackConfigError } from '../core/errors.js';
 import { BatchWriter, type WriterHealth } from './batch.writer.js';
+import { describeDatabase } from './database.description.js';
 import { DataSourceSqlPool } from './datasource.pool.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.database.js';
 import { describeError, isConnectionError } from './error.classifier.js';
@@ -20,6 +21,8 @@ export interface OpenStorageContext {
   /** Finds the host's DataSource by name (the Nest layer looks it up in the container). */
   resolveDataSource?: (name: string) => DataSource | undefined;
   warn?: (message: string) => void;
+  /** Told once, at start, which database is in use (password masked). */
+  info?: (message: string) => void;
 }
 
 /**
@@ -46,7 +49,10 @@ export class TelemetryStorage {
     const resolved = resolveStorageOptions(options);
     const warn = context.warn ?? ((m: string) => process.emitWarning(m, { code: 'KOSTRACK' }));
     const db = resolved.database;
-    if (db.kind === 'off') return null;
+    if (db.kind === 'off') {
+      context.info?.(`Kostrack storage: ${describeDatabase(db, { schema: resolved.schema })}`);
+      return null;
+    }
 
     let pool: SqlPool;
     let url: string | null = null;
@@ -72,20 +78,24 @@ export class TelemetryStorage {
 
     const migrate = resolved.migrationsRun ? () => runMigrations(pool, resolved.schema) : undefined;
     let prepare = migrate;
-    if (migrate) {
-      try {
-        await migrate();
-        prepare = undefined;
-      } catch (e) {
-        if (!isConnectionError(e)) {
-          await pool.close().catch(() => undefined);
-          await embedded?.stop();
-          throw e;
-        }
-        warn(`Kostrack storage: database unreachable at start (${describeError(e).message}); migrations and writes will retry`);
+    // Health knows from the start whether the database answers (terminus must not say up before that).
+    let reachableAtStart: boolean;
+    try {
+      if (migrate) await migrate();
+      else await pool.query('SELECT 1');
+      prepare = undefined;
+      reachableAtStart = true;
+    } catch (e) {
+      if (migrate && !isConnectionError(e)) {
+        await pool.close().catch(() => undefined);
+        await embedded?.stop();
+        throw e;
       }
+      reachableAtStart = false;
+      warn(`Kostrack storage: database unreachable at start (${describeError(e).message}); ${migrate ? 'migrations and writes' : 'writes'} will retry`);
     }
-    const writer = new BatchWriter({ pool, schema: resolved.schema, options: resolved.writer, prepare, warn });
+    context.info?.(`Kostrack storage: ${describeDatabase(db, { schema: resolved.schema, embeddedUrl: url, dataSource: pool instanceof DataSourceSqlPool ? pool.describe() : undefined })}`);
+    const writer = new BatchWriter({ pool, schema: resolved.schema, options: resolved.writer, prepare, warn, reachableAtStart });
     writer.start();
     return new TelemetryStorage(writer, pool, resolved.schema, url, embedded);
   }

@@ -46,7 +46,7 @@ describe('storage options', () => {
       [{ writer: 'fast' }, /writer must be an object/],
       [{ writer: { retryBaseMs: 100, retryMaxMs: 10 } }, /retryBaseMs cannot exceed/],
       [{ migrationsRun: 'yes' }, /migrationsRun must be a boolean/],
-      [{ embedded: 'here' }, /embedded must be an object/],
+      [{ embedded: 'here' }, /embedded must be true or an object/],
     ];
     for (const [options, message] of cases) {
       expect(() => resolveStorageOptions(options as never, {}), JSON.stringify(options)).toThrow(KostrackConfigError);
