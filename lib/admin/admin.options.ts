@@ -4,20 +4,20 @@ import { KostrackConfigError } from '../core/errors.js';
 /** `admin` in `KostrackModule.forRoot()`: the REST API and dashboard, off unless `enabled`. */
 export interface AdminOptions {
   /** Registers the admin routes. Default false: when off, the routes do not exist at all. */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /** Route prefix of the API and the dashboard. Default `kostrack` (so `/kostrack/traces`, `/kostrack/`). */
-  path?: string;
+  path?: string | undefined;
   /**
    * Key expected in the `x-kostrack-api-key` header (or `Authorization: Bearer <key>`), at least
    * 16 characters. Compared in constant time. Required unless `guard` is given.
    */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * The host's own guard (session, JWT, roles) in place of the API key; it may extend
    * `KostrackAdminGuard`. It is instantiated in KostrackModule, so its dependencies must come
    * from global modules.
    */
-  guard?: Type<CanActivate>;
+  guard?: Type<CanActivate> | undefined;
 }
 
 export interface ResolvedAdminOptions {

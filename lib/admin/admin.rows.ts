@@ -17,9 +17,9 @@ export interface TraceRow {
   cached_tokens: string;
   started_at: Date | null;
   ended_at: Date | null;
-  root_span_id?: string | null;
-  root_parent_span_id?: string | null;
-  started_key?: string | null;
+  root_span_id?: string | null | undefined;
+  root_parent_span_id?: string | null | undefined;
+  started_key?: string | null | undefined;
 }
 
 export interface SpanRow {

@@ -4,30 +4,30 @@ import type { Tags } from './tags.js';
 /** Disjoint token buckets; they sum back to `inputTokens` and `outputTokens` (OTel GenAI convention). */
 export interface TokenBreakdown {
   /** Input billed at the plain input rate. */
-  inputUncached?: number;
-  cacheRead?: number;
+  inputUncached?: number | undefined;
+  cacheRead?: number | undefined;
   /** Anthropic's 5-minute cache write (and any provider's single write rate). */
-  cacheWrite5m?: number;
-  cacheWrite1h?: number;
+  cacheWrite5m?: number | undefined;
+  cacheWrite1h?: number | undefined;
   /** Visible output, excluding reasoning. */
-  output?: number;
-  reasoning?: number;
-  inputAudio?: number;
-  outputAudio?: number;
+  output?: number | undefined;
+  reasoning?: number | undefined;
+  inputAudio?: number | undefined;
+  outputAudio?: number | undefined;
   /** Cached audio input (Gemini, OpenAI realtime), billed at the cached-audio rate. */
-  cacheReadAudio?: number;
+  cacheReadAudio?: number | undefined;
   /** Image output tokens (Gemini image models), billed at the image-output rate. */
-  outputImage?: number;
+  outputImage?: number | undefined;
   /**
    * Per-request fees beside tokens (counts, not tokens; not part of `inputTokens`/`outputTokens`).
    * Web searches: Anthropic `server_tool_use.web_search_requests`, OpenAI `web_search_call` items,
    * Gemini 3 search queries.
    */
-  webSearches?: number;
+  webSearches?: number | undefined;
   /** OpenAI Responses `file_search_call` items. */
-  fileSearches?: number;
+  fileSearches?: number | undefined;
   /** Gemini 2.x prompts grounded with Google Search (billed per grounded prompt). */
-  groundedPrompts?: number;
+  groundedPrompts?: number | undefined;
 }
 
 /** `blocked`: refused by a budget before its request was sent (cost 0). */
@@ -55,29 +55,29 @@ export interface CallInput {
    * Where the price is not exact, why: a bucket billed at another bucket's rate, a service tier
    * with no known price, a fee that could not be priced. Absent when the price is exact.
    */
-  pricingFlags?: readonly string[] | null;
+  pricingFlags?: readonly string[] | null | undefined;
   /** The service tier the response reports (`default`, `flex`, `priority`, `scale`, `batch`…). */
-  serviceTier?: string | null;
+  serviceTier?: string | null | undefined;
   /** Which price catalog priced the call, e.g. `genai-prices@0.1.8+corrections@2026-11-30`. */
-  catalogVersion?: string | null;
+  catalogVersion?: string | null | undefined;
   latencyMs: number;
   status: CallStatus;
   /** The error's class name (`RateLimitError`), never its message (it may quote the prompt). */
-  errorClass?: string | null;
+  errorClass?: string | null | undefined;
   streamed: boolean;
   /** Tags for this call only (highest precedence). */
-  tags?: Tags;
+  tags?: Tags | undefined;
   /** Client-level tags (lowest precedence). */
-  clientTags?: Tags;
+  clientTags?: Tags | undefined;
   /** Request metadata kept by the privacy hook; never prompts or keys unless opted in. */
-  metadata?: Record<string, unknown>;
+  metadata?: Record<string, unknown> | undefined;
   /** When the call started; defaults to now minus latency. */
-  time?: Date;
+  time?: Date | undefined;
   /**
    * The call's id, when it must be the same every time the same call is recorded (batch results
    * read twice): a UUID. Default: a new id.
    */
-  spanId?: string;
+  spanId?: string | undefined;
 }
 
 /** A finished call as stored: one row of `llm_calls`. */
@@ -95,9 +95,9 @@ export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'tim
   metadata: Record<string, unknown>;
   errorClass: string | null;
   /** Null (or absent, from other sinks' records) when the price is exact. */
-  pricingFlags?: readonly string[] | null;
-  serviceTier?: string | null;
-  catalogVersion?: string | null;
+  pricingFlags?: readonly string[] | null | undefined;
+  serviceTier?: string | null | undefined;
+  catalogVersion?: string | null | undefined;
 }
 
 export type SpanStatus = 'running' | 'ok' | 'error';

@@ -15,12 +15,12 @@ export type BudgetInput =
       /** USD, an exact decimal string (or a number read through its shortest decimal form). */
       limit: string | number;
       /** `enforce` (default) refuses a call that may not fit; `warn` never refuses and warns once. */
-      mode?: 'enforce' | 'warn';
+      mode?: 'enforce' | 'warn' | undefined;
       /**
        * A call whose model has no price cannot be bounded. `refuse` (default under `enforce`) refuses
        * it; `allow` lets it through (its cost is then unknown and not counted).
        */
-      unpriced?: 'refuse' | 'allow';
+      unpriced?: 'refuse' | 'allow' | undefined;
     };
 
 /** A validated budget; one object may serve every run of a decorated method (what a run spends is on its span). */
@@ -65,15 +65,15 @@ export interface BudgetRefusal {
   /** `run` for a `trace()`/`span()` budget; else the scope's tag of a durable budget (`user_id`, `feature`, `service`…). */
   scope: string;
   /** A run budget: the span that holds it, its trace, and its name. A durable budget: its name in `spanName`. */
-  traceId?: string;
-  spanId?: string;
+  traceId?: string | undefined;
+  spanId?: string | undefined;
   spanName: string;
   /** A durable budget: the scope's value (the user, the feature…), its period, and when the period ends (ISO; null for `total`). */
-  scopeValue?: string;
-  period?: string;
-  resetsAt?: string | null;
+  scopeValue?: string | undefined;
+  period?: string | undefined;
+  resetsAt?: string | null | undefined;
   /** The database could not be asked and the budget says to refuse then. */
-  unavailable?: boolean;
+  unavailable?: boolean | undefined;
   limit: string;
   /** Settled cost of the calls made under it so far. */
   spent: string;

@@ -20,9 +20,9 @@ export interface Runtime {
    * Asked when a new root trace opens with no trace id of its own: lets a bridge (OpenTelemetry)
    * hand over the ambient trace so both systems share one id. Undefined = draw a fresh id.
    */
-  traceIdSource?: TraceIdSource;
+  traceIdSource?: TraceIdSource | undefined;
   /** Calls whose bookkeeping waits for the next turn (see deferred-records.ts); created on first use. */
-  deferred?: DeferredQueue;
+  deferred?: DeferredQueue | undefined;
 }
 
 /** An ambient trace to join: its id, and the span that is our caller (both UUIDs). */
@@ -45,10 +45,10 @@ function create(): Runtime {
 export const runtime: Runtime = ((globalThis as Holder)[KEY] ??= create());
 
 export interface RuntimeOptions {
-  enabled?: boolean;
-  serviceId?: string;
-  tags?: Tags;
-  warn?: (message: string) => void;
+  enabled?: boolean | undefined;
+  serviceId?: string | undefined;
+  tags?: Tags | undefined;
+  warn?: ((message: string) => void) | undefined;
 }
 
 /** Throws a {@link KostrackConfigError} unless `serviceId` is a non-empty string of at most 128 characters. */

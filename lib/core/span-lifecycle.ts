@@ -12,13 +12,13 @@ export interface SpanSpec {
   /** Already normalised tags of this span. */
   tags: Tags;
   /** Explicit parent; otherwise the active context (unless `newTrace`). */
-  parent?: TraceContext | null;
-  newTrace?: boolean;
+  parent?: TraceContext | null | undefined;
+  newTrace?: boolean | undefined;
   /** Continue a remote trace: its id, and the remote span that called us. */
-  traceId?: string;
-  parentSpanId?: string | null;
+  traceId?: string | undefined;
+  parentSpanId?: string | null | undefined;
   /** A spending limit on this span, already validated. */
-  budget?: RunBudget | null;
+  budget?: RunBudget | null | undefined;
 }
 
 /** Opens a span; null when Kostrack is disabled (callers then run the function bare). */

@@ -3,7 +3,7 @@ import { KostrackConfigError } from './errors.js';
 /** Tag values are stored as JSON strings so `tags->>'feature'` compares as text in SQL. */
 export type Tags = Readonly<Record<string, string>>;
 /** What callers may pass: numbers and booleans are coerced to their string form. */
-export type TagInput = Record<string, string | number | boolean>;
+export type TagInput = Record<string, string | number | boolean | undefined>;
 
 export const TAG_LIMITS = { maxTags: 32, maxKeyLength: 64, maxValueLength: 256 } as const;
 // `__proto__` is refused: assigning it (`out[key] =`, Object.assign in mergeTags) calls the

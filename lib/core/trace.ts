@@ -8,28 +8,28 @@ import { TraceContext } from './trace-context.js';
 
 export interface TraceOptions {
   /** The root span's name (default `trace`); also the child span's name when nested. */
-  name?: string;
-  tags?: TagInput;
+  name?: string | undefined;
+  tags?: TagInput | undefined;
   /** Start a separate root even when a trace is active. */
-  newTrace?: boolean;
+  newTrace?: boolean | undefined;
   /** Continue a trace begun elsewhere (a UUID), e.g. from an incoming `traceparent`. */
-  traceId?: string;
+  traceId?: string | undefined;
   /** The remote span that called us (a UUID), with `traceId`. */
-  parentSpanId?: string;
+  parentSpanId?: string | undefined;
   /**
    * A spending limit on this run, e.g. `'0.50'` USD: every tracked call inside reserves its
    * worst-case cost before its request is sent and is refused with `KostrackBudgetExceededError`
    * when that does not fit what is left. Nested budgets: the smallest remainder wins.
    */
-  budget?: BudgetInput;
+  budget?: BudgetInput | undefined;
 }
 
 export interface SpanOptions {
-  tags?: TagInput;
+  tags?: TagInput | undefined;
   /** A spending limit on this span (and what runs in it), within its parents' (see {@link TraceOptions.budget}). */
-  budget?: BudgetInput;
+  budget?: BudgetInput | undefined;
   /** Attach to this span instead of the active one (for callbacks that lost their context). */
-  parent?: TraceContext;
+  parent?: TraceContext | undefined;
 }
 
 type Body<T> = (context: TraceContext) => T;

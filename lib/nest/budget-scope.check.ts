@@ -133,7 +133,7 @@ function refused(hit: Hit, start: Date, state: { limit: bigint; spent: bigint; r
   const message = state
     ? `${who} is used up${budget.period === 'total' ? '' : ` for this ${budget.period}`} ($${refusal.spent} spent, $${refusal.reserved} held by calls in flight); the request was refused before its handler ran${resetsAt ? `; the budget resets at ${resetsAt}` : ''}`
     : `${who} refused the request before its handler ran: its database cannot be reached, and the budget refuses calls then`;
-  error.stack = error.stack?.replace(error.message, message);
+  if (error.stack) error.stack = error.stack.replace(error.message, message);
   error.message = message;
   return error;
 }

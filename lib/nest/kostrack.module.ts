@@ -23,10 +23,10 @@ import type { AdminOptions } from '../admin/admin.options.js';
  * factory has its own `inject`) and `clientImports`.
  */
 export type KostrackModuleAsyncOptions = Omit<typeof KOSTRACK_ASYNC_OPTIONS_TYPE, 'useFactory'> & {
-  useFactory?: (...args: any[]) => KostrackFactoryOptions | Promise<KostrackFactoryOptions>;
-  admin?: AdminOptions;
-  clients?: KostrackModuleOptions['clients'];
-  clientImports?: KostrackModuleOptions['clientImports'];
+  useFactory?: ((...args: any[]) => KostrackFactoryOptions | Promise<KostrackFactoryOptions>) | undefined;
+  admin?: AdminOptions | undefined;
+  clients?: KostrackModuleOptions['clients'] | undefined;
+  clientImports?: KostrackModuleOptions['clientImports'] | undefined;
 };
 
 /** What a `forRootAsync` factory returns: every option but those declared beside it. */

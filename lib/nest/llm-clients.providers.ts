@@ -9,12 +9,12 @@ import type { KostrackModuleOptions } from './kostrack.options.js';
 /** One named LLM client: Kostrack calls `factory` with the `inject` dependencies and wraps the SDK client it returns. */
 export interface LlmClientDefinition<T extends object = object> {
   /** `openai`, `anthropic`, `gemini`, `deepseek`, `groq`, `mistral`, `openrouter`, … or `custom:<name>`; default from the client. */
-  provider?: string;
+  provider?: string | undefined;
   factory: (...deps: any[]) => T | Promise<T>;
-  inject?: (InjectionToken | OptionalFactoryDependency)[];
+  inject?: (InjectionToken | OptionalFactoryDependency)[] | undefined;
   /** Client tags, persisted on every call of this client. */
-  tags?: TagInput;
-  metadata?: MetadataHook;
+  tags?: TagInput | undefined;
+  metadata?: MetadataHook | undefined;
 }
 
 /** The injection token of a named client; `@InjectLlmClient(name)` uses it. */

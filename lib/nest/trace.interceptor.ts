@@ -16,11 +16,11 @@ import type { KostrackModuleOptions } from './kostrack.options.js';
 type StoredSpec = Omit<SpanSpec, 'name'> & { name?: string };
 
 interface HttpRequestLike {
-  method?: string;
-  url?: string;
-  headers?: Record<string, string | string[] | undefined>;
-  route?: { path?: string };
-  routeOptions?: { url?: string };
+  method?: string | undefined;
+  url?: string | undefined;
+  headers?: Record<string, string | string[] | undefined> | undefined;
+  route?: { path?: string } | undefined;
+  routeOptions?: { url?: string } | undefined;
 }
 
 /**

@@ -23,13 +23,13 @@ export interface CatalogCorrection {
    */
   catalogIds: Readonly<Record<string, string>>;
   /** Narrower: only model names matching this (a snapshot of the entry). */
-  model?: RegExp;
+  model?: RegExp | undefined;
   kind: 'patch' | 'from';
   /** ISO instant; for `from`. */
-  from?: string;
+  from?: string | undefined;
   spec: ModelPriceSpec;
   /** Flags every call that is billed a fee under this correction (e.g. a price that is an upper bound). */
-  feeNote?: { fee: 'webSearches' | 'groundedPrompts'; note: string };
+  feeNote?: { fee: 'webSearches' | 'groundedPrompts'; note: string } | undefined;
   source: string;
   checked: string;
   why: string;

@@ -23,22 +23,22 @@ export interface PricedCall {
 
 export interface PriceCallOptions {
   /** When the call was made (ms since epoch); picks dated and time-of-day prices. Default now. */
-  timeMs?: number;
+  timeMs?: number | undefined;
   /** Priced at batch rates. */
-  batch?: boolean;
+  batch?: boolean | undefined;
   /** The service tier the response reports; non-standard tiers have their own prices. */
-  serviceTier?: string | null;
+  serviceTier?: string | null | undefined;
 }
 
 export interface PriceBookOptions {
   /** Overrides from module options (negotiated rates, fine-tuned models); they beat the catalog. */
-  overrides?: readonly PriceOverride[];
+  overrides?: readonly PriceOverride[] | undefined;
   /** Stored prices with effective dates (`llm_prices`); in force, they beat overrides and catalog. */
-  stored?: StoredPriceSource;
+  stored?: StoredPriceSource | undefined;
   /** Use the genai-prices catalog (default true). */
-  catalog?: boolean;
+  catalog?: boolean | undefined;
   /** A newer catalog loaded at start (`loadCatalogFile`, `loadCatalogUrl`); default the bundled one. */
-  catalogData?: CatalogData;
+  catalogData?: CatalogData | undefined;
 }
 
 interface CompiledStored {
@@ -72,12 +72,12 @@ export interface WorstCaseRequest {
   /** An upper bound of its output tokens (reasoning included). */
   outputTokens: number;
   /** Input may be written to a cache: `5m` or `1h` (then the 1-hour rate bounds it). */
-  cacheWrite?: '5m' | '1h' | null;
-  audioIn?: boolean;
-  audioOut?: boolean;
-  imageOut?: boolean;
+  cacheWrite?: '5m' | '1h' | null | undefined;
+  audioIn?: boolean | undefined;
+  audioOut?: boolean | undefined;
+  imageOut?: boolean | undefined;
   /** The tier the request asks for. */
-  serviceTier?: string | null;
+  serviceTier?: string | null | undefined;
 }
 
 const BUCKET = Object.fromEntries(PRICE_BUCKETS.map((b, i) => [b, i])) as Record<(typeof PRICE_BUCKETS)[number], number>;

@@ -42,26 +42,26 @@ export type PerMtok = string | number | { base: string | number; tiers: readonly
  * `output`), and a call that has tokens in such a bucket is flagged as approximated.
  */
 export interface ModelPriceSpec {
-  input?: PerMtok;
-  output?: PerMtok;
-  cacheRead?: PerMtok;
+  input?: PerMtok | undefined;
+  output?: PerMtok | undefined;
+  cacheRead?: PerMtok | undefined;
   /** Single cache-write rate (Anthropic's 5-minute rate). */
-  cacheWrite?: PerMtok;
-  cacheWrite1h?: PerMtok;
-  reasoning?: PerMtok;
-  inputAudio?: PerMtok;
-  outputAudio?: PerMtok;
+  cacheWrite?: PerMtok | undefined;
+  cacheWrite1h?: PerMtok | undefined;
+  reasoning?: PerMtok | undefined;
+  inputAudio?: PerMtok | undefined;
+  outputAudio?: PerMtok | undefined;
   /** Cached audio input. */
-  cacheReadAudio?: PerMtok;
-  outputImage?: PerMtok;
+  cacheReadAudio?: PerMtok | undefined;
+  outputImage?: PerMtok | undefined;
   /** USD per request, for APIs billed per call. */
-  perRequest?: string | number;
+  perRequest?: string | number | undefined;
   /** USD per web search (Anthropic and OpenAI web search tools, Gemini 3 search queries). */
-  webSearch?: string | number;
+  webSearch?: string | number | undefined;
   /** USD per OpenAI `file_search` call. */
-  fileSearch?: string | number;
+  fileSearch?: string | number | undefined;
   /** USD per Gemini prompt grounded with Google Search. */
-  groundedPrompt?: string | number;
+  groundedPrompt?: string | number | undefined;
 }
 
 /** A price override from module options: applies to a provider's model (exact name, or a prefix ending in `*`). */
@@ -69,10 +69,10 @@ export interface PriceOverride extends ModelPriceSpec {
   provider: string;
   model: string;
   /** Prices for batch API calls; default: these prices times the provider's batch discount. */
-  batch?: ModelPriceSpec;
+  batch?: ModelPriceSpec | undefined;
   /**
    * The service tier these prices are for (`flex`, `priority`…), as the response reports it.
    * Absent: the standard tier. A tier override beats Kostrack's tier table.
    */
-  serviceTier?: string;
+  serviceTier?: string | undefined;
 }

@@ -11,7 +11,7 @@ export interface ServiceTierPrice {
   catalogIds: readonly string[];
   tier: string;
   /** ISO instant from which these prices hold; absent: always. */
-  from?: string;
+  from?: string | undefined;
   spec: ModelPriceSpec;
   source: string;
   checked: string;

@@ -6,9 +6,9 @@ export interface StoredPrice extends ModelPriceSpec {
   model: string;
   effectiveFrom: Date;
   /** Exclusive; null means open-ended. */
-  effectiveTo?: Date | null;
+  effectiveTo?: Date | null | undefined;
   /** Batch prices; default: the prices above times the provider's batch discount. */
-  batch?: ModelPriceSpec;
+  batch?: ModelPriceSpec | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { runtime } from '../core/runtime.js';
 export const KOSTRACK_KEY = 'kostrack';
 
 export interface PerCallOptions {
-  tags?: TagInput;
+  tags?: TagInput | undefined;
 }
 
 /**

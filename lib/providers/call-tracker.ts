@@ -32,14 +32,14 @@ export interface CallScopeInit {
   operation: string;
   requestModel: string;
   streamed: boolean;
-  batch?: boolean;
+  batch?: boolean | undefined;
   params: unknown;
   callTags: Tags | undefined;
   options: ResolvedWrapOptions;
   /** A fixed id, so that recording the same call again (batch results read twice) stores it once. */
-  spanId?: string;
+  spanId?: string | undefined;
   /** The trace the call belongs to when it is not the active one (batch results read later); null for none. */
-  context?: TraceContext | null;
+  context?: TraceContext | null | undefined;
 }
 
 /**

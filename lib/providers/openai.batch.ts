@@ -327,7 +327,7 @@ interface RecordTarget {
   endpoint: string | undefined;
   model: string | undefined;
   /** `['output_file_id', id]` or `['error_file_id', id]` when read from a file. */
-  fileNote?: [string, string];
+  fileNote?: [string, string] | undefined;
 }
 
 /** How a line's body is read, by the endpoint its request went to. */
@@ -336,7 +336,7 @@ interface Kind {
   /** Usage from the line's response body. */
   usage: (body: Json) => NormalizedUsage;
   /** A body that was billed but reports failure (a Responses `status: 'failed'`). */
-  failed?: (body: Json) => boolean;
+  failed?: ((body: Json) => boolean) | undefined;
 }
 
 // The body's `service_tier` is not read: a batch request is billed at the batch tier whatever its
@@ -514,15 +514,15 @@ function isResultLine(value: unknown): value is Json & { custom_id: string } {
 
 export interface ImportBatchResultsOptions {
   /** The batch the results belong to: rows get `metadata.batch_id`, and the trace and tags of its `batches.create` when this process saw it. */
-  batchId?: string;
+  batchId?: string | undefined;
   /** Provider stored on the rows and used for pricing; default the batch's (when known), else `openai`. */
-  provider?: string;
+  provider?: string | undefined;
   /** Prices the rows; default the creating client's, else the process-wide book. */
-  priceBook?: PriceBook;
+  priceBook?: PriceBook | undefined;
   /** The trace the rows belong to, over the one remembered for `batchId`; default none. */
-  trace?: TraceContext;
+  trace?: TraceContext | undefined;
   /** Call tags for every row, over those given to `batches.create`. */
-  tags?: TagInput;
+  tags?: TagInput | undefined;
 }
 
 /** What {@link importBatchResults} did with the lines it was given (blank lines are not counted). */

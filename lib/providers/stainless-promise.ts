@@ -4,7 +4,7 @@ import type { CallScope } from './call-tracker.js';
 /** The parts of the Stainless-generated `APIPromise` (openai, @anthropic-ai/sdk) we rely on. */
 interface StainlessPromise<T> extends Promise<T> {
   responsePromise: Promise<unknown>;
-  parsedPromise?: Promise<unknown>;
+  parsedPromise?: Promise<unknown> | undefined;
   parse(): Promise<unknown>;
   _thenUnwrap<U>(transform: (data: T, props: unknown) => U): StainlessPromise<U>;
   asResponse(): Promise<Response>;

@@ -10,12 +10,12 @@ export interface NormalizedUsage {
   /** Problems found in the provider's usage data (kept on the row as `metadata.usage_issues`). */
   issues: string[];
   /** The service tier the response says served it (`flex`, `priority`…); absent when it says none. */
-  serviceTier?: string;
+  serviceTier?: string | undefined;
   /**
    * Where the usage itself could not say how to bill (modality details that do not add up, a tool
    * billed at a rate the catalog does not have): stored in the row's `pricing_flags`.
    */
-  pricingNotes?: string[];
+  pricingNotes?: string[] | undefined;
 }
 
 /**

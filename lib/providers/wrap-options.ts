@@ -18,17 +18,17 @@ export type MetadataHook = (request: RequestInfo) => Record<string, unknown> | u
 
 export interface WrapOptions {
   /** Provider name stored on rows and used for pricing; default from the client (`openai`, `anthropic`, `gemini`, or the base URL's host). */
-  provider?: string;
+  provider?: string | undefined;
   /** Client tags: lowest precedence, persisted on every call of this client. */
-  tags?: TagInput;
+  tags?: TagInput | undefined;
   /** Prices calls; default the process-wide book (the Nest module configures it). */
-  priceBook?: PriceBook;
-  metadata?: MetadataHook;
+  priceBook?: PriceBook | undefined;
+  metadata?: MetadataHook | undefined;
   /**
    * OpenAI-style streams: add `stream_options.include_usage` when the user did not set it (and hide
    * the extra usage-only chunk). Default true, except for providers that reject the option (Mistral).
    */
-  includeStreamUsage?: boolean;
+  includeStreamUsage?: boolean | undefined;
 }
 
 export interface ResolvedWrapOptions {

@@ -28,10 +28,10 @@ export interface BatchWriterInit {
   schema: string;
   options: ResolvedWriterOptions;
   /** Runs before the first write (migrations); retried like a write while it fails. */
-  prepare?: () => Promise<unknown>;
-  warn?: (message: string) => void;
+  prepare?: (() => Promise<unknown>) | undefined;
+  warn?: ((message: string) => void) | undefined;
   /** Whether the database answered when storage opened; health says unknown (null) until the first write otherwise. */
-  reachableAtStart?: boolean;
+  reachableAtStart?: boolean | undefined;
 }
 
 /**

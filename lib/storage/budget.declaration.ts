@@ -14,21 +14,21 @@ export interface BudgetDeclaration {
   /** A tag key (`user_id`, `feature`, `project`, a tenant tag…) or `service`. */
   scope: string;
   /** Only this value of the tag; absent: every value has its own limit. */
-  value?: string;
+  value?: string | undefined;
   period: BudgetPeriod;
   /** USD, exact decimal. */
   limit: string | number;
   /** `enforce` (default) refuses; `warn` lets calls through and warns once per scope and period. */
-  mode?: 'enforce' | 'warn';
+  mode?: 'enforce' | 'warn' | undefined;
   /** A model with no price: `refuse` (default) or `allow`. */
-  unpriced?: 'refuse' | 'allow';
+  unpriced?: 'refuse' | 'allow' | undefined;
   /**
    * When the database cannot be asked: `allow` (default: tracking must not take the app down;
    * warned) or `refuse` (a hard cap matters more than availability).
    */
-  whenDatabaseDown?: 'allow' | 'refuse';
+  whenDatabaseDown?: 'allow' | 'refuse' | undefined;
   /** Percentages of the limit that fire an alert once per scope and period, e.g. `[50, 80, 100]`. */
-  alerts?: number[];
+  alerts?: number[] | undefined;
 }
 
 /** A declaration checked and put in canonical form (the limit an exact decimal string). */

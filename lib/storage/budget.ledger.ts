@@ -37,12 +37,12 @@ export interface BudgetAlert {
 
 export interface BudgetLedgerOptions {
   /** How often the list of budgets is re-read (budgets made by other replicas take effect within it). Default 5,000 ms. */
-  refreshMs?: number;
+  refreshMs?: number | undefined;
   /** How long a hold lasts if its call never lands (a crashed process). Default 10 minutes. */
-  holdTtlMs?: number;
+  holdTtlMs?: number | undefined;
   /** The longest an admission waits for the database before the budget's `whenDatabaseDown` applies. Default 2,000 ms. */
-  timeoutMs?: number;
-  onAlert?: (alert: BudgetAlert) => unknown;
+  timeoutMs?: number | undefined;
+  onAlert?: ((alert: BudgetAlert) => unknown) | undefined;
   warn: (message: string) => void;
 }
 

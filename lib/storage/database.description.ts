@@ -6,7 +6,7 @@ import { redact, type PostgresConnectionOptions, type ResolvedDatabase } from '.
  * selected the embedded database shows up in the first log lines, not weeks later. Passwords
  * are masked.
  */
-export function describeDatabase(db: ResolvedDatabase, at: { schema: string; embeddedUrl?: string | null; dataSource?: string }): string {
+export function describeDatabase(db: ResolvedDatabase, at: { schema: string; embeddedUrl?: string | null | undefined; dataSource?: string | undefined }): string {
   const schema = `schema "${at.schema}"`;
   switch (db.kind) {
     case 'off':

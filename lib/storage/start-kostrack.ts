@@ -9,9 +9,9 @@ import { resolveStorageOptions, type StorageOptions } from './storage.options.js
 /** `startKostrack()` options: what `KostrackModule.forRoot()` takes, minus the Nest-only parts. */
 export interface StartKostrackOptions extends StorageOptions {
   /** Stored on every row as `service_id`. Default `KOSTRACK_SERVICE_ID` or `default`. */
-  serviceId?: string;
+  serviceId?: string | undefined;
   /** Process-wide tags under every trace's tags, e.g. `{ project: 'openmanagr' }`. */
-  tags?: TagInput;
+  tags?: TagInput | undefined;
 }
 
 /** A running Kostrack outside Nest: close it before the process ends to flush what is queued. */

@@ -29,7 +29,7 @@ export async function attachStorage(
   storage: TelemetryStorage,
   priceBook: PriceBook,
   warn: (message: string) => void,
-  options: Pick<StorageOptions, 'onBudgetAlert' | 'budgetOptions'> & { budgets?: CheckedBudget[] } = {},
+  options: Pick<StorageOptions, 'onBudgetAlert' | 'budgetOptions'> & { budgets?: CheckedBudget[] | undefined } = {},
 ): Promise<StorageAttachment> {
   addStorageSink(storage.writer);
   const prices = new SqlStoredPriceSource(storage.pool, storage.schema, { warn });

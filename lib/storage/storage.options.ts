@@ -21,28 +21,28 @@ export type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'post
 export type DatabaseOption = string | PostgresConnectionOptions | { dataSource: string | DataSource } | false;
 
 export interface StorageOptions {
-  database?: DatabaseOption;
+  database?: DatabaseOption | undefined;
   /** Schema of Kostrack's tables and its migrations table. Default `public` (or the TypeORM options' schema). */
-  schema?: string;
-  writer?: WriterOptions;
+  schema?: string | undefined;
+  writer?: WriterOptions | undefined;
   /**
    * The embedded database used when nothing else is configured (`true` or its options). With
    * `NODE_ENV=production` it is used only when given here: a production app whose `database` came
    * out undefined (an unset variable) refuses to start rather than write into its container.
    */
-  embedded?: true | EmbeddedDatabaseOptions;
+  embedded?: true | EmbeddedDatabaseOptions | undefined;
   /** Run Kostrack's migrations at start (its own `kostrack_migrations` table). Default true. */
-  migrationsRun?: boolean;
+  migrationsRun?: boolean | undefined;
   /**
    * Durable budgets per user, feature, tenant or service and period, written to `llm_budgets` at
    * start (by name) and shared by every replica: `[{ name: 'per-user-day', scope: 'user_id',
    * period: 'day', limit: '5.00' }]`. More can be added through the admin API.
    */
-  budgets?: BudgetDeclaration[];
+  budgets?: BudgetDeclaration[] | undefined;
   /** Called once per scope and period when spending crosses one of a budget's `alerts` thresholds. */
-  onBudgetAlert?: (alert: BudgetAlert) => unknown;
+  onBudgetAlert?: ((alert: BudgetAlert) => unknown) | undefined;
   /** How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000), `timeoutMs` (2,000). */
-  budgetOptions?: { refreshMs?: number; holdTtlMs?: number; timeoutMs?: number };
+  budgetOptions?: { refreshMs?: number | undefined; holdTtlMs?: number | undefined; timeoutMs?: number | undefined } | undefined;
 }
 
 export type ResolvedDatabase =

@@ -7,8 +7,8 @@ import type { SqlRunner } from './sql.pool.js';
 
 export interface SqlStoredPriceSourceOptions {
   /** How often rows are re-read, so prices added by another replica or by hand apply. Default 30 s; 0 turns it off. */
-  refreshMs?: number;
-  warn?: (message: string) => void;
+  refreshMs?: number | undefined;
+  warn?: ((message: string) => void) | undefined;
 }
 
 type Field = PriceField;

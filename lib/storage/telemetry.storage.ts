@@ -14,15 +14,15 @@ import { resolveStorageOptions, type PostgresConnectionOptions, type StorageOpti
 /** Health of storage as a whole; `enabled: false` when `database: false`. */
 export interface StorageHealth extends Partial<WriterHealth> {
   enabled: boolean;
-  schema?: string;
+  schema?: string | undefined;
 }
 
 export interface OpenStorageContext {
   /** Finds the host's DataSource by name (the Nest layer looks it up in the container). */
   resolveDataSource?: (name: string) => DataSource | undefined;
-  warn?: (message: string) => void;
+  warn?: ((message: string) => void) | undefined;
   /** Told once, at start, which database is in use (password masked). */
-  info?: (message: string) => void;
+  info?: ((message: string) => void) | undefined;
 }
 
 /**

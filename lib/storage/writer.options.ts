@@ -3,32 +3,32 @@ import { KostrackConfigError } from '../core/errors.js';
 /** Tuning of the batched writer. Every field is optional. */
 export interface WriterOptions {
   /** Rows per transaction. Default 1000. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** A partial batch is written after this long. Default 200 ms. */
-  flushIntervalMs?: number;
+  flushIntervalMs?: number | undefined;
   /**
    * Rows held in memory (queued plus in flight). Past it new rows go to the disk spool. It is
    * also the most a hard crash (`kill -9`) can lose. Default 10,000.
    */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /** Folder of the overflow spool (replayed at start and on recovery). Default `.kostrack/spool`. */
-  spoolDir?: string;
+  spoolDir?: string | undefined;
   /** JSON-lines file for rows PostgreSQL rejects. Default `.kostrack/dead-letter.jsonl`. */
-  deadLetterFile?: string;
+  deadLetterFile?: string | undefined;
   /** On shutdown, how long to keep writing before spooling the rest. Default 5000 ms. */
-  shutdownDeadlineMs?: number;
+  shutdownDeadlineMs?: number | undefined;
   /** First retry delay after a failed write; doubles per failure, with jitter. Default 200 ms. */
-  retryBaseMs?: number;
+  retryBaseMs?: number | undefined;
   /** Longest retry delay. Default 15,000 ms. */
-  retryMaxMs?: number;
+  retryMaxMs?: number | undefined;
   /**
    * A write unanswered for this long makes health report the database unreachable (a network
    * stall gives no error until the query timeout, 120 s). Default 10,000 ms.
    */
-  stallAfterMs?: number;
+  stallAfterMs?: number | undefined;
 }
 
-export type ResolvedWriterOptions = Required<WriterOptions>;
+export type ResolvedWriterOptions = { [K in keyof WriterOptions]-?: Exclude<WriterOptions[K], undefined> };
 
 export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   batchSize: 1000,

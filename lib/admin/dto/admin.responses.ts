@@ -106,10 +106,10 @@ export class TraceDetailDto {
 export class CostGroupDto {
   @ApiProperty({ nullable: true, type: String, description: 'Model, provider, tag value (null: calls without the tag) or bucket start' })
   key: string | null;
-  @ApiPropertyOptional({ description: 'The provider, when grouping by model' }) provider?: string;
-  @ApiPropertyOptional({ format: 'date-time', description: 'Bucket start, when grouping by time' }) bucket?: string;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'The series value, when `series` is given' }) series?: string | null;
-  @ApiPropertyOptional({ description: 'The series provider, when `series=model`' }) seriesProvider?: string;
+  @ApiPropertyOptional({ description: 'The provider, when grouping by model' }) provider?: string | undefined;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Bucket start, when grouping by time' }) bucket?: string | undefined;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'The series value, when `series` is given' }) series?: string | null | undefined;
+  @ApiPropertyOptional({ description: 'The series provider, when `series=model`' }) seriesProvider?: string | undefined;
   @ApiProperty() costUsd: string;
   @ApiProperty() calls: number;
   @ApiProperty() unpricedCalls: number;
@@ -161,20 +161,20 @@ export class PricesDto {
 
 export class HealthDto {
   @ApiProperty({ description: 'False when storage is off (database: false); the other fields are then absent' }) enabled: boolean;
-  @ApiPropertyOptional() schema?: string;
-  @ApiPropertyOptional({ nullable: true, type: Boolean, description: 'Null until the first write was attempted' }) databaseReachable?: boolean | null;
-  @ApiPropertyOptional({ description: 'Rows in memory, queued or in flight' }) queueDepth?: number;
-  @ApiPropertyOptional({ description: 'Bytes waiting in the disk spool' }) spoolBytes?: number;
-  @ApiPropertyOptional({ description: 'Rows this process wrote to the disk spool since start' }) spooledRows?: number;
+  @ApiPropertyOptional() schema?: string | undefined;
+  @ApiPropertyOptional({ nullable: true, type: Boolean, description: 'Null until the first write was attempted' }) databaseReachable?: boolean | null | undefined;
+  @ApiPropertyOptional({ description: 'Rows in memory, queued or in flight' }) queueDepth?: number | undefined;
+  @ApiPropertyOptional({ description: 'Bytes waiting in the disk spool' }) spoolBytes?: number | undefined;
+  @ApiPropertyOptional({ description: 'Rows this process wrote to the disk spool since start' }) spooledRows?: number | undefined;
   @ApiPropertyOptional({ description: 'Rows lost since start: the spool or dead-letter file could not be written (a full or read-only disk)' }) lostRows?: number;
-  @ApiPropertyOptional() deadLettered?: number;
-  @ApiPropertyOptional({ type: 'object', properties: { calls: { type: 'number' }, spans: { type: 'number' } } }) written?: { calls: number; spans: number };
-  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) lastFlushAt?: Date | null;
+  @ApiPropertyOptional() deadLettered?: number | undefined;
+  @ApiPropertyOptional({ type: 'object', properties: { calls: { type: 'number' }, spans: { type: 'number' } } }) written?: { calls: number; spans: number } | undefined;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) lastFlushAt?: Date | null | undefined;
   @ApiPropertyOptional({ nullable: true, type: 'object', properties: { code: { type: 'string', nullable: true }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } })
-  lastError?: { code: string | null; message: string; at: Date } | null;
+  lastError?: { code: string | null; message: string; at: Date } | null | undefined;
   @ApiPropertyOptional({ nullable: true, type: 'object', description: "The spool's latest write failure; null once it writes again", properties: { code: { type: 'string', nullable: true }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } })
-  spoolError?: { code: string | null; message: string; at: Date } | null;
-  @ApiPropertyOptional({ description: 'Storage closed: rows go only to the spool, written at the next start' }) closed?: boolean;
+  spoolError?: { code: string | null; message: string; at: Date } | null | undefined;
+  @ApiPropertyOptional({ description: 'Storage closed: rows go only to the spool, written at the next start' }) closed?: boolean | undefined;
 }
 
 export class BudgetUsageDto {

@@ -28,17 +28,17 @@ class BudgetPolicyFields {
   @ApiPropertyOptional({ enum: BUDGET_MODES, default: 'enforce', description: '`enforce` refuses calls that do not fit; `warn` lets them through and warns once per scope and period' })
   @IsOptional()
   @IsIn(BUDGET_MODES, { message: 'mode must be enforce or warn' })
-  mode?: 'enforce' | 'warn';
+  mode?: 'enforce' | 'warn' | undefined;
 
   @ApiPropertyOptional({ enum: UNPRICED_POLICIES, default: 'refuse', description: 'A call to a model with no price' })
   @IsOptional()
   @IsIn(UNPRICED_POLICIES, { message: 'unpriced must be refuse or allow' })
-  unpriced?: 'refuse' | 'allow';
+  unpriced?: 'refuse' | 'allow' | undefined;
 
   @ApiPropertyOptional({ enum: DATABASE_DOWN_POLICIES, default: 'allow', description: 'When the database cannot be asked' })
   @IsOptional()
   @IsIn(DATABASE_DOWN_POLICIES, { message: 'whenDatabaseDown must be allow or refuse' })
-  whenDatabaseDown?: 'allow' | 'refuse';
+  whenDatabaseDown?: 'allow' | 'refuse' | undefined;
 
   @ApiPropertyOptional({ type: [Number], example: [50, 80, 100], description: 'Percentages of the limit that fire an alert once per scope and period' })
   @IsOptional()
@@ -48,7 +48,7 @@ class BudgetPolicyFields {
   @Min(1, { each: true, message: ALERTS_MESSAGE })
   @IsInt({ each: true, message: ALERTS_MESSAGE })
   @IsArray({ message: ALERTS_MESSAGE })
-  alerts?: number[];
+  alerts?: number[] | undefined;
 }
 
 /** A new durable budget (`llm_budgets` row, source `api`). */
@@ -67,7 +67,7 @@ export class CreateBudgetBody extends BudgetPolicyFields {
   @IsOptional()
   @Length(1, 256, { message: 'value must be a non-empty string of at most 256 characters' })
   @IsString({ message: 'value must be a non-empty string of at most 256 characters' })
-  value?: string | null;
+  value?: string | null | undefined;
 
   @ApiProperty({ enum: BUDGET_PERIODS, description: 'A UTC hour, day or month, or `total` (never resets)' })
   @IsIn(BUDGET_PERIODS, { message: 'period must be hour, day, month or total' })
@@ -89,13 +89,13 @@ export class UpdateBudgetBody extends BudgetPolicyFields {
   @toDecimal
   @Matches(LIMIT, { message: LIMIT_MESSAGE })
   @IsString({ message: LIMIT_MESSAGE })
-  limit?: string;
+  limit?: string | undefined;
 
   // Present only to answer with a clear message instead of "property scope should not exist".
-  @ApiHideProperty() @Equals(undefined, { message: `name ${FIXED}` }) name?: never;
-  @ApiHideProperty() @Equals(undefined, { message: `scope ${FIXED}` }) scope?: never;
-  @ApiHideProperty() @Equals(undefined, { message: `value ${FIXED}` }) value?: never;
-  @ApiHideProperty() @Equals(undefined, { message: `period ${FIXED}` }) period?: never;
+  @ApiHideProperty() @Equals(undefined, { message: `name ${FIXED}` }) name?: never | undefined;
+  @ApiHideProperty() @Equals(undefined, { message: `scope ${FIXED}` }) scope?: never | undefined;
+  @ApiHideProperty() @Equals(undefined, { message: `value ${FIXED}` }) value?: never | undefined;
+  @ApiHideProperty() @Equals(undefined, { message: `period ${FIXED}` }) period?: never | undefined;
 }
 
 /** Fields of {@link UpdateBudgetBody} that change something. */

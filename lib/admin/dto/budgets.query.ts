@@ -13,7 +13,7 @@ export class BudgetsQuery {
   @ApiPropertyOptional({ description: 'Only this scope value (a user id, a feature…)', example: 'u-42' })
   @IsOptional()
   @IsFilterText()
-  value?: string;
+  value?: string | undefined;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_SCOPE_VALUES, default: DEFAULT_SCOPE_VALUES, description: 'Scope values per budget, most spent first' })
   @IsOptional()
@@ -21,7 +21,7 @@ export class BudgetsQuery {
   @Max(MAX_SCOPE_VALUES)
   @Min(1)
   @IsInt()
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** `GET budgets/blocked`. */
@@ -29,17 +29,17 @@ export class BlockedCallsQuery {
   @ApiPropertyOptional({ description: 'From this time (inclusive), ISO-8601; default 7 days before `to`' })
   @IsOptional()
   @IsIsoTime()
-  from?: string;
+  from?: string | undefined;
 
   @ApiPropertyOptional({ description: 'Until this time (exclusive), ISO-8601; default now' })
   @IsOptional()
   @IsIsoTime()
-  to?: string;
+  to?: string | undefined;
 
   @ApiPropertyOptional({ description: 'Only calls this budget refused (its name)', example: 'per-user-day' })
   @IsOptional()
   @IsFilterText()
-  budget?: string;
+  budget?: string | undefined;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_BLOCKED, default: DEFAULT_BLOCKED })
   @IsOptional()
@@ -47,5 +47,5 @@ export class BlockedCallsQuery {
   @Max(MAX_BLOCKED)
   @Min(1)
   @IsInt()
-  limit?: number;
+  limit?: number | undefined;
 }

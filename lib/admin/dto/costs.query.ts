@@ -17,5 +17,5 @@ export class CostsQuery extends TraceFilterQuery {
   @ApiPropertyOptional({ description: 'With a time bucket: split each bucket by model, provider or tag:<key>', example: 'model' })
   @IsOptional()
   @Matches(SERIES, { message: 'series must be model, provider or tag:<key>' })
-  series?: string;
+  series?: string | undefined;
 }

@@ -30,28 +30,28 @@ export class CreatePriceBody {
   @Length(1, 200)
   model: string;
 
-  @PerMtok('Uncached input') input?: string;
-  @PerMtok('Output') output?: string;
-  @PerMtok('Cache reads') cacheRead?: string;
+  @PerMtok('Uncached input') input?: string | undefined;
+  @PerMtok('Output') output?: string | undefined;
+  @PerMtok('Cache reads') cacheRead?: string | undefined;
   @PerMtok('Cache writes (5-minute)') cacheWrite?: string;
   @PerMtok('Cache writes (1-hour)') cacheWrite1h?: string;
-  @PerMtok('Reasoning output') reasoning?: string;
-  @PerMtok('Audio input') inputAudio?: string;
-  @PerMtok('Audio output') outputAudio?: string;
+  @PerMtok('Reasoning output') reasoning?: string | undefined;
+  @PerMtok('Audio input') inputAudio?: string | undefined;
+  @PerMtok('Audio output') outputAudio?: string | undefined;
 
   @ApiPropertyOptional({ description: 'In force from (inclusive), ISO-8601; default now' })
   @IsOptional()
   @IsIsoTime()
-  effectiveFrom?: string;
+  effectiveFrom?: string | undefined;
 
   @ApiPropertyOptional({ description: 'In force until (exclusive), ISO-8601; default open-ended' })
   @IsOptional()
   @IsIsoTime()
-  effectiveTo?: string;
+  effectiveTo?: string | undefined;
 
   @ApiPropertyOptional({ maxLength: 500 })
   @IsOptional()
   @IsString()
   @MaxLength(500)
-  note?: string;
+  note?: string | undefined;
 }

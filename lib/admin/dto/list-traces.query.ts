@@ -11,17 +11,17 @@ export class ListTracesQuery extends TraceFilterQuery {
   @ApiPropertyOptional({ description: 'Only traces costing at least this many USD (decimal string)', example: '0.01' })
   @IsOptional()
   @Matches(USD_AMOUNT, { message: 'minCost must be a non-negative decimal amount like 0.25' })
-  minCost?: string;
+  minCost?: string | undefined;
 
   @ApiPropertyOptional({ enum: ['time', 'cost'], default: 'time' })
   @IsOptional()
   @IsIn(['time', 'cost'])
-  sort?: 'time' | 'cost';
+  sort?: 'time' | 'cost' | undefined;
 
   @ApiPropertyOptional({ enum: ['desc', 'asc'], default: 'desc' })
   @IsOptional()
   @IsIn(['desc', 'asc'])
-  order?: 'desc' | 'asc';
+  order?: 'desc' | 'asc' | undefined;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
@@ -30,11 +30,11 @@ export class ListTracesQuery extends TraceFilterQuery {
   @Max(MAX_PAGE_SIZE)
   @Min(1)
   @IsInt()
-  limit?: number;
+  limit?: number | undefined;
 
   @ApiPropertyOptional({ description: '`nextCursor` of the previous page; keep the same sort, order and filters' })
   @IsOptional()
   @IsString()
   @MaxLength(400)
-  cursor?: string;
+  cursor?: string | undefined;
 }

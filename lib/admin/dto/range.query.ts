@@ -7,12 +7,12 @@ export class RangeQuery {
   @ApiPropertyOptional({ description: 'From this time (inclusive), ISO-8601' })
   @IsOptional()
   @IsIsoTime()
-  from?: string;
+  from?: string | undefined;
 
   @ApiPropertyOptional({ description: 'Until this time (exclusive), ISO-8601' })
   @IsOptional()
   @IsIsoTime()
-  to?: string;
+  to?: string | undefined;
 }
 
 /** Prices in effect at a moment. */
@@ -20,5 +20,5 @@ export class PricesQuery {
   @ApiPropertyOptional({ description: 'The moment, ISO-8601; default now' })
   @IsOptional()
   @IsIsoTime()
-  at?: string;
+  at?: string | undefined;
 }

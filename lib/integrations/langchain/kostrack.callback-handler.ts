@@ -11,7 +11,7 @@ export interface KostrackCallbackOptions extends Pick<WrapOptions, 'tags' | 'pri
    * Provider name for rows and pricing; default what the model reports (`ls_provider`:
    * `openai`, `anthropic`, …). Set it for OpenAI-compatible servers, e.g. `deepseek` behind ChatOpenAI.
    */
-  provider?: string;
+  provider?: string | undefined;
 }
 
 /** LangChain's `ls_provider` values that differ from Kostrack's provider names. */

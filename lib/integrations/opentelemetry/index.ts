@@ -9,11 +9,11 @@ export { callAttributes, spanAttributes, genAiOperation } from './gen-ai.attribu
 
 export interface OpenTelemetryBridgeOptions extends OpenTelemetrySinkOptions {
   /** New Kostrack traces take the active OTel span's trace id. Default true. */
-  adoptTraceIds?: boolean;
+  adoptTraceIds?: boolean | undefined;
   /** Emit Kostrack spans and calls as OTel spans. Default true. */
-  emit?: boolean;
+  emit?: boolean | undefined;
   /** Default: `trace.getTracer('@kostrack/nestjs')` from the global provider. */
-  tracer?: Tracer;
+  tracer?: Tracer | undefined;
 }
 
 /**

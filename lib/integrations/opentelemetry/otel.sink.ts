@@ -5,9 +5,9 @@ import { callAttributes, genAiOperation, requestModelOf, spanAttributes } from '
 
 export interface OpenTelemetrySinkOptions {
   /** Emit named Kostrack spans (`trace()`, `@Span`) too, not only the LLM calls. Default true. */
-  exportSpans?: boolean;
+  exportSpans?: boolean | undefined;
   /** Traces held while their root is still open; past it the oldest is emitted as it stands. Default 10,000. */
-  maxPendingTraces?: number;
+  maxPendingTraces?: number | undefined;
 }
 
 interface Pending {
