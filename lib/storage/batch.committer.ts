@@ -1,5 +1,6 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
-import { batchStatements, CALL_COLUMN_COUNT, callColumns, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { batchStatements, CALL_COLUMN_COUNT, callColumns, hourlyParams, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { CallPartitions, isNoPartitionError } from './call.partitions.js';
 import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { describeError, RowEncodingError, sqlState } from './error.classifier.js';
 import type { TelemetryItem } from './record.codec.js';
@@ -27,17 +28,33 @@ export class BatchCommitter {
   /** Whether batches of calls go through COPY; null until the server was asked what it is. */
   private copy: boolean | null = null;
 
+  readonly partitions: CallPartitions;
+
   constructor(
     private readonly pool: SqlPool,
     schema: string,
   ) {
     this.sql = batchStatements(schema);
+    this.partitions = new CallPartitions(pool, schema);
   }
 
   async commit(items: readonly TelemetryItem[]): Promise<Committed> {
     const calls: CallRecord[] = [];
     const spans: SpanRecord[] = [];
     for (const item of items) (item.kind === 'call' ? calls : spans).push(item.record as never);
+    await this.partitions.ensureFor(calls);
+    try {
+      return await this.write(calls, spans);
+    } catch (e) {
+      // A month this process knew was dropped by another replica's retention: make it again, once.
+      if (!isNoPartitionError(e)) throw e;
+      this.partitions.forget();
+      await this.partitions.ensureFor(calls);
+      return this.write(calls, spans);
+    }
+  }
+
+  private async write(calls: CallRecord[], spans: SpanRecord[]): Promise<Committed> {
     if (calls.length > 0 && this.copy !== false) {
       this.copy ??= await this.probeCopy();
       if (this.copy) {
@@ -66,7 +83,14 @@ export class BatchCommitter {
       const spansInserted = await this.pool.transaction(async (db) => {
         if (!db.copyFrom) throw new CopyUnsupportedError();
         await db.copyFrom(this.sql.copyCalls, copy.text);
-        const [row] = await db.query<{ spans: number }>(this.sql.afterCopy, [...rollupParams(copy.rollups), ...spanParams, calls.map((c) => c.spanId)]);
+        const [row] = await db.query<{ spans: number }>(this.sql.afterCopy, [
+          ...rollupParams(copy.rollups),
+          ...spanParams,
+          calls.map((c) => c.spanId),
+          copy.minTime,
+          copy.maxTime,
+          ...hourlyParams(copy.hourly),
+        ]);
         return row.spans;
       });
       return { calls: calls.length, spans: spansInserted };

@@ -1,6 +1,6 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
 import { usdToString } from '../core/money.js';
-import { COPY_CALL_COLUMNS, type CallRollups } from './calls.copy.js';
+import { COPY_CALL_COLUMNS, type CallRollups, type HourlyRollups } from './calls.copy.js';
 import { jsonOf } from './record.codec.js';
 import { quoteSchema } from './schema.name.js';
 
@@ -19,7 +19,7 @@ export interface BatchStatements {
   batch: string;
   /** `COPY llm_calls FROM STDIN` in {@link COPY_CALL_COLUMNS} order (the fast path, see `BatchCommitter`). */
   copyCalls: string;
-  /** After a COPY of calls: inserts the batch's spans and adds the calls' sums (all known inserted) to `llm_traces`. */
+  /** After a COPY of calls: inserts the batch's spans and adds the calls' sums (all known inserted) to `llm_traces` and `llm_cost_hourly`. */
   afterCopy: string;
 }
 
@@ -109,6 +109,29 @@ function traceUpsert(s: string): string {
 }
 
 /**
+ * The hourly cost rollup (`llm_cost_hourly`) from `hourly_sums` (one row per hour and key, the
+ * sums of rows this statement inserted), in key order like every other rollup upsert.
+ */
+function hourlyUpsert(s: string): string {
+  return `hourly_up AS (
+  INSERT INTO ${s}.llm_cost_hourly AS h (hour, dims, service_id, provider, model, feature, project, user_id, cost_usd, calls,
+         unpriced_calls, error_calls, input_tokens, output_tokens, cached_tokens)
+  SELECT hour, ${s}.kostrack_dims(service_id, provider, model, feature, project, user_id) AS dims, service_id, provider, model,
+         feature, project, user_id, trim_scale(cost), calls, unpriced, errors, input_tokens, output_tokens, cached_tokens
+    FROM hourly_sums ORDER BY 1, 2
+  ON CONFLICT (hour, dims) DO UPDATE SET
+    cost_usd = trim_scale(h.cost_usd + EXCLUDED.cost_usd),
+    calls = h.calls + EXCLUDED.calls,
+    unpriced_calls = h.unpriced_calls + EXCLUDED.unpriced_calls,
+    error_calls = h.error_calls + EXCLUDED.error_calls,
+    input_tokens = h.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = h.output_tokens + EXCLUDED.output_tokens,
+    cached_tokens = h.cached_tokens + EXCLUDED.cached_tokens
+  RETURNING 1
+)`;
+}
+
+/**
  * Budget usage from `budget_calls` (the calls this statement inserted): each call adds its cost to
  * every budget whose scope it is in, for the period it was made in, and the worst case its call
  * held (`llm_budget_reservations`, keyed by span id) is given back, all in one upsert per usage
@@ -117,11 +140,16 @@ function traceUpsert(s: string): string {
  */
 function budgetCtes(s: string): string {
   return `budget_hits AS (
+  -- By scope: each call is looked up under the few tags budgets are kept on, and only the budgets
+  -- of its own value (or of every value) are read, through llm_budgets_scope_value_idx. Joining
+  -- every call with every budget made a flush 25x slower at 5,000 per-user budgets.
   SELECT b.id AS budget_id, x.v AS scope_value, ${s}.kostrack_period_start(b.period, c.time) AS period_start,
          COALESCE(c.cost_usd, 0) AS cost, (c.status <> 'blocked')::int AS calls
-    FROM budget_calls c CROSS JOIN ${s}.llm_budgets b
-    CROSS JOIN LATERAL (SELECT CASE WHEN b.scope_tag = 'service' THEN c.service_id ELSE c.tags ->> b.scope_tag END AS v) x
-   WHERE x.v IS NOT NULL AND (b.scope_value IS NULL OR b.scope_value = x.v)
+    FROM budget_calls c
+    CROSS JOIN (SELECT DISTINCT scope_tag FROM ${s}.llm_budgets) k
+    CROSS JOIN LATERAL (SELECT CASE WHEN k.scope_tag = 'service' THEN c.service_id ELSE c.tags ->> k.scope_tag END AS v) x
+    JOIN ${s}.llm_budgets b ON b.scope_tag = k.scope_tag AND (b.scope_value = x.v OR b.scope_value IS NULL)
+   WHERE x.v IS NOT NULL
 ), budget_released AS (
   DELETE FROM ${s}.llm_budget_reservations r USING budget_calls c WHERE r.span_id = c.span_id
   RETURNING r.span_id, r.budget_id, r.scope_value, r.period_start, r.amount
@@ -156,8 +184,10 @@ WITH call_in AS (
 ), ins_calls AS (
   INSERT INTO ${s}.llm_calls (${CALL_FIELDS})
   SELECT * FROM call_in
-  ON CONFLICT (span_id) DO NOTHING
-  RETURNING span_id, trace_id, time, latency_ms, cost_usd, input_tokens, output_tokens, cached_tokens, service_id, status, tags
+  -- The primary key holds the partition key (time); a replayed call has its original time.
+  ON CONFLICT (span_id, time) DO NOTHING
+  RETURNING span_id, trace_id, time, latency_ms, cost_usd, input_tokens, output_tokens, cached_tokens, service_id, status, tags,
+            provider, model
 ), call_sums AS (
   -- Only rows this statement inserted reach the rollup, so a replayed batch adds nothing twice.
   SELECT trace_id,
@@ -170,9 +200,15 @@ WITH call_in AS (
          min(time) AS first_at, max(time + latency_ms * interval '1 millisecond') AS last_at,
          array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM ins_calls WHERE trace_id IS NOT NULL GROUP BY trace_id
+), hourly_sums AS (
+  SELECT date_trunc('hour', time, 'UTC') AS hour, service_id, provider, model, tags->>'feature' AS feature,
+         tags->>'project' AS project, tags->>'user_id' AS user_id, COALESCE(sum(cost_usd), 0) AS cost, count(*) AS calls,
+         count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS errors,
+         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens
+    FROM ins_calls GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), budget_calls AS (
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ins_calls WHERE EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, 25)}, ${traceUpsert(s)}
+), ${budgetCtes(s)}, ${spanCtes(s, 25)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -185,11 +221,16 @@ WITH sums_in AS (
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
          min(first_at) AS first_at, max(last_at) AS last_at, array_agg(DISTINCT service_id ORDER BY service_id) AS services
     FROM sums_in GROUP BY trace_id
+), hourly_sums AS (
+  SELECT * FROM unnest($28::timestamptz[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::text[],
+                       $35::numeric[], $36::int[], $37::int[], $38::int[], $39::bigint[], $40::bigint[], $41::bigint[])
+    AS u(hour, service_id, provider, model, feature, project, user_id, cost, calls, unpriced, errors, input_tokens, output_tokens, cached_tokens)
 ), budget_calls AS MATERIALIZED (
-  -- Every row of the COPY was inserted: they are read back by key, only when some budget exists.
+  -- Every row of the COPY was inserted: they are read back by key, only when some budget exists,
+  -- within the batch's time range so only its month's partition is searched.
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ${s}.llm_calls
-   WHERE span_id = ANY($25::uuid[]) AND EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}
+   WHERE span_id = ANY($25::uuid[]) AND time >= $26::timestamptz AND time <= $27::timestamptz AND EXISTS (SELECT 1 FROM ${s}.llm_budgets)
+), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}
 SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
   const copyCalls = `COPY ${s}.llm_calls (${COPY_CALL_COLUMNS}) FROM STDIN`;
   return { batch, copyCalls, afterCopy };
@@ -258,7 +299,12 @@ export function noRows(columns: number): unknown[][] {
   return Array.from({ length: columns }, () => []);
 }
 
-/** Parameters of the call sums in {@link BatchStatements.afterCopy}. */
+/** Parameters of the call sums in {@link BatchStatements.afterCopy} ($1–$11). */
 export function rollupParams(r: CallRollups): unknown[][] {
   return [r.traceIds, r.serviceIds, r.costs, r.calls, r.unpriced, r.errors, r.inputTokens, r.outputTokens, r.cachedTokens, r.firstAt, r.lastAt];
+}
+
+/** Parameters of the hourly sums in {@link BatchStatements.afterCopy} ($28–$41). */
+export function hourlyParams(h: HourlyRollups): unknown[][] {
+  return [h.hours, h.serviceIds, h.providers, h.models, h.features, h.projects, h.userIds, h.costs, h.calls, h.unpriced, h.errors, h.inputTokens, h.outputTokens, h.cachedTokens];
 }

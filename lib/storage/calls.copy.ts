@@ -27,10 +27,90 @@ export interface CallRollups {
   lastAt: string[];
 }
 
+/**
+ * Per (UTC hour, service, provider, model, feature, project, user) sums of a batch, the input of
+ * the `llm_cost_hourly` rollup after a COPY. Column arrays, ready for unnest().
+ */
+export interface HourlyRollups {
+  hours: string[];
+  serviceIds: string[];
+  providers: string[];
+  models: string[];
+  features: (string | null)[];
+  projects: (string | null)[];
+  userIds: (string | null)[];
+  costs: string[];
+  calls: number[];
+  unpriced: number[];
+  errors: number[];
+  inputTokens: number[];
+  outputTokens: number[];
+  cachedTokens: number[];
+}
+
 export interface EncodedCalls {
   /** COPY text format, one line per call. */
   text: string;
   rollups: CallRollups;
+  hourly: HourlyRollups;
+  /** The earliest and latest call time of the batch (ISO), so reads back touch only its partitions. */
+  minTime: string;
+  maxTime: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Sums calls per hourly rollup key. */
+class HourlySums {
+  readonly out: HourlyRollups = {
+    hours: [], serviceIds: [], providers: [], models: [], features: [], projects: [], userIds: [],
+    costs: [], calls: [], unpriced: [], errors: [], inputTokens: [], outputTokens: [], cachedTokens: [],
+  };
+  private readonly index = new Map<string, number>();
+  private readonly costs: Usd[] = [];
+
+  add(c: CallRecord, timeMs: number, cost: Usd | null): void {
+    const hourMs = Math.floor(timeMs / HOUR_MS) * HOUR_MS;
+    const tags = c.tags as Record<string, string | undefined>;
+    const feature = tags.feature ?? null;
+    const project = tags.project ?? null;
+    const user = tags.user_id ?? null;
+    // JSON keeps null apart from "" and cannot be confused by separators inside values.
+    const key = JSON.stringify([hourMs, c.serviceId, c.provider, c.model, feature, project, user]);
+    let k = this.index.get(key);
+    if (k === undefined) {
+      k = this.out.hours.length;
+      this.index.set(key, k);
+      const o = this.out;
+      o.hours.push(new Date(hourMs).toISOString());
+      o.serviceIds.push(c.serviceId);
+      o.providers.push(c.provider);
+      o.models.push(c.model);
+      o.features.push(feature);
+      o.projects.push(project);
+      o.userIds.push(user);
+      o.calls.push(0);
+      o.unpriced.push(0);
+      o.errors.push(0);
+      o.inputTokens.push(0);
+      o.outputTokens.push(0);
+      o.cachedTokens.push(0);
+      this.costs.push(0n);
+    }
+    const o = this.out;
+    if (cost !== null) this.costs[k] += cost;
+    else o.unpriced[k]++;
+    o.calls[k]++;
+    if (c.status !== 'ok' && c.status !== 'blocked') o.errors[k]++;
+    o.inputTokens[k] += c.inputTokens;
+    o.outputTokens[k] += c.outputTokens;
+    o.cachedTokens[k] += c.cachedTokens;
+  }
+
+  finish(): HourlyRollups {
+    this.out.costs = this.costs.map(usdToString);
+    return this.out;
+  }
 }
 
 interface Sum {
@@ -111,6 +191,9 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
   let last: Sum | undefined;
   const tags = new JsonCache();
   const metadata = new JsonCache();
+  const hourly = new HourlySums();
+  let minMs = Infinity;
+  let maxMs = -Infinity;
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i];
     const date = c.time;
@@ -118,6 +201,8 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     const time = date.toISOString();
     const latency = Math.round(c.latencyMs);
     const cost = c.costUsd === null || c.costUsd === undefined ? null : c.costUsd;
+    if (timeMs < minMs) minMs = timeMs;
+    if (timeMs > maxMs) maxMs = timeMs;
     lines[i] =
       uuid(c.spanId) + '\t' + time + '\t' + text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' +
       text(c.operation) + '\t' + text(c.pricingModel) + '\t' + text(c.pricingSource) + '\t' + int(c.inputTokens) + '\t' +
@@ -126,6 +211,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
       metadata.of(c.metadata) + '\t' + text(c.serviceTier ?? null) + '\t' + (c.pricingFlags ? json(jsonOf(c.pricingFlags)) : '\\N') + '\t' +
       text(c.catalogVersion ?? null);
+    hourly.add(c, timeMs, cost);
     if (c.traceId === null || c.traceId === undefined) continue;
     // Calls of one trace usually sit next to each other; only a change of trace needs a lookup.
     let sum: Sum | undefined = last && last.traceId === c.traceId && last.serviceId === c.serviceId ? last : undefined;
@@ -164,5 +250,11 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     rollups.firstAt[sum.index] = new Date(sum.firstMs).toISOString();
     rollups.lastAt[sum.index] = new Date(sum.lastMs).toISOString();
   }
-  return { text: lines.length === 0 ? '' : lines.join('\n') + '\n', rollups };
+  return {
+    text: lines.length === 0 ? '' : lines.join('\n') + '\n',
+    rollups,
+    hourly: hourly.finish(),
+    minTime: calls.length ? new Date(minMs).toISOString() : new Date(0).toISOString(),
+    maxTime: calls.length ? new Date(maxMs).toISOString() : new Date(0).toISOString(),
+  };
 }

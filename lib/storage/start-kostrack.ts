@@ -34,7 +34,8 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
   const { serviceId, tags, ...storageOptions } = options;
   const normalized = normalizeTags(tags);
   if (serviceId !== undefined) assertServiceId(serviceId, 'startKostrack');
-  const storage = await TelemetryStorage.open(storageOptions, { info: (message) => console.info(message) });
+  // stderr: a script's stdout may be its output (JSON, CSV); the start line is a diagnostic.
+  const storage = await TelemetryStorage.open(storageOptions, { info: (message) => console.error(message) });
   configureKostrack({ serviceId, tags: normalized });
   const warn = (message: string) => process.emitWarning(message, { code: 'KOSTRACK' });
   // Wrapped clients price with the process-wide book unless given one; it also reads llm_prices.

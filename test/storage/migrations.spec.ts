@@ -24,12 +24,33 @@ function schema(): string {
   extraSchemas.push(s);
   return s;
 }
+/** Tables and views of `s`, partitions left out (see {@link partitions}). */
 async function tables(s: string): Promise<string[]> {
   const r = await db.pool.query(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+    `SELECT table_name FROM information_schema.tables t
+      WHERE table_schema = $1 AND NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                              WHERE n.nspname = t.table_schema AND c.relname = t.table_name AND c.relispartition)
+      ORDER BY table_name`,
     [s],
   );
   return r.rows.map((x) => x.table_name);
+}
+
+/** The partitions of llm_calls with their bounds. */
+async function partitions(s: string): Promise<{ name: string; bound: string }[]> {
+  const r = await db.pool.query(
+    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = format('%I.llm_calls', $1::text)::regclass ORDER BY 1`,
+    [s],
+  );
+  return r.rows;
+}
+
+/** `llm_calls_pYYYY_MM` for the month `offset` months from now (UTC). */
+function monthPartition(offset: number): string {
+  const now = new Date();
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  return `llm_calls_p${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
 afterAll(async () => {
@@ -48,11 +69,14 @@ it('runs twice: the second run has nothing to do', async () => {
     'llm_budget_usage',
     'llm_budgets',
     'llm_calls',
+    'llm_cost_hourly',
     'llm_prices',
     'llm_spans',
     'llm_traces',
     'trace_costs',
   ]);
+  // llm_calls is partitioned by month: this month and the next two exist before any write.
+  expect((await partitions(s)).map((p) => p.name)).toEqual([monthPartition(0), monthPartition(1), monthPartition(2)]);
   const rows = await db.pool.query(`SELECT name FROM "${s}".kostrack_migrations ORDER BY id`);
   expect(rows.rows.map((r) => r.name)).toEqual(ALL);
 });

@@ -104,7 +104,7 @@ describe('one line at start naming the database', () => {
   });
 
   it('the embedded database says where its files are and that it is for development', async () => {
-    const info = vi.spyOn(console, 'info').mockImplementation(() => undefined);
+    const info = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const fromSetup = process.env.KOSTRACK_DATABASE_URL;
     delete process.env.KOSTRACK_DATABASE_URL;
     try {

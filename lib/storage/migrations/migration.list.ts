@@ -2,6 +2,7 @@ import { initDown, initUp } from './0001-init.migration.js';
 import { pricesDown, pricesUp } from './0002-prices.migration.js';
 import { billingDimensionsDown, billingDimensionsUp } from './0003-billing-dimensions.migration.js';
 import { budgetsDown, budgetsUp } from './0004-budgets.migration.js';
+import { scaleDown, scaleUp } from './0005-scale.migration.js';
 
 /** One schema version. `name` follows TypeORM's `<Name><timestamp>` convention so hosts can run the same list. */
 export interface KostrackMigrationStep {
@@ -16,4 +17,5 @@ export const MIGRATION_STEPS: readonly KostrackMigrationStep[] = [
   { name: 'KostrackPrices1767312000000', timestamp: 1767312000000, up: pricesUp, down: pricesDown },
   { name: 'KostrackBillingDimensions1767398400000', timestamp: 1767398400000, up: billingDimensionsUp, down: billingDimensionsDown },
   { name: 'KostrackBudgets1767484800000', timestamp: 1767484800000, up: budgetsUp, down: budgetsDown },
+  { name: 'KostrackScale1767571200000', timestamp: 1767571200000, up: scaleUp, down: scaleDown },
 ];
