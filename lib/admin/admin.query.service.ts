@@ -7,27 +7,19 @@ import { iso, toTraceSummary, TRACE_COLUMNS, type CallRow, type SpanRow, type Tr
 import type { CostGroupDto, CostReportDto, TraceDetailDto, TraceListDto, UnpricedModelsDto } from './dto/admin.responses.js';
 import { TIME_BUCKETS, type CostsQuery, type TimeBucket } from './dto/costs.query.js';
 import { DEFAULT_PAGE_SIZE, type ListTracesQuery } from './dto/list-traces.query.js';
-import { parseIsoTime, TAG_FILTER } from './dto/query-values.js';
+import { parseIsoTime } from './dto/query-values.js';
 import type { RangeQuery } from './dto/range.query.js';
-import type { TraceFilterQuery } from './dto/trace-filter.query.js';
 import { SqlParams } from './sql.params.js';
 import { decodeCursor, encodeCursor } from './trace.cursor.js';
 import { buildTraceDetail } from './trace-detail.builder.js';
+import { costReportSql, MAX_GROUPS } from './cost-report.query.js';
+import { filterConditions, ON_TRACES } from './trace-filter.sql.js';
 
 const DAY_MS = 86_400_000;
 const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: DAY_MS, week: 7 * DAY_MS };
 /** Enough for a year of hours; more buckets than a chart can show is a mistake, not a query. */
 const MAX_BUCKETS = 10_000;
-const MAX_GROUPS = 1000;
 
-/** Where a filter reads its columns: the trace rollup (list) or the call rows (cost report). */
-interface FilterTarget {
-  time: string;
-  tags: string;
-  service: (placeholder: string) => string;
-}
-const ON_TRACES: FilterTarget = { time: 't.started_at', tags: 't.tags', service: (p) => `t.service_ids @> ARRAY[${p}]::text[]` };
-const ON_CALLS: FilterTarget = { time: 'c.time', tags: 'c.tags', service: (p) => `c.service_id = ${p}` };
 
 /**
  * Read side of the admin API. Every statement is fixed text plus bound parameters (tag keys
@@ -92,7 +84,12 @@ export class AdminQueryService {
         `SELECT span_id, parent_span_id, time, service_id, provider, model, operation, cost_usd::text AS cost, pricing_source,
                 pricing_model, input_tokens, output_tokens, cached_tokens, token_breakdown, latency_ms, status, error_class,
                 streamed, tags, metadata, service_tier, pricing_flags, catalog_version
-           FROM ${s}.llm_calls WHERE trace_id = $1 ORDER BY time, span_id`,
+           FROM ${s}.llm_calls
+          -- The trace's own time range lets PostgreSQL read only the months it ran in.
+          WHERE trace_id = $1
+            AND time >= (SELECT first_call_at FROM ${s}.llm_traces WHERE trace_id = $1)
+            AND time <= (SELECT last_call_at FROM ${s}.llm_traces WHERE trace_id = $1)
+          ORDER BY time, span_id`,
         [traceId],
       ),
     ]);
@@ -110,32 +107,9 @@ export class AdminQueryService {
       throw new BadRequestException(`the range holds more than ${MAX_BUCKETS} ${bucket}s; narrow it or use a larger bucket`);
 
     const { pool, s } = this.db();
-    const p = new SqlParams();
-    const where = [`c.time >= ${p.add(from.toISOString())}::timestamptz`, `c.time < ${p.add(to.toISOString())}::timestamptz`];
-    where.push(...filterConditions({ ...q, from: undefined, to: undefined }, p, ON_CALLS));
-
-    // Dimensions in a fixed order; GROUP BY uses positions so a bound tag key appears once.
-    const dims: string[] = [];
-    if (bucket) dims.push(`date_trunc(${p.add(bucket)}, c.time, 'UTC') AS bucket`);
+    const { sql, values } = costReportSql(s, q, from, to, bucket);
     const dim = bucket ? q.series : q.groupBy;
-    if (dim === 'model') dims.push('c.provider AS provider', 'c.model AS dim');
-    else if (dim === 'provider') dims.push('c.provider AS dim');
-    else if (dim?.startsWith('tag:')) dims.push(`c.tags->>${p.add(dim.slice(4))} AS dim`);
-    const positions = dims.map((_, i) => i + 1).join(', ');
-    // Order by the numeric sum, never the text alias ('9.5' would sort above '10.2').
-    const orderBy = bucket ? `1, sum(c.cost_usd) DESC NULLS LAST, ${positions}` : `sum(c.cost_usd) DESC NULLS LAST, ${positions}`;
-    // Window totals run over every group before LIMIT, so a capped report still has the true total.
-    const sql = `SELECT ${dims.join(', ')},
-        trim_scale(COALESCE(sum(c.cost_usd), 0))::text AS cost, count(*) AS calls,
-        trim_scale(COALESCE(sum(sum(c.cost_usd)) OVER (), 0))::text AS total, count(*) OVER () AS group_count,
-        count(*) FILTER (WHERE c.cost_usd IS NULL) AS unpriced,
-        COALESCE(sum(c.input_tokens), 0) AS input_tokens, COALESCE(sum(c.output_tokens), 0) AS output_tokens
-      FROM ${s}.llm_calls c
-      WHERE ${where.join(' AND ')}
-      GROUP BY ${positions}
-      ORDER BY ${orderBy}
-      LIMIT ${MAX_GROUPS}`;
-    const rows = await this.run<Record<string, unknown>>(pool, sql, p.values);
+    const rows = await this.run<Record<string, unknown>>(pool, sql, values);
     const groups = rows.map((r): CostGroupDto => {
       const cost = usd(r.cost as string);
       const g: CostGroupDto = {
@@ -210,31 +184,4 @@ export class AdminQueryService {
       throw new InternalServerErrorException('Kostrack admin query failed');
     }
   }
-}
-
-/** Filters shared by traces and costs; all tag filters fold into one JSON containment parameter. */
-function filterConditions(q: TraceFilterQuery, p: SqlParams, target: FilterTarget): string[] {
-  const where: string[] = [];
-  if (q.from !== undefined) where.push(`${target.time} >= ${p.add(parseIsoTime(q.from).toISOString())}::timestamptz`);
-  if (q.to !== undefined) where.push(`${target.time} < ${p.add(parseIsoTime(q.to).toISOString())}::timestamptz`);
-  const wanted: [string, string][] = [];
-  if (q.feature !== undefined) wanted.push(['feature', q.feature]);
-  if (q.project !== undefined) wanted.push(['project', q.project]);
-  if (q.user !== undefined) wanted.push(['user_id', q.user]);
-  for (const t of q.tag ?? []) {
-    const m = TAG_FILTER.exec(t)!;
-    wanted.push([m[1], m[2]]);
-  }
-  if (wanted.length > 0) {
-    const tags: Record<string, string> = Object.create(null);
-    let contradictory = false;
-    for (const [k, v] of wanted) {
-      if (k in tags && tags[k] !== v) contradictory = true;
-      tags[k] = v;
-    }
-    // Two values for one key can never both match a trace.
-    where.push(contradictory ? 'false' : `${target.tags} @> ${p.add(JSON.stringify(tags))}::jsonb`);
-  }
-  if (q.service !== undefined) where.push(target.service(p.add(q.service)));
-  return where;
 }

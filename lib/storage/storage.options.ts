@@ -3,6 +3,7 @@ import { checkBudgets, type BudgetDeclaration, type CheckedBudget } from './budg
 import type { BudgetAlert } from './budget.ledger.js';
 import { KostrackConfigError } from '../core/errors.js';
 import type { EmbeddedDatabaseOptions } from './embedded.database.js';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.options.js';
 import { DEFAULT_SCHEMA, validateSchemaName } from './schema.name.js';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WriterOptions } from './writer.options.js';
 
@@ -43,6 +44,8 @@ export interface StorageOptions {
   onBudgetAlert?: ((alert: BudgetAlert) => unknown) | undefined;
   /** How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000), `timeoutMs` (2,000). */
   budgetOptions?: { refreshMs?: number | undefined; holdTtlMs?: number | undefined; timeoutMs?: number | undefined } | undefined;
+  /** How long calls and hourly rollups are kept (off by default): `{ calls: '90d', rollups: '400d' }`. */
+  retention?: RetentionOptions | undefined;
 }
 
 export type ResolvedDatabase =
@@ -58,6 +61,7 @@ export interface ResolvedStorageOptions {
   writer: ResolvedWriterOptions;
   migrationsRun: boolean;
   budgets: CheckedBudget[];
+  retention: ResolvedRetention;
 }
 
 const URL_SCHEME = /^postgres(ql)?:\/\//i;
@@ -86,7 +90,8 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
         throw new KostrackConfigError(`Kostrack: budgetOptions.${key} must be a whole number of milliseconds from 1 to 2147483647`);
     }
   }
-  return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true, budgets };
+  const retention = resolveRetention(options.retention);
+  return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true, budgets, retention };
 
   function resolveDatabase(value: unknown, env: NodeJS.ProcessEnv): ResolvedDatabase {
     if (value === false) return { kind: 'off' };

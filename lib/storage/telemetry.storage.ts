@@ -7,6 +7,7 @@ import { DataSourceSqlPool } from './datasource.pool.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.database.js';
 import { describeError, isConnectionError } from './error.classifier.js';
 import { runMigrations } from './migrations/migration.runner.js';
+import { StorageMaintenance } from './storage.maintenance.js';
 import { PgSqlPool } from './pg.pool.js';
 import type { SqlPool } from './sql.pool.js';
 import { resolveStorageOptions, type PostgresConnectionOptions, type StorageOptions } from './storage.options.js';
@@ -37,6 +38,8 @@ export class TelemetryStorage {
     /** The URL when Kostrack opened the connection itself (embedded or configured by URL). */
     readonly url: string | null,
     private readonly embedded: EmbeddedDatabase | null,
+    /** Partitions ahead, and retention; runs every few hours while storage is open. */
+    readonly maintenance: StorageMaintenance,
   ) {}
 
   /**
@@ -97,7 +100,9 @@ export class TelemetryStorage {
     context.info?.(`Kostrack storage: ${describeDatabase(db, { schema: resolved.schema, embeddedUrl: url, dataSource: pool instanceof DataSourceSqlPool ? pool.describe() : undefined })}`);
     const writer = new BatchWriter({ pool, schema: resolved.schema, options: resolved.writer, prepare, warn, reachableAtStart });
     writer.start();
-    return new TelemetryStorage(writer, pool, resolved.schema, url, embedded);
+    const maintenance = new StorageMaintenance(pool, resolved.schema, resolved.retention, warn);
+    maintenance.start();
+    return new TelemetryStorage(writer, pool, resolved.schema, url, embedded, maintenance);
   }
 
   health(): StorageHealth {
@@ -106,6 +111,7 @@ export class TelemetryStorage {
 
   /** Flushes within `deadlineMs` (the rest is spooled for the next start), then closes connections. */
   async close(deadlineMs?: number): Promise<void> {
+    await this.maintenance.stop();
     await this.writer.close(deadlineMs);
     // A pool stuck on an unreachable server must not hold shutdown hostage.
     await Promise.race([this.pool.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);

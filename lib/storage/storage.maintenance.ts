@@ -1,0 +1,110 @@
+import { CallPartitions } from './call.partitions.js';
+import { describeError } from './error.classifier.js';
+import type { ResolvedRetention } from './retention.options.js';
+import { quoteSchema } from './schema.name.js';
+import type { SqlPool } from './sql.pool.js';
+
+const DAY_MS = 86_400_000;
+/** Often enough that next month's partition exists weeks ahead and retention lags by hours at most. */
+export const MAINTENANCE_INTERVAL_MS = 6 * 3_600_000;
+/** Traces removed per statement: short transactions, no long lock on llm_traces. */
+const TRACE_BATCH = 5_000;
+
+export interface MaintenanceReport {
+  droppedPartitions: string[];
+  deletedTraces: number;
+  deletedRollupHours: number;
+}
+
+/**
+ * Keeps storage in shape without cron or pg_partman: makes next months' partitions ahead, and
+ * with `retention` drops the months of calls past it (with their traces and spans) and the
+ * hourly rollups past theirs. Runs at start and every few hours on an unref'd timer, stopped on
+ * close; every replica may run it (creation and drops are idempotent and locked in SQL).
+ */
+export class StorageMaintenance {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<MaintenanceReport> | null = null;
+  private readonly partitions: CallPartitions;
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: SqlPool,
+    schema: string,
+    private readonly retention: ResolvedRetention,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.partitions = new CallPartitions(pool, schema);
+    this.s = quoteSchema(schema);
+  }
+
+  start(intervalMs = MAINTENANCE_INTERVAL_MS): void {
+    if (this.timer) return;
+    void this.runQuietly();
+    this.timer = setInterval(() => void this.runQuietly(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer; waits a little for a pass in flight, never long (shutdown must not hang on it). */
+  async stop(waitMs = 2000): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.running) await Promise.race([this.running.catch(() => undefined), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  /** One pass now; `now` is for tests. Concurrent calls share the pass in flight. */
+  run(now: Date = new Date()): Promise<MaintenanceReport> {
+    this.running ??= this.pass(now).finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runQuietly(): Promise<void> {
+    try {
+      await this.run();
+    } catch (e) {
+      this.warn(`Kostrack storage maintenance failed (${describeError(e).message}); it runs again in a few hours`);
+    }
+  }
+
+  private async pass(now: Date): Promise<MaintenanceReport> {
+    await this.partitions.premake(now);
+    const report: MaintenanceReport = { droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0 };
+    const { callsDays, rollupsDays } = this.retention;
+    if (callsDays !== null) {
+      const cutoff = new Date(now.getTime() - callsDays * DAY_MS);
+      report.droppedPartitions = await this.partitions.dropBefore(cutoff);
+      report.deletedTraces = await this.deleteTracesBefore(cutoff);
+    }
+    if (rollupsDays !== null) {
+      const cutoff = new Date(now.getTime() - rollupsDays * DAY_MS);
+      const rows = await this.pool.query<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${this.s}.llm_cost_hourly WHERE hour < $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+        [cutoff.toISOString()],
+      );
+      report.deletedRollupHours = rows[0]?.n ?? 0;
+    }
+    return report;
+  }
+
+  /** Traces whose last call is past retention, with their spans, a batch at a time. */
+  private async deleteTracesBefore(cutoff: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [row] = await this.pool.query<{ n: number }>(
+        `WITH doomed AS (
+           SELECT trace_id FROM ${this.s}.llm_traces
+            WHERE started_at < $1::timestamptz AND COALESCE(GREATEST(ended_at, last_call_at), started_at) < $1::timestamptz
+            LIMIT ${TRACE_BATCH}
+         ), spans AS (
+           DELETE FROM ${this.s}.llm_spans sp USING doomed d WHERE sp.trace_id = d.trace_id RETURNING 1
+         ), traces AS (
+           DELETE FROM ${this.s}.llm_traces t USING doomed d WHERE t.trace_id = d.trace_id RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM traces)::int AS n`,
+        [cutoff.toISOString()],
+      );
+      total += row?.n ?? 0;
+      if ((row?.n ?? 0) < TRACE_BATCH) return total;
+    }
+  }
+}
