@@ -73,7 +73,8 @@ export class StorageMaintenance {
     if (callsDays !== null) {
       const cutoff = new Date(now.getTime() - callsDays * DAY_MS);
       report.droppedPartitions = await this.partitions.dropBefore(cutoff);
-      report.deletedTraces = await this.deleteTracesBefore(cutoff);
+      // The month holding the cutoff keeps its calls, so its traces stay too: traces go by month, like calls.
+      report.deletedTraces = await this.deleteTracesBefore(new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1)));
     }
     if (rollupsDays !== null) {
       const cutoff = new Date(now.getTime() - rollupsDays * DAY_MS);
@@ -86,14 +87,14 @@ export class StorageMaintenance {
     return report;
   }
 
-  /** Traces whose last call is past retention, with their spans, a batch at a time. */
+  /** Traces whose last call (or, without calls, whose end) is past retention, with their spans, a batch at a time. */
   private async deleteTracesBefore(cutoff: Date): Promise<number> {
     let total = 0;
     for (;;) {
       const [row] = await this.pool.query<{ n: number }>(
         `WITH doomed AS (
            SELECT trace_id FROM ${this.s}.llm_traces
-            WHERE started_at < $1::timestamptz AND COALESCE(GREATEST(ended_at, last_call_at), started_at) < $1::timestamptz
+            WHERE started_at < $1::timestamptz AND COALESCE(last_call_at, ended_at, started_at) < $1::timestamptz
             LIMIT ${TRACE_BATCH}
          ), spans AS (
            DELETE FROM ${this.s}.llm_spans sp USING doomed d WHERE sp.trace_id = d.trace_id RETURNING 1
