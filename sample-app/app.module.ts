@@ -28,6 +28,8 @@ export class AppModule {
           serviceId: 'sample-app',
           tags: { project: 'openmanagr' },
           database: config.databaseUrl,
+          // Without DATABASE_URL the embedded database, on purpose (so also under NODE_ENV=production).
+          embedded: true,
           schema: config.schema,
           admin: { enabled: true, apiKey: config.adminApiKey },
           // The user a request is for (here a header; in an app, your auth's user id).

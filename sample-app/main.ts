@@ -13,7 +13,7 @@ async function bootstrap(): Promise<void> {
   const logger = new Logger('SampleApp');
   const simulator = allKeysSet() ? undefined : await startProviderSimulator();
   const endpoints = providerEndpoints(simulator?.url);
-  const adminApiKey = process.env.KOSTRACK_ADMIN_API_KEY ?? 'sample-admin-key-change-me';
+  const adminApiKey = process.env.KOSTRACK_ADMIN_KEY || 'sample-admin-key-change-me';
   const app = await NestFactory.create(
     AppModule.forRoot({ endpoints, databaseUrl: process.env.DATABASE_URL || undefined, schema: process.env.KOSTRACK_SCHEMA || undefined, adminApiKey }),
   );

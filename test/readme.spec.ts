@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KostrackHealth, usd, usdToString } from '@kostrack/nestjs';
 import { startProviderSimulator } from '../sample-app/simulator/provider.simulator.js';
 import type { LoopbackServer } from '../loopback/loopback.server.js';
+import { closedPortUrl } from './storage/support/closed-port.js';
 import { databaseUrl } from './support/database.js';
 
 /**
@@ -48,7 +49,14 @@ afterAll(async () => {
 describe('README', () => {
   it('shows every example file verbatim', () => {
     const named = blocks('ts').filter((b) => b.startsWith('// examples/'));
-    expect(named.map((b) => b.slice(3, b.indexOf(' ', 3)))).toEqual(['examples/invoice-pipeline.module.ts', 'examples/month-end-close.ts', 'examples/runaway-budget.ts']);
+    expect(named.map((b) => b.slice(3, b.indexOf(' ', 3)))).toEqual([
+      'examples/invoice-pipeline.module.ts',
+      'examples/month-end-close.ts',
+      'examples/runaway-budget.ts',
+      'examples/health.module.ts',
+    ]);
+    // Every TypeScript block is one of them.
+    expect(named).toHaveLength(blocks('ts').length);
     for (const block of named) {
       const file = block.slice(3, block.indexOf(' ', 3));
       expect(block, file).toBe(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'));
@@ -164,6 +172,44 @@ describe('README', () => {
         const res = await req.set('x-kostrack-api-key', ADMIN_KEY);
         expect([res.status, line]).toEqual([body ? 201 : 200, line]);
         if (url.pathname.endsWith(`/traces/${traceId}`)) expect(res.body.calls).toHaveLength(3);
+      }
+    });
+  });
+
+  describe('the terminus example', () => {
+    // The example reads DATABASE_URL when it is imported; `?down` imports a second copy of it.
+    const boot = async (query: string) => {
+      const file = '../examples/health.module.js';
+      const { HealthModule } = (await import(/* @vite-ignore */ `${file}${query}`)) as typeof import('../examples/health.module.js');
+      const moduleRef = await Test.createTestingModule({ imports: [HealthModule] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      return app;
+    };
+
+    it('answers 200 with the indicator up, as the README shows, once the database answered', async () => {
+      const app = await boot('');
+      try {
+        const res = await request(app.getHttpServer()).get('/health').expect(200);
+        expect(res.body).toMatchObject({ status: 'ok', info: { kostrack: { status: 'up', databaseReachable: true, queueDepth: 0 } }, error: {} });
+        const shown = /`GET \/health` answers `(\{.*?)…/.exec(readme)![1];
+        expect(JSON.stringify(res.body).startsWith(shown)).toBe(true);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('answers 503 with the indicator down when the database is unreachable', async () => {
+      const url = process.env.DATABASE_URL;
+      process.env.DATABASE_URL = await closedPortUrl();
+      let app: INestApplication | undefined;
+      try {
+        app = await boot('?down');
+        const res = await request(app.getHttpServer()).get('/health').expect(503);
+        expect(res.body).toMatchObject({ status: 'error', error: { kostrack: { status: 'down', databaseReachable: false } } });
+      } finally {
+        process.env.DATABASE_URL = url;
+        await app?.close();
       }
     });
   });

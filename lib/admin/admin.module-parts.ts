@@ -11,6 +11,8 @@ import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
+import { dashboardSlashModule } from './dashboard-slash.middleware.js';
+import { DashboardController } from './dashboard.controller.js';
 import { adminSecurityHeadersModule } from './security-headers.middleware.js';
 
 /**
@@ -48,9 +50,11 @@ export function withAdminParts(definition: DynamicModule, admin: AdminOptions | 
     AdminBudgetsService,
   ];
   const controllers = createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard);
+  const dashboard = controllers.find((c) => c.prototype instanceof DashboardController)!;
+  const api = controllers.filter((c) => c !== dashboard);
   return {
     ...definition,
-    imports: [...(definition.imports ?? []), adminSecurityHeadersModule(controllers)],
+    imports: [...(definition.imports ?? []), adminSecurityHeadersModule(controllers, api), dashboardSlashModule(dashboard, declared.path)],
     controllers: [...(definition.controllers ?? []), ...controllers],
     providers: [...(definition.providers ?? []), ...providers],
   };

@@ -25,12 +25,12 @@ interface FastifyConfig {
  * same path as `@Get()` and Fastify refuses a route declared twice.
  *
  * Middleware reaches that URL: applied to the dashboard controller, Nest maps it to the
- * controller's routes with the global prefix, version and module path the routes get, and the
- * Fastify adapter matches them with or without the trailing slash; middie runs it in `onRequest`,
- * before the 404. It answers only there, with the page and headers `/<path>` gets (the assets
- * `<path>/dashboard.js/` stay a 404, as Fastify has them). What the host adds to every answer in
- * its own middleware or `onRequest` hooks still applies; its interceptors do not, as for any
- * answer a middleware gives.
+ * controller's routes with the global prefix and version the routes get, and the Fastify adapter
+ * matches them with or without the trailing slash (checked on Nest 11.2.8 and 12.5); middie runs
+ * it in `onRequest`, before the 404. It answers only there, with the page and headers `/<path>`
+ * gets (the assets at `<path>/dashboard.js/` stay a 404, as Fastify has them). What the host adds
+ * to every answer in its own middleware or `onRequest` hooks still applies; its interceptors do
+ * not, as for any answer a middleware gives.
  *
  * `adminPath` is the path the routes are mounted under (`admin.path` as declared).
  */

@@ -5,7 +5,7 @@ import { usd, usdToString } from '../../lib/core/money.js';
 import { useTestDatabase } from '../support/database.js';
 
 /**
- * Starts the sample app exactly as `npm start` does (a child process: tsc build, then node), on a
+ * Starts the sample app exactly as `npm start` does (a child process: scripts/build-sample.mjs, then node), on a
  * free port, against this suite's database in a fresh schema, with no provider keys (simulated
  * providers), and checks that each workflow's total agrees in the response, in `llm_traces`, in
  * `llm_calls` and in the admin API, to the last decimal.
@@ -29,7 +29,7 @@ function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATABASE_URL: db.url, KOSTRACK_SCHEMA: db.schema, KOSTRACK_ADMIN_API_KEY: ADMIN_KEY };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATABASE_URL: db.url, KOSTRACK_SCHEMA: db.schema, KOSTRACK_ADMIN_KEY: ADMIN_KEY };
   for (const key of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'DEEPSEEK_API_KEY']) delete env[key];
   // Its own process group, so the test can stop npm and the node process it starts together.
   app = spawn('npm', ['start', '--silent'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,3 @@
+import { adminApiSuite } from './support/admin-api.suite.js';
+
+adminApiSuite('fastify');

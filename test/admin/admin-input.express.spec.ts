@@ -1,0 +1,3 @@
+import { adminInputSuite } from './support/admin-input.suite.js';
+
+adminInputSuite('express');

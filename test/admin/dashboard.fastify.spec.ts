@@ -1,0 +1,3 @@
+import { dashboardSuite } from './support/dashboard.suite.js';
+
+dashboardSuite('fastify');
