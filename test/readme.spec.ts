@@ -51,6 +51,7 @@ describe('README', () => {
     const named = blocks('ts').filter((b) => b.startsWith('// examples/'));
     expect(named.map((b) => b.slice(3, b.indexOf(' ', 3)))).toEqual([
       'examples/invoice-pipeline.module.ts',
+      'examples/config.module.ts',
       'examples/month-end-close.ts',
       'examples/runaway-budget.ts',
       'examples/health.module.ts',
@@ -172,6 +173,29 @@ describe('README', () => {
         const res = await req.set('x-kostrack-api-key', ADMIN_KEY);
         expect([res.status, line]).toEqual([body ? 201 : 200, line]);
         if (url.pathname.endsWith(`/traces/${traceId}`)) expect(res.body.calls).toHaveLength(3);
+      }
+    });
+  });
+
+  describe('the forRootAsync example', () => {
+    it('takes the database, the admin key and the client key from ConfigService; the call is tracked and stored', async () => {
+      const { AppModule } = await import('../examples/config.module.js');
+      const app = (await Test.createTestingModule({ imports: [AppModule] }).compile()).createNestApplication({ logger: false });
+      await app.init();
+      try {
+        const before = simulator.requests.length;
+        const res = await request(app.getHttpServer()).get('/drafts').expect(200);
+        const traceId = res.headers['x-kostrack-trace-id'];
+        // The key the client factory read from ConfigService reached the provider.
+        expect(simulator.requests.slice(before).map((r) => r.headers.authorization)).toEqual(['Bearer sk-readme']);
+        await app.get(KostrackHealth).flush();
+        const { rows } = await pool.query(`SELECT provider, tags->>'feature' AS feature, cost_usd IS NOT NULL AS priced FROM llm_calls WHERE trace_id = $1`, [traceId]);
+        expect(rows).toEqual([{ provider: 'openai', feature: 'drafts', priced: true }]);
+        await request(app.getHttpServer()).get(`/kostrack/traces/${traceId}`).expect(401);
+        const detail = await request(app.getHttpServer()).get(`/kostrack/traces/${traceId}`).set('x-kostrack-api-key', ADMIN_KEY).expect(200);
+        expect(detail.body.totals.callCount).toBe(1);
+      } finally {
+        await app.close();
       }
     });
   });

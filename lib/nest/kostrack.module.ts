@@ -69,6 +69,11 @@ export class KostrackModule extends ConfigurableBase implements OnModuleInit {
         for (const key of ['clients', 'clientImports'] as const)
           if ((resolved as KostrackModuleOptions | undefined)?.[key] !== undefined)
             throw new KostrackConfigError(`KostrackModule.forRootAsync: declare \`${key}\` beside useFactory, not in what it returns (provider tokens must be known when the module is declared)`);
+        // Routes exist before the factory runs: only the admin key may come from it.
+        const admin = (resolved as KostrackModuleOptions | undefined)?.admin;
+        for (const key of ['enabled', 'path', 'guard'] as const)
+          if (admin?.[key] !== undefined)
+            throw new KostrackConfigError(`KostrackModule.forRootAsync: declare \`admin.${key}\` beside useFactory (\`admin: { ${key}: … }\`); the factory may only give admin.apiKey`);
         return resolved;
       };
     const definition = withClients(withInterceptor(KostrackConfigurableModule.forRootAsync.call(this, rest as typeof KOSTRACK_ASYNC_OPTIONS_TYPE)), { clients, clientImports });

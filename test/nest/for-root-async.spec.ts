@@ -134,6 +134,18 @@ describe('KostrackModule.forRootAsync with ConfigService', () => {
     expect((error as Error).message).toMatch(/forRootAsync: declare `clients` beside useFactory/);
   });
 
+  it('admin routes settings returned by the factory are refused: only the key may come from it', async () => {
+    for (const admin of [{ enabled: true }, { path: 'ops' }, { guard: class {} }]) {
+      @Module({ imports: [KostrackModule.forRootAsync({ useFactory: () => ({ database: false, admin }) as never, admin: { enabled: true, apiKey: 'k'.repeat(20) } })] })
+      class AppModule {}
+      const error = await Test.createTestingModule({ imports: [AppModule] })
+        .compile()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KostrackConfigError);
+      expect((error as Error).message).toMatch(new RegExp(`declare \`admin\.${Object.keys(admin)[0]}\` beside useFactory`));
+    }
+  });
+
   it('bad clients beside the factory fail at declaration, like forRoot', () => {
     expect(() => KostrackModule.forRootAsync({ useFactory: () => ({}), clients: { 'bad name': { factory: () => ({}) } } })).toThrow(KostrackConfigError);
     expect(() => KostrackModule.forRootAsync({ useFactory: () => ({}), clients: { x: { provider: 'openia', factory: () => ({}) } } })).toThrow(/openia/);

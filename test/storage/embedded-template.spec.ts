@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterTemplateFile, openCluster, startEmbeddedDatabase } from '../../lib/storage/embedded.database.js';
+import { clusterTemplateFile, openCluster } from '../../lib/storage/embedded.cluster.js';
+import { startEmbeddedDatabase } from '../../lib/storage/embedded.database.js';
 
 /**
  * A new embedded cluster starts from a template of one initdb made (initdb is most of a first

@@ -16,7 +16,7 @@ export const options: KostrackModuleOptions = {
   traceIdHeader: env.TRACE_HEADER,
   admin: { enabled: env.KOSTRACK_ADMIN === '1', apiKey: env.KOSTRACK_ADMIN_KEY, path: env.KOSTRACK_ADMIN_PATH },
   writer: { spoolDir: env.KOSTRACK_SPOOL_DIR, batchSize: undefined },
-  // embedded: { dataDir: env.KOSTRACK_DATA_DIR },
+  embedded: { dataDir: env.KOSTRACK_DATA_DIR },
   budgetOptions: { timeoutMs: undefined },
   clients: { drafts: { provider: env.LLM_PROVIDER, factory: () => new OpenAI({ apiKey: env.OPENAI_API_KEY }), tags: { client: env.CLIENT } } },
 };
