@@ -42,6 +42,10 @@ export class BatchCommitter {
     const calls: CallRecord[] = [];
     const spans: SpanRecord[] = [];
     for (const item of items) (item.kind === 'call' ? calls : spans).push(item.record as never);
+    // One order for every batch: inserting a key another open transaction inserted waits for it, so
+    // two batches holding the same calls (a replay, batch results imported twice) in opposite
+    // orders deadlocked. Time first, so COPY also fills one partition after the other.
+    calls.sort(byTimeThenSpan);
     await this.partitions.ensureFor(calls);
     try {
       return await this.write(calls, spans);
@@ -111,6 +115,20 @@ export class BatchCommitter {
     const [row] = await this.pool.query<{ version: string }>('SELECT version() AS version');
     return !/PGlite|emscripten/i.test(String(row?.version));
   }
+}
+
+function byTimeThenSpan(a: CallRecord, b: CallRecord): number {
+  // A record whose time is not a valid Date sorts first instead of breaking the sort; encoding rejects it.
+  const ta = timeOf(a);
+  const tb = timeOf(b);
+  if (ta !== tb) return Number.isNaN(ta) ? -1 : Number.isNaN(tb) ? 1 : ta - tb;
+  const sa = String(a.spanId);
+  const sb = String(b.spanId);
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+function timeOf(c: CallRecord): number {
+  return c.time instanceof Date ? c.time.getTime() : NaN;
 }
 
 function encode<T>(build: () => T): T {

@@ -40,7 +40,13 @@ export function scaleUp(schema: string): string[] {
        -- Replicas starting together, or writers seeing the same new month, create it once.
        PERFORM pg_advisory_xact_lock(hashtext('kostrack:partition:' || ${lit}));
        IF to_regclass(format('%I.%I', ${lit}, part)) IS NOT NULL THEN RETURN NULL; END IF;
-       EXECUTE format('CREATE TABLE %I.%I (LIKE %I.llm_calls INCLUDING DEFAULTS)', ${lit}, part, ${lit});
+       -- The check above can miss a table another session made while this one waited for the lock
+       -- (the catalog snapshot is not refreshed by an advisory lock): then it exists, and is attached.
+       BEGIN
+         EXECUTE format('CREATE TABLE %I.%I (LIKE %I.llm_calls INCLUDING DEFAULTS)', ${lit}, part, ${lit});
+       EXCEPTION WHEN duplicate_table THEN
+         RETURN NULL;
+       END;
        BEGIN
          EXECUTE format('ALTER TABLE %I.llm_calls ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)', ${lit}, ${lit}, part, lo, hi);
        EXCEPTION WHEN invalid_object_definition THEN
