@@ -16,7 +16,7 @@ export class InvoicePipeline {
     await this.classify(invoiceId);
     await this.post(invoiceId);
     const t = currentTrace()!;
-    return { traceId: t.traceId, totalCostUsd: t.totalCostDecimal, calls: t.callCount, breakdown: t.costBreakdown() };
+    return { traceId: t.traceId, totalCostUsd: t.totalCostUsd, calls: t.callCount, breakdown: t.costBreakdown() };
   }
 
   @Span('validate')

@@ -23,8 +23,8 @@ export const run = await trace({ tags: { feature: 'month-end-close' } }, async (
       messages: [{ role: 'user', content: 'Extract the adjusting entries.' }],
     }),
   );
-  console.log(`Total: $${t.totalCostUsd.toFixed(6)} across ${t.callCount} calls`);
-  for (const item of t.costBreakdown()) console.log(`  ${item.model}: $${item.costUsd.toFixed(6)} (${item.pct}%)`);
+  console.log(`Total: $${Number(t.totalCostUsd).toFixed(6)} across ${t.callCount} calls`);
+  for (const item of t.costBreakdown()) console.log(`  ${item.model}: $${Number(item.costUsd).toFixed(6)} (${item.pct}%)`);
   return { traceId: t.traceId, total: t.totalCostDecimal };
 });
 

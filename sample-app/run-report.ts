@@ -28,7 +28,7 @@ export function runReport(workflow: string, t: TraceContext): RunReport {
   const unpriced = t.unpricedCallCount;
   const lines = [
     `[${workflow}] trace ${t.traceId}`,
-    `Total: $${t.totalCostUsd.toFixed(6)} in ${t.callCount} calls${unpricedNote(unpriced)}`,
+    `Total: $${Number(t.totalCostUsd).toFixed(6)} in ${t.callCount} calls${unpricedNote(unpriced)}`,
     ...breakdown.map((i) => `  ${i.model}: $${Number(i.costUsd).toFixed(6)} (${i.pct}%)${unpricedNote(i.unpricedCalls)}`),
   ];
   return { workflow, traceId: t.traceId, totalCostUsd: t.totalCostDecimal, callCount: t.callCount, unpricedCallCount: unpriced, breakdown, lines };

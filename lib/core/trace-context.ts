@@ -1,4 +1,4 @@
-import { percentShares, type Usd, usdToNumber, usdToString } from './money.js';
+import { percentShares, type Usd, usdToString } from './money.js';
 import type { CallRecord, SpanStatus } from './call-record.js';
 import { mergeTags, type Tags } from './tags.js';
 import { drainRecords } from './deferred-records.js';
@@ -8,9 +8,9 @@ import type { RunBudget } from './run-budget.js';
 export interface CostBreakdownItem {
   provider: string;
   model: string;
-  /** Convenience float; `cost` is exact. */
-  costUsd: number;
-  /** Exact decimal string. */
+  /** Exact decimal string of USD, like every `…Usd` read as data (REST, JSON, `totalCostUsd`). */
+  costUsd: string;
+  /** The same value as `costUsd` (kept for code written before 0.2). */
   cost: string;
   /** Share of the total, one decimal; the items sum to 100. */
   pct: number;
@@ -133,13 +133,17 @@ export class TraceContext {
     return (this.nameTag ??= { span_name: this.name });
   }
 
-  /** The total as a float, for display. Use {@link totalCostDecimal} or {@link totalCost} to compute. */
-  get totalCostUsd(): number {
+  /**
+   * The exact total as a decimal string of USD, e.g. `'0.0047'`: the same meaning as
+   * `totalCostUsd` over REST and in `JSON.stringify(trace)`. `Number(t.totalCostUsd)` for a
+   * float to display; {@link totalCost} (a bigint of 1e-15 USD) to compute.
+   */
+  get totalCostUsd(): string {
     drainRecords();
-    return usdToNumber(this.cost);
+    return usdToString(this.cost);
   }
 
-  /** The exact total as a decimal string. */
+  /** The same value as {@link totalCostUsd} (kept for code written before 0.2). */
   get totalCostDecimal(): string {
     drainRecords();
     return usdToString(this.cost);
@@ -174,7 +178,7 @@ export class TraceContext {
     return rows.map((r, i) => ({
       provider: r.provider,
       model: r.model,
-      costUsd: usdToNumber(r.cost),
+      costUsd: usdToString(r.cost),
       cost: usdToString(r.cost),
       pct: pcts[i],
       calls: r.calls,

@@ -84,7 +84,7 @@ describe('cost roll-up', () => {
       ['gpt-4o-mini', '0.002', 2, 10],
       ['gemini-2.5-flash', '0.0000003', 1, 0],
     ]);
-    expect(items[0]).toMatchObject({ provider: 'deepseek', costUsd: 0.0142, inputTokens: 7, outputTokens: 9 });
+    expect(items[0]).toMatchObject({ provider: 'deepseek', costUsd: '0.0142', inputTokens: 7, outputTokens: 9 });
     expect(items.reduce((a, i) => a + i.pct, 0)).toBeCloseTo(100, 1);
   });
 

@@ -2,8 +2,9 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** One workflow run (`llm_traces`); totals are maintained at ingest from the call rows actually inserted. */
 @Entity({ name: 'llm_traces' })
-@Index('llm_traces_cost_idx', ['totalCostUsd'])
-@Index('llm_traces_started_idx', ['startedAt'])
+// The migrations' indexes (0005): the trace list's two orders, with trace_id as the tie-break.
+@Index('llm_traces_cost_id_idx', ['totalCostUsd', 'traceId'])
+@Index('llm_traces_started_id_idx', ['startedAt', 'traceId'])
 export class LlmTraceEntity {
   @PrimaryColumn({ name: 'trace_id', type: 'uuid' }) traceId: string;
   /** The root span's name; NULL until the root span arrives. */
