@@ -84,6 +84,11 @@ export interface CallInput {
 export interface CallRecord extends Omit<CallInput, 'tags' | 'clientTags' | 'time' | 'metadata' | 'errorClass' | 'pricingFlags' | 'serviceTier' | 'catalogVersion' | 'spanId'> {
   /** The call's own id and its idempotency key. */
   spanId: string;
+  /**
+   * The caller gave `spanId` (batch results, an import): the same call may be recorded again at
+   * another time, so storage looks for it under any time, not only this one.
+   */
+  keyed?: boolean | undefined;
   /** Null for calls made outside any trace. */
   traceId: string | null;
   /** The enclosing named span; null for calls made directly in the trace root. */

@@ -35,6 +35,7 @@ class RecordedCall implements CallRecord {
   readonly errorClass: string | null;
   readonly streamed: boolean;
   readonly spanId: string;
+  readonly keyed: boolean;
   readonly traceId: string | null;
   readonly parentSpanId: string | null;
   readonly serviceId: string;
@@ -67,7 +68,8 @@ class RecordedCall implements CallRecord {
     this.status = input.status;
     this.errorClass = input.errorClass ?? null;
     this.streamed = input.streamed;
-    this.spanId = typeof input.spanId === 'string' && UUID.test(input.spanId) ? input.spanId.toLowerCase() : newId();
+    this.keyed = typeof input.spanId === 'string' && UUID.test(input.spanId);
+    this.spanId = this.keyed ? input.spanId!.toLowerCase() : newId();
     this.traceId = context ? context.traceId : null;
     // The seed: NULL for calls made directly in the trace's own root.
     this.parentSpanId = !context || (context.parent === null && context.parentSpanId === null) ? null : context.spanId;

@@ -1,6 +1,7 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
 import { batchStatements, CALL_COLUMN_COUNT, callColumns, hourlyParams, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
 import { CallPartitions, isNoPartitionError } from './call.partitions.js';
+import { quoteSchema } from './schema.name.js';
 import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
 import { describeError, RowEncodingError, sqlState } from './error.classifier.js';
 import type { TelemetryItem } from './record.codec.js';
@@ -29,12 +30,14 @@ export class BatchCommitter {
   private copy: boolean | null = null;
 
   readonly partitions: CallPartitions;
+  private readonly s: string;
 
   constructor(
     private readonly pool: SqlPool,
     schema: string,
   ) {
     this.sql = batchStatements(schema);
+    this.s = quoteSchema(schema);
     this.partitions = new CallPartitions(pool, schema);
   }
 
@@ -46,6 +49,8 @@ export class BatchCommitter {
     // two batches holding the same calls (a replay, batch results imported twice) in opposite
     // orders deadlocked. Time first, so COPY also fills one partition after the other.
     calls.sort(byTimeThenSpan);
+    await this.dropKeyedDuplicates(calls);
+    spans.sort((a, b) => (String(a.spanId) < String(b.spanId) ? -1 : String(a.spanId) > String(b.spanId) ? 1 : 0));
     await this.partitions.ensureFor(calls);
     try {
       return await this.write(calls, spans);
@@ -56,6 +61,29 @@ export class BatchCommitter {
       await this.partitions.ensureFor(calls);
       return this.write(calls, spans);
     }
+  }
+
+  /**
+   * A call whose id the caller gave (batch results read again after a restart) can come back with
+   * another time, and the primary key (span_id, time) would take it as new: those few are looked
+   * up under any time (every month's key index, by its span_id prefix) and left out when stored.
+   * Generated ids are new UUIDs; only a replay repeats them, with its original time.
+   */
+  private async dropKeyedDuplicates(calls: CallRecord[]): Promise<void> {
+    const keyed = calls.filter((c) => c.keyed);
+    if (keyed.length === 0) return;
+    const rows = await this.pool.query<{ span_id: string }>(`SELECT span_id FROM ${this.s}.llm_calls WHERE span_id = ANY($1::uuid[])`, [keyed.map((c) => c.spanId)]);
+    // Stored already, or earlier in this very batch.
+    const seen = new Set(rows.map((r) => r.span_id));
+    let kept = 0;
+    for (const c of calls) {
+      if (c.keyed) {
+        if (seen.has(c.spanId)) continue;
+        seen.add(c.spanId);
+      }
+      calls[kept++] = c;
+    }
+    calls.length = kept;
   }
 
   private async write(calls: CallRecord[], spans: SpanRecord[]): Promise<Committed> {

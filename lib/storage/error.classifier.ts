@@ -28,6 +28,9 @@ export function sqlState(error: unknown): string | undefined {
 export function isDataError(error: unknown): boolean {
   if (error instanceof RowEncodingError) return true;
   const state = sqlState(error);
+  // No partition for a row's month (one could not be made: permissions, a lock) is the table's
+  // state, not the row's: retried like an outage, never dead-lettered.
+  if (state === '23514' && /no partition of relation/i.test((error as Error).message ?? '')) return false;
   return state !== undefined && DATA_CLASSES.has(state.slice(0, 2));
 }
 

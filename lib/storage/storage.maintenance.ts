@@ -73,11 +73,20 @@ export class StorageMaintenance {
     if (callsDays !== null) {
       const cutoff = new Date(now.getTime() - callsDays * DAY_MS);
       report.droppedPartitions = await this.partitions.dropBefore(cutoff);
-      // The month holding the cutoff keeps its calls, so its traces stay too: traces go by month, like calls.
-      report.deletedTraces = await this.deleteTracesBefore(new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1)));
+    }
+    // Traces and rollup hours never go before the oldest call still stored: calls go a month at a
+    // time (and an upgraded installation's legacy partition only as a whole), and a trace or a
+    // report hour without its calls would disagree with them.
+    const oldest = callsDays !== null || rollupsDays !== null ? await this.oldestCall() : null;
+    const notAfterCalls = (t: Date) => (oldest !== null && oldest.getTime() < t.getTime() ? oldest : t);
+    if (callsDays !== null) {
+      const cutoff = new Date(now.getTime() - callsDays * DAY_MS);
+      report.deletedTraces = await this.deleteTracesBefore(notAfterCalls(new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1))));
     }
     if (rollupsDays !== null) {
-      const cutoff = new Date(now.getTime() - rollupsDays * DAY_MS);
+      const byAge = new Date(now.getTime() - rollupsDays * DAY_MS);
+      // The hour holding the oldest call stays with it.
+      const cutoff = oldest === null ? byAge : new Date(Math.min(byAge.getTime(), Math.floor(oldest.getTime() / 3_600_000) * 3_600_000));
       const rows = await this.pool.query<{ n: number }>(
         `WITH gone AS (DELETE FROM ${this.s}.llm_cost_hourly WHERE hour < $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
         [cutoff.toISOString()],
@@ -85,6 +94,12 @@ export class StorageMaintenance {
       report.deletedRollupHours = rows[0]?.n ?? 0;
     }
     return report;
+  }
+
+  /** The time of the oldest call stored (each month's partition answers from its index). */
+  private async oldestCall(): Promise<Date | null> {
+    const [row] = await this.pool.query<{ t: Date | null }>(`SELECT min(time) AS t FROM ${this.s}.llm_calls`);
+    return row?.t ? new Date(row.t) : null;
   }
 
   /** Traces whose last call (or, without calls, whose end) is past retention, with their spans, a batch at a time. */

@@ -134,5 +134,14 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
 
 /** A URL with its password masked, for error messages. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+  const secretParams = /^(password|sslpassword|sslkey|passfile)$/i;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (secretParams.test(key)) u.searchParams.set(key, '***');
+    return decodeURIComponent(u.toString());
+  } catch {
+    // Not parseable: hide everything up to the last '@' (a password may itself hold '@'), and any secret parameter.
+    return url.replace(/\/\/[^/]*@/, '//***@').replace(/([?&](?:password|sslpassword|sslkey|passfile)=)[^&]*/gi, '$1***');
+  }
 }

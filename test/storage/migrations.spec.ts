@@ -71,6 +71,7 @@ it('runs twice: the second run has nothing to do', async () => {
     'llm_calls',
     'llm_cost_hourly',
     'llm_prices',
+    'llm_repricings',
     'llm_spans',
     'llm_traces',
     'trace_costs',
@@ -123,6 +124,9 @@ it("runs from a host's own TypeORM DataSource with the exported migrations and e
   try {
     const ran = await ds.runMigrations({ transaction: 'all' });
     expect(ran.map((m) => m.name)).toEqual(ALL);
+    // The exported entities describe what the migrations made: a host's synchronize changes nothing.
+    const drift = await ds.driver.createSchemaBuilder().log();
+    expect(drift.upQueries.map((q) => q.query)).toEqual([]);
     await ds.getRepository(LlmTraceEntity).insert({ traceId: '0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5b', name: 'host', totalCostUsd: '0.1' });
     const found = await ds.getRepository(LlmTraceEntity).findOneByOrFail({ traceId: '0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5b' });
     expect(found).toMatchObject({ name: 'host', totalCostUsd: '0.1', callCount: '0', serviceIds: [] });

@@ -297,3 +297,33 @@ function syntheticRecord(): CallRecord {
     errorClass: null,
   } as CallRecord;
 }
+
+describe('a call recorded again under its own id at another time', () => {
+  it('is stored once, with its rollups counted once (batch results read again after a restart)', async () => {
+    const schema = freshSchemaName('keyed');
+    const storage = await open(schema);
+    const detach = addSink(storage.writer);
+    const spanId = '5e0b7c1a-2d3f-4a5b-8c6d-7e8f9a0b1c2d';
+    try {
+      await trace({ name: 'import' }, async () => {
+        recordCall(syntheticCall({ spanId, time: new Date('2026-11-10T10:00:00Z'), costUsd: usd('0.004') }));
+        // The same result read twice in one batch, and again later in another month.
+        recordCall(syntheticCall({ spanId, time: new Date('2026-11-10T10:05:00Z'), costUsd: usd('0.004') }));
+      });
+      await storage.writer.drain();
+      await trace({ name: 'import again' }, async () => {
+        recordCall(syntheticCall({ spanId: spanId.toUpperCase(), time: new Date('2026-12-01T09:00:00Z'), costUsd: usd('0.004') }));
+        recordCall(syntheticCall({ time: new Date('2026-12-01T09:00:00Z'), costUsd: usd('0.001') }));
+      });
+      await storage.writer.drain();
+    } finally {
+      detach();
+    }
+    expect(await q(`SELECT span_id, time FROM "${schema}".llm_calls WHERE span_id = $1`, [spanId])).toEqual([{ span_id: spanId, time: new Date('2026-11-10T10:00:00Z') }]);
+    expect(await q(`SELECT count(*)::int AS n, trim_scale(sum(cost_usd))::text AS cost FROM "${schema}".llm_calls`)).toEqual([{ n: 2, cost: '0.005' }]);
+    expect(await q(`SELECT trim_scale(sum(total_cost_usd))::text AS cost, sum(call_count)::int AS n FROM "${schema}".llm_traces`)).toEqual([{ cost: '0.005', n: 2 }]);
+    const { stored, fromCalls } = await hourlyVsCalls(schema);
+    expect(stored).toEqual(fromCalls);
+    expect(storage.health()).toMatchObject({ deadLettered: 0, lostRows: 0 });
+  });
+});

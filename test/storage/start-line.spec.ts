@@ -7,7 +7,7 @@ import { KostrackHealthIndicator } from '../../lib/nest/kostrack.health-indicato
 import { KostrackModule } from '../../lib/nest/kostrack.module.js';
 import type { KostrackModuleOptions } from '../../lib/nest/kostrack.options.js';
 import { startKostrack } from '../../lib/storage/start-kostrack.js';
-import { resolveStorageOptions } from '../../lib/storage/storage.options.js';
+import { redact, resolveStorageOptions } from '../../lib/storage/storage.options.js';
 import { TelemetryStorage } from '../../lib/storage/telemetry.storage.js';
 import { databaseUrl, freshSchemaName } from '../support/database.js';
 import { closedPortUrl } from './support/closed-port.js';
@@ -95,6 +95,26 @@ describe('one line at start naming the database', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('masks every way a URL can carry a password', () => {
+    expect(
+      [
+        'postgres://u:p@h:5432/db',
+        'postgres://h/db?user=u&password=s3cret',
+        'postgres://h/db?sslpassword=x&sslmode=require',
+        'postgres://:pw@h/db',
+        'postgres://u:p@ss@h/db',
+        'postgres://root@127.0.0.1:5432/test',
+      ].map(redact),
+    ).toEqual([
+      'postgres://u:***@h:5432/db',
+      'postgres://h/db?user=u&password=***',
+      'postgres://h/db?sslpassword=***&sslmode=require',
+      'postgres://:***@h/db',
+      'postgres://u:***@h/db',
+      'postgres://root@127.0.0.1:5432/test',
+    ]);
   });
 
   it('storage off', async () => {

@@ -1,8 +1,9 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** A stored price override, USD per million tokens per bucket, valid in [effectiveFrom, effectiveTo). */
 @Entity({ name: 'llm_prices' })
 @Index('llm_prices_lookup_idx', ['provider', 'model', 'effectiveFrom'])
+@Check('llm_prices_period_chk', '"effective_to" IS NULL OR "effective_to" > "effective_from"')
 export class LlmPriceEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' }) id: string;
   @Column({ type: 'text' }) provider: string;

@@ -5,6 +5,10 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 // The migrations' indexes (0005): the trace list's two orders, with trace_id as the tie-break.
 @Index('llm_traces_cost_id_idx', ['totalCostUsd', 'traceId'])
 @Index('llm_traces_started_id_idx', ['startedAt', 'traceId'])
+// Expression and GIN indexes TypeORM cannot describe: declared so that synchronize leaves them alone.
+@Index('llm_traces_user_idx', { synchronize: false })
+@Index('llm_traces_feature_idx', { synchronize: false })
+@Index('llm_traces_tags_idx', { synchronize: false })
 export class LlmTraceEntity {
   @PrimaryColumn({ name: 'trace_id', type: 'uuid' }) traceId: string;
   /** The root span's name; NULL until the root span arrives. */

@@ -25,18 +25,32 @@ import { quoteSchema } from '../schema.name.js';
 export function scaleUp(schema: string): string[] {
   const s = quoteSchema(schema);
   const lit = `'${schema}'`;
+  const fixed = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET timezone = 'UTC' SET datestyle = 'ISO, YMD'";
   return [
     // -- partitions ------------------------------------------------------------------------------
     `CREATE OR REPLACE FUNCTION ${s}.kostrack_month_start(p_at timestamptz) RETURNS timestamptz
        LANGUAGE sql IMMUTABLE AS $f$ SELECT (date_trunc('month', p_at AT TIME ZONE 'UTC')) AT TIME ZONE 'UTC' $f$`,
+    // Both functions run as the migration's role (an app role may only read and write rows, and
+    // creating, attaching and dropping partitions needs the table's owner), and in UTC with ISO
+    // dates: partition bounds are written and read back as text.
+    `CREATE OR REPLACE FUNCTION ${s}.kostrack_covered_at(p_at timestamptz) RETURNS boolean
+       LANGUAGE sql STABLE ${fixed} AS $f$
+       SELECT EXISTS (
+         SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+                LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
+          WHERE i.inhparent = format('%I.llm_calls', ${lit})::regclass
+            AND (b.bound LIKE 'FOR VALUES FROM (MINVALUE)%' OR substring(b.bound FROM 'FROM \\(''([^'']+)''\\)')::timestamptz <= p_at)
+            AND (b.bound LIKE '%TO (MAXVALUE)' OR substring(b.bound FROM 'TO \\(''([^'']+)''\\)')::timestamptz > p_at))
+     $f$`,
     `CREATE OR REPLACE FUNCTION ${s}.kostrack_ensure_call_partition(p_at timestamptz) RETURNS text
-       LANGUAGE plpgsql AS $f$
+       LANGUAGE plpgsql ${fixed} AS $f$
      DECLARE
        lo timestamptz := ${s}.kostrack_month_start(p_at);
        hi timestamptz := ((lo AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
        part text := 'llm_calls_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYY_MM');
      BEGIN
-       IF to_regclass(format('%I.%I', ${lit}, part)) IS NOT NULL THEN RETURN NULL; END IF;
+       -- Already routed: the month's own partition, or the legacy one of an upgraded installation.
+       IF ${s}.kostrack_covered_at(lo) THEN RETURN NULL; END IF;
        -- Replicas starting together, or writers seeing the same new month, create it once.
        PERFORM pg_advisory_xact_lock(hashtext('kostrack:partition:' || ${lit}));
        IF to_regclass(format('%I.%I', ${lit}, part)) IS NOT NULL THEN RETURN NULL; END IF;
@@ -57,7 +71,7 @@ export function scaleUp(schema: string): string[] {
        RETURN part;
      END $f$`,
     `CREATE OR REPLACE FUNCTION ${s}.kostrack_drop_call_partitions(p_before timestamptz) RETURNS text[]
-       LANGUAGE plpgsql AS $f$
+       LANGUAGE plpgsql ${fixed} AS $f$
      DECLARE
        r record;
        hi timestamptz;
@@ -79,6 +93,7 @@ export function scaleUp(schema: string): string[] {
     `DO $do$
      DECLARE
        newest timestamptz;
+       pk name;
      BEGIN
        IF EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = format('%I.llm_calls', ${lit})::regclass) THEN RETURN; END IF;
        EXECUTE format('ALTER TABLE %I.llm_calls RENAME TO llm_calls_legacy', ${lit});
@@ -93,9 +108,10 @@ export function scaleUp(schema: string): string[] {
        IF newest IS NULL THEN
          EXECUTE format('DROP TABLE %I.llm_calls_legacy', ${lit});
        ELSE
-         -- Its key becomes the parent's (span_id, time), built on attach; (span_id) alone cannot stay primary.
-         EXECUTE format('ALTER TABLE %I.llm_calls_legacy DROP CONSTRAINT IF EXISTS llm_calls_legacy_pkey', ${lit});
-         EXECUTE format('ALTER TABLE %I.llm_calls_legacy DROP CONSTRAINT IF EXISTS llm_calls_pkey', ${lit});
+         -- Its key becomes the parent's (span_id, time), built on attach; (span_id) alone cannot stay
+         -- primary. Found by kind, not name: TypeORM's synchronize names it PK_<hash>.
+         SELECT conname INTO pk FROM pg_constraint WHERE conrelid = format('%I.llm_calls_legacy', ${lit})::regclass AND contype = 'p';
+         IF pk IS NOT NULL THEN EXECUTE format('ALTER TABLE %I.llm_calls_legacy DROP CONSTRAINT %I', ${lit}, pk); END IF;
          EXECUTE format('ALTER TABLE %I.llm_calls ATTACH PARTITION %I.llm_calls_legacy FOR VALUES FROM (MINVALUE) TO (%L)',
                         ${lit}, ${lit}, ((${s}.kostrack_month_start(newest) AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC');
        END IF;
@@ -177,6 +193,7 @@ export function scaleDown(schema: string): string[] {
      END $do$`,
     `DROP FUNCTION IF EXISTS ${s}.kostrack_drop_call_partitions(timestamptz)`,
     `DROP FUNCTION IF EXISTS ${s}.kostrack_ensure_call_partition(timestamptz)`,
+    `DROP FUNCTION IF EXISTS ${s}.kostrack_covered_at(timestamptz)`,
     `DROP FUNCTION IF EXISTS ${s}.kostrack_month_start(timestamptz)`,
   ];
 }
