@@ -52,10 +52,16 @@ export class StorageMaintenance {
     if (this.running) await Promise.race([this.running.catch(() => undefined), new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 
-  /** One pass now; `now` is for tests. Concurrent calls share the pass in flight. */
+  /** One pass now, after any pass in flight (passes never overlap); `now` is for tests. */
   run(now: Date = new Date()): Promise<MaintenanceReport> {
-    this.running ??= this.pass(now).finally(() => (this.running = null));
-    return this.running;
+    const previous = this.running?.catch(() => undefined) ?? Promise.resolve();
+    const pass: Promise<MaintenanceReport> = previous.then(() => this.pass(now));
+    this.running = pass;
+    void pass.then(
+      () => this.running === pass && (this.running = null),
+      () => this.running === pass && (this.running = null),
+    );
+    return pass;
   }
 
   private async runQuietly(): Promise<void> {
