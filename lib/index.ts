@@ -39,6 +39,7 @@ export { WRITER_DEFAULTS, type WriterOptions } from './storage/writer.options.js
 export { startEmbeddedDatabase, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedDatabase, type EmbeddedDatabaseOptions } from './storage/embedded.database.js';
 export { kostrackMigrations } from './storage/migrations/typeorm.migrations.js';
 export { kostrackEntities, LlmCallEntity, LlmSpanEntity, LlmTraceEntity, LlmPriceEntity } from './storage/entities/index.js';
+export { reprice, repricingPriceBook, type RepriceTarget, type RepriceOptions, type RepriceReport, type RepriceProgress, type RepricingPriceBookOptions } from './storage/reprice.job.js';
 
 // Admin API and cross-service propagation (OpenTelemetry and LangChain have their own entry points)
 export * from './admin/index.js';

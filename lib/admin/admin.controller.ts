@@ -17,6 +17,7 @@ import {
 import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
+import { AdminRepriceService } from './admin.reprice.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { DashboardController } from './dashboard.controller.js';
 import {
@@ -38,6 +39,7 @@ import { CreatePriceBody } from './dto/create-price.body.js';
 import { ListTracesQuery } from './dto/list-traces.query.js';
 import { parseIsoTime } from './dto/query-values.js';
 import { PricesQuery, RangeQuery } from './dto/range.query.js';
+import { RepriceBody, RepriceReportDto } from './dto/reprice.body.js';
 import { ParseTraceIdPipe } from './trace-id.pipe.js';
 
 /**
@@ -59,6 +61,7 @@ export class AdminApiController {
     @Inject(AdminPricesService) private readonly prices: AdminPricesService,
     @Inject(KOSTRACK_ADMIN_STORE) private readonly store: AdminStore,
     @Inject(AdminBudgetsService) private readonly budgets: AdminBudgetsService,
+    @Inject(AdminRepriceService) private readonly repricing: AdminRepriceService,
   ) {}
 
   @Get('traces')
@@ -105,6 +108,16 @@ export class AdminApiController {
   @ApiCreatedResponse({ type: PriceDto })
   createPrice(@Body(valid(CreatePriceBody)) body: CreatePriceBody): Promise<PriceDto> {
     return this.prices.create(body);
+  }
+
+  @Post('reprice')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Re-price stored calls of a time range with the prices in force now (after a back-dated llm_prices row), adjusting every rollup by the exact deltas; resumes an unfinished run of the same range' })
+  @ApiOkResponse({ type: RepriceReportDto })
+  @ApiBadRequestResponse({ description: 'A bad range, provider, model or batch size' })
+  @ApiServiceUnavailableResponse({ description: 'Storage is off' })
+  reprice(@Body(valid(RepriceBody)) body: RepriceBody): Promise<RepriceReportDto> {
+    return this.repricing.reprice(body);
   }
 
   @Get('budgets')

@@ -10,6 +10,7 @@ import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions, type Re
 import { AdminBudgetsService } from './admin.budgets.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
+import { AdminRepriceService } from './admin.reprice.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { dashboardSlashModule } from './dashboard-slash.middleware.js';
 import { DashboardController } from './dashboard.controller.js';
@@ -48,6 +49,7 @@ export function withAdminParts(definition: DynamicModule, admin: AdminOptions | 
     AdminQueryService,
     AdminPricesService,
     AdminBudgetsService,
+    AdminRepriceService,
   ];
   const controllers = createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard);
   const dashboard = controllers.find((c) => c.prototype instanceof DashboardController)!;

@@ -188,6 +188,7 @@ describe('OpenAPI', () => {
       '/kostrack/health',
       '/kostrack/models/unpriced',
       '/kostrack/prices',
+      '/kostrack/reprice',
       '/kostrack/traces',
       '/kostrack/traces/{traceId}',
     ]);

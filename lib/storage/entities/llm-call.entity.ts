@@ -6,7 +6,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Index('llm_calls_time_idx', ['time'])
 export class LlmCallEntity {
   @PrimaryColumn({ name: 'span_id', type: 'uuid' }) spanId: string;
-  @Column({ type: 'timestamptz' }) time: Date;
+  /** Part of the key: the table is partitioned by month of `time` (migration 5), and a call's time never changes. */
+  @PrimaryColumn({ type: 'timestamptz' }) time: Date;
   @Column({ name: 'service_id', type: 'text' }) serviceId: string;
   @Column({ type: 'text' }) provider: string;
   @Column({ type: 'text' }) model: string;
@@ -33,4 +34,10 @@ export class LlmCallEntity {
   @Column({ name: 'pricing_flags', type: 'jsonb', nullable: true }) pricingFlags: string[] | null;
   /** The price catalog (and corrections) version that priced the call. */
   @Column({ name: 'catalog_version', type: 'text', nullable: true }) catalogVersion: string | null;
+  /** When the writer inserted the row; NULL for rows from before version 6. */
+  @Column({ name: 'recorded_at', type: 'timestamptz', nullable: true, default: () => 'now()' }) recordedAt: Date | null;
+  /** When the cost was last re-priced; NULL when it is the price it was recorded with. */
+  @Column({ name: 'priced_at', type: 'timestamptz', nullable: true }) pricedAt: Date | null;
+  /** The `llm_repricings` run that last changed the cost; NULL when none did. */
+  @Column({ name: 'repricing_id', type: 'bigint', nullable: true }) repricingId: string | null;
 }

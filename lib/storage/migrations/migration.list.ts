@@ -3,6 +3,7 @@ import { pricesDown, pricesUp } from './0002-prices.migration.js';
 import { billingDimensionsDown, billingDimensionsUp } from './0003-billing-dimensions.migration.js';
 import { budgetsDown, budgetsUp } from './0004-budgets.migration.js';
 import { scaleDown, scaleUp } from './0005-scale.migration.js';
+import { repricingDown, repricingUp } from './0006-repricing.migration.js';
 
 /** One schema version. `name` follows TypeORM's `<Name><timestamp>` convention so hosts can run the same list. */
 export interface KostrackMigrationStep {
@@ -18,4 +19,5 @@ export const MIGRATION_STEPS: readonly KostrackMigrationStep[] = [
   { name: 'KostrackBillingDimensions1767398400000', timestamp: 1767398400000, up: billingDimensionsUp, down: billingDimensionsDown },
   { name: 'KostrackBudgets1767484800000', timestamp: 1767484800000, up: budgetsUp, down: budgetsDown },
   { name: 'KostrackScale1767571200000', timestamp: 1767571200000, up: scaleUp, down: scaleDown },
+  { name: 'KostrackRepricing1767657600000', timestamp: 1767657600000, up: repricingUp, down: repricingDown },
 ];
