@@ -39,7 +39,11 @@ export class LoopbackServer {
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    // Tests open up to 1,000 connections at once (several processes' calls to one server). With
+    // Node's default listen backlog (511), a busy event loop lets the kernel's accept queue
+    // overflow, and connections it drops come back to the client as ECONNRESET; the kernel caps
+    // this at net.core.somaxconn (4096 by default).
+    await new Promise<void>((resolve) => this.server!.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }

@@ -256,7 +256,8 @@ describe('budget alerts as @nestjs/event-emitter events', () => {
         await trace({ tags: { user_id: user } }, () => openai.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 5000, messages: [{ role: 'user', content: 'Say hello' }] }));
         // The row lands before the next admission reads what was spent.
         await writer.drain();
-        await vi.waitFor(() => expect(listener.received.length).toBe(expectedAlerts[i]));
+        // vi.waitFor gives up after 1 s by default, which a loaded machine can need for one alert.
+        await vi.waitFor(() => expect(listener.received.length).toBe(expectedAlerts[i]), { timeout: 30_000, interval: 10 });
       }
     };
     // Alerts so far after each call: the 3rd call's admission fires 50, the 5th's fires 100.

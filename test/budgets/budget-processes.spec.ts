@@ -126,8 +126,15 @@ interface Started {
   stderr: () => string;
 }
 
+/**
+ * How long a replica may take before it counts as hung and is killed. Generous: the 4-process run
+ * takes about 10 s on an idle machine but 45 s was seen with the cores busy (a cold tsx start per
+ * replica, 250 calls each); a hung replica still fails the test, only later.
+ */
+const CHILD_HUNG_MS = 150_000;
+
 /** Starts one replica; `ready` once it has opened storage, `started` once its calls are issued, `done` with its report. */
-function startChild(plan: ChildPlan, timeoutMs = 60_000): Started {
+function startChild(plan: ChildPlan, timeoutMs = CHILD_HUNG_MS): Started {
   const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'pipe'] });
   live.add(proc);
   let out = '';
@@ -186,7 +193,7 @@ const money = (v: string | null) => usdToString(usd(v ?? '0'));
 /** Lock and serialization failures: deadlock_detected, serialization_failure, lock_not_available. */
 const CONFLICT = /40P01|40001|55P03|deadlock|could not serialize|serialization/i;
 
-withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's $1.00/day budget: exactly ${ADMITTED} reach the provider, spent equals the rows, nothing stays held`, { timeout: 90_000 }, async () => {
+withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's $1.00/day budget: exactly ${ADMITTED} reach the provider, spent equals the rows, nothing stays held`, { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
   await migrate(schema);
   const deadlocksBefore = await deadlocks();
   const children = Array.from({ length: PROCESSES }, (_, i) =>
@@ -279,7 +286,7 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
  * carries them until someone admits on that scope; another replica's admission then frees them
  * and is admitted; its own hold is the only one left, and once its row lands nothing is held.
  */
-withDatabase('kill -9 with reservations held: they expire, the next admission on the scope frees them, reserved returns to what live holds account for', { timeout: 60_000 }, async () => {
+withDatabase('kill -9 with reservations held: they expire, the next admission on the scope frees them, reserved returns to what live holds account for', { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
   await migrate(killSchema);
   const s = `"${killSchema}"`;
   const ledger = () =>

@@ -46,12 +46,20 @@ describe('LangGraph: nodes calling tracked clients, invoked inside trace()', () 
     const haiku = () => anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
     let inBranch = 0;
     let maxParallel = 0;
+    let overlapped!: () => void;
+    const twoInBranch = new Promise<void>((resolve) => (overlapped = resolve));
+    // Each branch waits for a second one to be running beside it (not for a timer that the other
+    // might outlast on a loaded machine). Run one after the other, the first waits out the bound
+    // alone and maxParallel stays 1.
     const parallel = async <T>(fn: () => Promise<T>) => {
       maxParallel = Math.max(maxParallel, ++inBranch);
+      if (inBranch >= 2) overlapped();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await new Promise((r) => setTimeout(r, 20));
+        await Promise.race([twoInBranch, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
         return await fn();
       } finally {
+        clearTimeout(timer);
         inBranch--;
       }
     };

@@ -48,8 +48,15 @@ export function providerHarness(routes: (server: LoopbackServer) => void) {
   };
 }
 
-/** Waits until the sink has `n` calls (stream records land when the SDK finishes its cleanup). */
-export async function settle(sink: MemorySink, n = 1, ms = 2000): Promise<void> {
+/**
+ * Waits until the sink has `n` calls (stream records land when the SDK finishes its cleanup).
+ * The bound is only there so a call that never lands fails with a message rather than the test's
+ * timeout: a loaded machine can take seconds to run the SDK's cleanup, and that is no failure.
+ */
+export async function settle(sink: MemorySink, n = 1, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
-  while (sink.calls.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  while (sink.calls.length < n) {
+    if (Date.now() > end) throw new Error(`expected ${n} recorded call(s) within ${ms} ms, got ${sink.calls.length}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

@@ -44,7 +44,14 @@ async function reopen(writer: ReturnType<typeof tempWriterOptions>): Promise<Tel
   return storage;
 }
 
-it('kill -9 with the database down: the restart replays the spool; the loss is exactly what memory held (maxQueue)', async () => {
+/**
+ * Each test waits up to 45 s for the child and up to 60 s for the replay: on a loaded machine
+ * (a cold tsx start, then tens of thousands of spooled rows) the default 60 s for the whole test is
+ * less than its own steps may take, so the test's bound is their sum plus room.
+ */
+const CHILD_AND_REPLAY_MS = 150_000;
+
+it('kill -9 with the database down: the restart replays the spool; the loss is exactly what memory held (maxQueue)', { timeout: CHILD_AND_REPLAY_MS }, async () => {
   const writer = tempWriterOptions();
   await runAndKill([await closedPortUrl(), db.schema, writer.spoolDir, writer.deadLetterFile, 'down'], 5000);
   expect(readdirSync(writer.spoolDir).length).toBeGreaterThan(0);
@@ -62,7 +69,7 @@ it('kill -9 with the database down: the restart replays the spool; the loss is e
   expect(readdirSync(writer.spoolDir)).toEqual([]);
 });
 
-it('kill -9 mid-load against a live database: after restart nothing is doubled and at most maxQueue rows are missing', async () => {
+it('kill -9 mid-load against a live database: after restart nothing is doubled and at most maxQueue rows are missing', { timeout: CHILD_AND_REPLAY_MS }, async () => {
   const writer = tempWriterOptions();
   const reported = await runAndKill([db.url, db.schema, writer.spoolDir, writer.deadLetterFile, 'load'], 30_000);
   const hadSpool = readdirSync(writer.spoolDir).length > 0;

@@ -43,8 +43,10 @@ async function countCalls(traceId: string) {
 }
 
 it('app.close() with 10,000 queued rows flushes all of them', async () => {
-  // A long flush interval: nothing leaves memory before close() unless close() sends it.
-  const writer = tempWriterOptions({ flushIntervalMs: 60_000, batchSize: 5000, maxQueue: 20_000 });
+  // A long flush interval: nothing leaves memory before close() unless close() sends it. And a
+  // shutdown deadline far beyond what 10,000 rows take (the 5 s default can run out on a loaded
+  // machine, and what misses it is spooled instead): this test is about close() sending them.
+  const writer = tempWriterOptions({ flushIntervalMs: 60_000, batchSize: 5000, maxQueue: 20_000, shutdownDeadlineMs: 40_000 });
   const app = await boot(writer);
   const indicator = app.get(KostrackHealthIndicator);
   const traceId = record10k('close-flush');

@@ -40,23 +40,36 @@ it('an outage during 20,000 calls: the calls never wait or throw, every row land
 
   await proxy.stop(); // the database goes away
 
-  let slowest = 0;
+  // What the record path costs is measured in this process's CPU time, which other processes
+  // competing for the cores do not stretch (wall-clock time on a loaded machine is mostly
+  // waiting for a core). A wait, which costs no CPU, shows in the wall-clock time of a call.
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
+  let slowestCpu = 0;
+  let slowestWall = 0;
   let recorded = 0;
-  const started = performance.now();
+  const started = process.cpuUsage();
   const root = trace({ name: 'outage', tags: { feature: 'bulk-import' } }, (t) => {
     for (let i = 0; i < 20_000; i++) {
-      const before = performance.now();
+      const wallBefore = performance.now();
+      const cpuBefore = process.cpuUsage();
       // Distinct, exact amounts: i * 1.000000007e-6 USD.
       if (recordCall(syntheticCall({ costUsd: BigInt(i) * 1_000_000_007n, inputTokens: i % 97 }))) recorded++;
-      slowest = Math.max(slowest, performance.now() - before);
+      slowestCpu = Math.max(slowestCpu, cpuMs(cpuBefore));
+      slowestWall = Math.max(slowestWall, performance.now() - wallBefore);
     }
     return t;
   });
-  const elapsed = performance.now() - started;
+  const elapsedCpu = cpuMs(started);
   expect(recorded).toBe(20_000);
-  // Synchronous the whole way: 20,000 calls in well under a second each, none waiting on the database.
-  expect(elapsed).toBeLessThan(5000);
-  expect(slowest).toBeLessThan(250);
+  // Synchronous the whole way: 20,000 calls in under 5 s of work, none over 250 ms of it, none
+  // waiting on the database. A call that waited for it would stay blocked for the outage (or at
+  // least the pool's 5 s connection timeout); no scheduling delay of a runnable process comes near.
+  expect(elapsedCpu).toBeLessThan(5000);
+  expect(slowestCpu).toBeLessThan(250);
+  expect(slowestWall).toBeLessThan(5000);
 
   await until(() => storage!.health().databaseReachable === false);
   const down = storage!.health();

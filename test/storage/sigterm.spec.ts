@@ -251,7 +251,9 @@ it("a host DataSource destroyed by its module's onApplicationShutdown before our
   }
   // Kostrack imported first: global modules run shutdown hooks in reverse order, so the host's runs first.
   const schema = runSchema('host');
-  const writer = tempWriterOptions({ flushIntervalMs: 60_000, batchSize: 500 });
+  // Nothing leaves memory before shutdown; the deadline is far beyond what 1,000 rows take (the
+  // 5 s default can run out on a loaded machine, and rows that miss it are spooled, not written).
+  const writer = tempWriterOptions({ flushIntervalMs: 60_000, batchSize: 500, shutdownDeadlineMs: 40_000 });
   @Module({ imports: [KostrackModule.forRoot({ database: { dataSource: 'default' }, schema, writer }), HostDatabaseModule] })
   class AppModule {}
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });

@@ -136,6 +136,9 @@ describe('flush with a database that cannot answer', () => {
     const error = await storage.writer.drain(400).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KostrackFlushTimeoutError);
     expect((error as Error).message).toMatch(/could not flush in 400 ms: 5 rows in memory/);
+    // The refused connection is an I/O event of its own: on a loaded machine the 400 ms can run
+    // out before the writer has heard it, so health is read once it has (the rows stay either way).
+    await until(() => storage.health().databaseReachable === false);
     expect(storage.health()).toMatchObject({ databaseReachable: false, queueDepth: 5 });
   });
 
