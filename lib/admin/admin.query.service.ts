@@ -49,8 +49,9 @@ export class AdminQueryService {
       const cmp = order === 'desc' ? '<' : '>';
       const v = p.add(c.value);
       const id = p.add(c.traceId);
-      // The first condition alone is an index range; the second drops the ties already shown.
-      where.push(`${col} ${cmp}= ${v}::${type}`, `(${col} ${cmp} ${v}::${type} OR t.trace_id ${cmp} ${id}::uuid)`);
+      // One row comparison: the whole key (value, trace_id) is the index range, so a page after
+      // thousands of traces tied on cost starts at its place instead of reading every tie before it.
+      where.push(`(${col}, t.trace_id) ${cmp} (${v}::${type}, ${id}::uuid)`);
     }
     const dir = order === 'desc' ? 'DESC' : 'ASC';
     const sql = `SELECT ${TRACE_COLUMNS},
