@@ -103,8 +103,12 @@ export function dashboardSuite(platform: Platform): void {
 
     it('sorts by cost when the header is clicked', async () => {
       await page.click('th[data-sort=cost]');
-      await page.waitForFunction(() => location.hash.includes('sort=cost'));
-      await page.waitForSelector('[data-testid=traces-table] tbody tr');
+      // The view re-renders on the hash change: wait for the rows of the table whose cost header is
+      // active, not for whichever rows happen to be on screen (the old table's can still be there).
+      await page.waitForFunction(() => {
+        const table = document.querySelector('th[data-sort=cost].active')?.closest('table');
+        return (table?.querySelectorAll('tbody tr td.cost').length ?? 0) >= 3;
+      });
       const firstCosts = await page.locator('[data-testid=traces-table] tbody tr td.cost').evaluateAll((tds) => tds.slice(0, 3).map((td) => td.getAttribute('title')));
       expect(firstCosts).toEqual(['$0.0091', '$0.0091', '$0.0091']);
     });
