@@ -1,25 +1,34 @@
 import type { CostsQuery, TimeBucket } from './dto/costs.query.js';
 import { SqlParams } from './sql.params.js';
-import { filterConditions, filtersFit, ON_CALLS, ON_HOURLY } from './trace-filter.sql.js';
+import { filterConditions, filtersFit, ON_CALLS, ON_DAILY, ON_HOURLY } from './trace-filter.sql.js';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 /** Tags llm_cost_hourly keeps as columns. */
 const HOURLY_TAGS = new Set(['feature', 'project', 'user_id']);
+/** Tags llm_cost_daily keeps as columns (no user: its rows stay few whatever the number of users). */
+const DAILY_TAGS = new Set(['feature', 'project']);
 export const MAX_GROUPS = 1000;
 
 export interface CostReportSql {
   sql: string;
   values: unknown[];
-  /** `hourly` when whole hours came from llm_cost_hourly (and only the partial hours at the edges from calls). */
-  source: 'hourly' | 'calls';
+  /**
+   * The coarsest source read: `daily` when whole days came from llm_cost_daily (their edges from
+   * llm_cost_hourly and the calls), `hourly` when whole hours came from llm_cost_hourly, `calls`
+   * when the report needed the call rows throughout.
+   */
+  source: 'daily' | 'hourly' | 'calls';
 }
 
 /**
- * The cost report's statement. Whole hours of the range are read from the hourly rollup, in time
- * proportional to buckets, not calls; the partial hours at either end (a range need not start on
- * the hour) and any grouping or filter on a tag the rollup does not keep come from `llm_calls`.
- * Both feed one source with the same columns, so sums, ordering and the capped total are computed
- * once whichever way the rows came.
+ * The cost report's statement, read from the coarsest rollup that can answer it so the time is
+ * proportional to buckets, not calls: whole days from the daily rollup (unless the report is by
+ * hour or filters or groups by user), the partial days at either end from the hourly rollup, and
+ * the partial hours at the very ends (a range need not start on the hour) from `llm_calls`. A
+ * grouping or filter on a tag no rollup keeps reads `llm_calls` throughout. All parts feed one
+ * source with the same columns, so sums, ordering and the capped total are computed once whichever
+ * way the rows came.
  */
 export function costReportSql(s: string, q: CostsQuery, from: Date, to: Date, bucket: TimeBucket | null): CostReportSql {
   const p = new SqlParams();
@@ -27,7 +36,10 @@ export function costReportSql(s: string, q: CostsQuery, from: Date, to: Date, bu
   const tagKey = dim?.startsWith('tag:') ? dim.slice(4) : null;
   const firstHour = Math.ceil(from.getTime() / HOUR_MS) * HOUR_MS;
   const lastHour = Math.floor(to.getTime() / HOUR_MS) * HOUR_MS;
+  const firstDay = Math.ceil(from.getTime() / DAY_MS) * DAY_MS;
+  const lastDay = Math.floor(to.getTime() / DAY_MS) * DAY_MS;
   const hourly = firstHour < lastHour && filtersFit(q, ON_HOURLY) && (tagKey === null || HOURLY_TAGS.has(tagKey));
+  const daily = hourly && bucket !== 'hour' && firstDay < lastDay && filtersFit(q, ON_DAILY) && (tagKey === null || DAILY_TAGS.has(tagKey));
 
   const filters = { ...q, from: undefined, to: undefined };
   const callsWhere = filterConditions(filters, p, ON_CALLS);
@@ -36,18 +48,27 @@ export function costReportSql(s: string, q: CostsQuery, from: Date, to: Date, bu
   const callColumns = `c.time AS t, c.provider, c.model, c.tags->>'feature' AS feature, c.tags->>'project' AS project,
            c.tags->>'user_id' AS user_id, c.tags, c.cost_usd AS cost, c.cost_usd AS priced, 1 AS calls,
            (c.cost_usd IS NULL)::int AS unpriced, c.input_tokens, c.output_tokens`;
+  const rollupColumns = (r: string, time: string, user: string) =>
+    `${r}.${time} AS t, ${r}.provider, ${r}.model, ${r}.feature, ${r}.project, ${user} AS user_id, NULL::jsonb AS tags, ${r}.cost_usd AS cost,
+           CASE WHEN ${r}.calls > ${r}.unpriced_calls THEN ${r}.cost_usd END AS priced, ${r}.calls, ${r}.unpriced_calls AS unpriced,
+           ${r}.input_tokens, ${r}.output_tokens`;
   let source: string;
   if (hourly) {
     const a = p.add(new Date(firstHour).toISOString());
     const b = p.add(new Date(lastHour).toISOString());
-    const hourlyWhere = [`h.hour >= ${a}::timestamptz`, `h.hour < ${b}::timestamptz`, ...filterConditions(filters, p, ON_HOURLY)];
+    const parts: string[] = [];
+    let hours = `h.hour >= ${a}::timestamptz AND h.hour < ${b}::timestamptz`;
+    if (daily) {
+      const da = p.add(new Date(firstDay).toISOString());
+      const db = p.add(new Date(lastDay).toISOString());
+      const dailyWhere = [`d.day >= ${da}::timestamptz`, `d.day < ${db}::timestamptz`, ...filterConditions(filters, p, ON_DAILY)];
+      parts.push(`SELECT ${rollupColumns('d', 'day', 'NULL::text')} FROM ${s}.llm_cost_daily d WHERE ${dailyWhere.join(' AND ')}`);
+      hours = `((h.hour >= ${a}::timestamptz AND h.hour < ${da}::timestamptz) OR (h.hour >= ${db}::timestamptz AND h.hour < ${b}::timestamptz))`;
+    }
+    parts.push(`SELECT ${rollupColumns('h', 'hour', 'h.user_id')} FROM ${s}.llm_cost_hourly h WHERE ${[hours, ...filterConditions(filters, p, ON_HOURLY)].join(' AND ')}`);
     const edges = `((c.time >= ${fromP}::timestamptz AND c.time < ${a}::timestamptz) OR (c.time >= ${b}::timestamptz AND c.time < ${toP}::timestamptz))`;
-    source = `SELECT h.hour AS t, h.provider, h.model, h.feature, h.project, h.user_id, NULL::jsonb AS tags, h.cost_usd AS cost,
-           CASE WHEN h.calls > h.unpriced_calls THEN h.cost_usd END AS priced, h.calls, h.unpriced_calls AS unpriced,
-           h.input_tokens, h.output_tokens
-      FROM ${s}.llm_cost_hourly h WHERE ${hourlyWhere.join(' AND ')}
-    UNION ALL
-    SELECT ${callColumns} FROM ${s}.llm_calls c WHERE ${[edges, ...callsWhere].join(' AND ')}`;
+    parts.push(`SELECT ${callColumns} FROM ${s}.llm_calls c WHERE ${[edges, ...callsWhere].join(' AND ')}`);
+    source = parts.join('\n    UNION ALL\n    ');
   } else {
     source = `SELECT ${callColumns} FROM ${s}.llm_calls c
       WHERE ${[`c.time >= ${fromP}::timestamptz`, `c.time < ${toP}::timestamptz`, ...callsWhere].join(' AND ')}`;
@@ -73,5 +94,5 @@ export function costReportSql(s: string, q: CostsQuery, from: Date, to: Date, bu
     GROUP BY ${positions}
     ORDER BY ${orderBy}
     LIMIT ${MAX_GROUPS}`;
-  return { sql, values: p.values, source: hourly ? 'hourly' : 'calls' };
+  return { sql, values: p.values, source: daily ? 'daily' : hourly ? 'hourly' : 'calls' };
 }

@@ -30,6 +30,14 @@ export const ON_HOURLY: FilterTarget = {
   columns: { feature: 'h.feature', project: 'h.project', user_id: 'h.user_id' },
 };
 
+/** llm_cost_daily: the hourly rollup's columns without the user. */
+export const ON_DAILY: FilterTarget = {
+  time: 'd.day',
+  tags: '',
+  service: (p) => `d.service_id = ${p}`,
+  columns: { feature: 'd.feature', project: 'd.project' },
+};
+
 /** The tag filters of a query, by key; `contradictory` when one key is asked for two values. */
 export function tagFilters(q: TraceFilterQuery): { tags: Record<string, string>; contradictory: boolean } {
   const wanted: [string, string][] = [];

@@ -36,6 +36,7 @@ export class PgSqlPool implements SqlPool {
       const runner: SqlRunner = {
         query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
         copyFrom: (sql, data) => copyIn(client, sql, data),
+        prepared: async (name, sql, params) => (await client.query({ name, text: sql, values: params })).rows,
       };
       const result = await fn(runner);
       await client.query('COMMIT');

@@ -57,7 +57,8 @@ const RUN_COLUMNS = `id::text, range_from, range_to, provider, model, requested_
  * - `llm_traces`: the total, and the unpriced count when a call goes priced ↔ unpriced;
  * - `llm_spans`: the call's span and each ancestor up to this process's root of the trace (the
  *   span costs a process writes hold its own calls only; a remote parent never counted this call);
- * - `llm_cost_hourly`: the call's hour and key (the writer's `kostrack_dims`);
+ * - `llm_cost_hourly`: the call's hour and key (the writer's `kostrack_dims`), and `llm_cost_daily`
+ *   its day and key without the user;
  * - `llm_budget_usage.spent`: every budget the writer counted the call in, those that existed
  *   when its row was inserted (`recorded_at`; the call's time for rows from before version 6).
  * Rollup rows are updated, never created: a missing row held nothing to adjust. Groups whose
@@ -66,6 +67,10 @@ const RUN_COLUMNS = `id::text, range_from, range_to, provider, model, requested_
  */
 function applyBatchSql(s: string): string {
   return `
+-- PostgreSQL runs data-modifying CTEs that nothing reads in reverse order of their place here: spans,
+-- then daily, hourly, traces and budgets last, the order the writer's batch takes the same rows in
+-- (batch.sql.ts). A re-price beside a writer so never waits for a row the writer holds while holding
+-- one the writer waits for.
 WITH RECURSIVE v AS (
   SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::numeric[], $5::numeric[], $6::text[], $7::text[], $8::jsonb[], $9::text[])
     AS v(span_id, time, old_cost, new_cost, pricing_model, pricing_source, pricing_flags, catalog_version)
@@ -81,37 +86,6 @@ WITH RECURSIVE v AS (
             COALESCE(v.new_cost, 0) - COALESCE(v.old_cost, 0) AS d,
             -- +1: one more unpriced call; -1: one fewer.
             (v.new_cost IS NULL)::int - (v.old_cost IS NULL)::int AS du
-), trace_up AS (
-  UPDATE ${s}.llm_traces t
-     SET total_cost_usd = trim_scale(t.total_cost_usd + x.d), unpriced_call_count = t.unpriced_call_count + x.du, updated_at = now()
-    FROM (SELECT trace_id, sum(d) AS d, sum(du) AS du FROM changed WHERE trace_id IS NOT NULL
-           GROUP BY trace_id HAVING sum(d) <> 0 OR sum(du) <> 0 ORDER BY trace_id) x
-   WHERE t.trace_id = x.trace_id
-  RETURNING 1
-), span_walk (span_id, parent_span_id, is_root, d, depth) AS (
-  SELECT p.span_id, p.parent_span_id, p.is_root, x.d, 1
-    FROM (SELECT parent_span_id, sum(d) AS d FROM changed WHERE parent_span_id IS NOT NULL GROUP BY 1 HAVING sum(d) <> 0) x
-    JOIN ${s}.llm_spans p ON p.span_id = x.parent_span_id
-  UNION ALL
-  SELECT p.span_id, p.parent_span_id, p.is_root, w.d, w.depth + 1
-    FROM span_walk w JOIN ${s}.llm_spans p ON p.span_id = w.parent_span_id
-   -- A local root's parent is in another process (or is the trace itself); a corrupt cycle ends too.
-   WHERE NOT w.is_root AND w.depth < 1000
-), span_up AS (
-  UPDATE ${s}.llm_spans p SET cost_usd = trim_scale(p.cost_usd + x.d)
-    FROM (SELECT span_id, sum(d) AS d FROM span_walk GROUP BY span_id HAVING sum(d) <> 0 ORDER BY span_id) x
-   WHERE p.span_id = x.span_id
-  RETURNING 1
-), hourly_up AS (
-  UPDATE ${s}.llm_cost_hourly h SET cost_usd = trim_scale(h.cost_usd + x.d), unpriced_calls = h.unpriced_calls + x.du
-    -- Summed by the key's columns first: kostrack_dims (an md5) once per hour and key, not per call.
-    FROM (SELECT hour, ${s}.kostrack_dims(service_id, provider, model, feature, project, user_id) AS dims, d, du
-            FROM (SELECT date_trunc('hour', time, 'UTC') AS hour, service_id, provider, model, tags->>'feature' AS feature,
-                         tags->>'project' AS project, tags->>'user_id' AS user_id, sum(d) AS d, sum(du) AS du
-                    FROM changed GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(d) <> 0 OR sum(du) <> 0) g
-           ORDER BY 1, 2) x
-   WHERE h.hour = x.hour AND h.dims = x.dims
-  RETURNING 1
 ), budget_calls AS (
   -- Every budget period is whole hours, so calls of one hour, scope and landing count together;
   -- a row from before version 6 has no landing time and is taken alone (by its own time).
@@ -128,6 +102,46 @@ WITH RECURSIVE v AS (
            WHERE k.v IS NOT NULL AND b.created_at <= c.landed
            GROUP BY 1, 2, 3 HAVING sum(c.d) <> 0 ORDER BY 1, 2, 3) x
    WHERE u.budget_id = x.budget_id AND u.scope_value = x.scope_value AND u.period_start = x.period_start
+  RETURNING 1
+), trace_up AS (
+  UPDATE ${s}.llm_traces t
+     SET total_cost_usd = trim_scale(t.total_cost_usd + x.d), unpriced_call_count = t.unpriced_call_count + x.du, updated_at = now()
+    FROM (SELECT trace_id, sum(d) AS d, sum(du) AS du FROM changed WHERE trace_id IS NOT NULL
+           GROUP BY trace_id HAVING sum(d) <> 0 OR sum(du) <> 0 ORDER BY trace_id) x
+   WHERE t.trace_id = x.trace_id
+  RETURNING 1
+), hourly_up AS (
+  UPDATE ${s}.llm_cost_hourly h SET cost_usd = trim_scale(h.cost_usd + x.d), unpriced_calls = h.unpriced_calls + x.du
+    -- Summed by the key's columns first: kostrack_dims (an md5) once per hour and key, not per call.
+    FROM (SELECT hour, ${s}.kostrack_dims(service_id, provider, model, feature, project, user_id) AS dims, d, du
+            FROM (SELECT date_trunc('hour', time, 'UTC') AS hour, service_id, provider, model, tags->>'feature' AS feature,
+                         tags->>'project' AS project, tags->>'user_id' AS user_id, sum(d) AS d, sum(du) AS du
+                    FROM changed GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(d) <> 0 OR sum(du) <> 0) g
+           ORDER BY 1, 2) x
+   WHERE h.hour = x.hour AND h.dims = x.dims
+  RETURNING 1
+), daily_up AS (
+  UPDATE ${s}.llm_cost_daily d SET cost_usd = trim_scale(d.cost_usd + x.d), unpriced_calls = d.unpriced_calls + x.du
+    FROM (SELECT day, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, d, du
+            FROM (SELECT date_trunc('day', time, 'UTC') AS day, service_id, provider, model, tags->>'feature' AS feature,
+                         tags->>'project' AS project, sum(d) AS d, sum(du) AS du
+                    FROM changed GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0 OR sum(du) <> 0) g
+           ORDER BY 1, 2) x
+   WHERE d.day = x.day AND d.dims = x.dims
+  RETURNING 1
+), span_walk (span_id, parent_span_id, is_root, d, depth) AS (
+  SELECT p.span_id, p.parent_span_id, p.is_root, x.d, 1
+    FROM (SELECT parent_span_id, sum(d) AS d FROM changed WHERE parent_span_id IS NOT NULL GROUP BY 1 HAVING sum(d) <> 0) x
+    JOIN ${s}.llm_spans p ON p.span_id = x.parent_span_id
+  UNION ALL
+  SELECT p.span_id, p.parent_span_id, p.is_root, w.d, w.depth + 1
+    FROM span_walk w JOIN ${s}.llm_spans p ON p.span_id = w.parent_span_id
+   -- A local root's parent is in another process (or is the trace itself); a corrupt cycle ends too.
+   WHERE NOT w.is_root AND w.depth < 1000
+), span_up AS (
+  UPDATE ${s}.llm_spans p SET cost_usd = trim_scale(p.cost_usd + x.d)
+    FROM (SELECT span_id, sum(d) AS d FROM span_walk GROUP BY span_id HAVING sum(d) <> 0 ORDER BY span_id) x
+   WHERE p.span_id = x.span_id
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM changed)::int AS changed,

@@ -6,6 +6,12 @@ export interface SqlRunner {
    * the connection cannot stream COPY (then the writer uses plain statements).
    */
   copyFrom?(sql: string, data: string): Promise<number>;
+  /**
+   * `sql` as a named prepared statement of this connection: parsed and planned once per connection,
+   * not per call. For large statements run many times (the writer's batch rollups). Absent where
+   * the connection cannot keep one; callers then use `query`.
+   */
+  prepared?<R = Record<string, unknown>>(name: string, sql: string, params: unknown[]): Promise<R[]>;
 }
 
 export interface SqlPool extends SqlRunner {

@@ -14,6 +14,8 @@ export interface MaintenanceReport {
   droppedPartitions: string[];
   deletedTraces: number;
   deletedRollupHours: number;
+  /** `llm_cost_daily` rows deleted: whole days before the rollups' cutoff. */
+  deletedRollupDays: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export class StorageMaintenance {
 
   private async pass(now: Date): Promise<MaintenanceReport> {
     await this.partitions.premake(now);
-    const report: MaintenanceReport = { droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0 };
+    const report: MaintenanceReport = { droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0, deletedRollupDays: 0 };
     const { callsDays, rollupsDays } = this.retention;
     if (callsDays !== null) {
       const cutoff = new Date(now.getTime() - callsDays * DAY_MS);
@@ -98,6 +100,12 @@ export class StorageMaintenance {
         [cutoff.toISOString()],
       );
       report.deletedRollupHours = rows[0]?.n ?? 0;
+      // A day goes once all its hours have: reports read whole days from it and their edges from hours.
+      const days = await this.pool.query<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${this.s}.llm_cost_daily WHERE day + interval '1 day' <= $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+        [cutoff.toISOString()],
+      );
+      report.deletedRollupDays = days[0]?.n ?? 0;
     }
     return report;
   }

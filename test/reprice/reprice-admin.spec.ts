@@ -89,7 +89,7 @@ describe('POST reprice after a back-dated price stored through POST prices', () 
     expect(usd(res.body.deltaUsd)).toBe(usd(res.body.totalAfterUsd) - usd(res.body.totalBeforeUsd));
     expect(usd(res.body.deltaUsd)).toBeGreaterThan(0n);
     expect((await priceMismatches(db.pool, db.schema, book, FROM, TO)).wrong).toEqual([]);
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
     // The option-priced calls were not touched (a book without the option would have made them unpriced).
     const own = await db.pool.query(`SELECT DISTINCT pricing_source, (priced_at IS NULL) AS untouched FROM "${db.schema}".llm_calls WHERE model = $1`, [OWN.model]);
     expect(own.rows).toEqual([{ pricing_source: 'override', untouched: true }]);

@@ -140,7 +140,7 @@ describe('runs', () => {
     expect(first.code).toBe(EXIT.ok);
     expect(JSON.parse(first.out)).toMatchObject({ dryRun: false, status: 'done', by: 'ops@acme.test', resumed: false });
     expect(JSON.parse(first.out).rowsChanged).toBeGreaterThan(0);
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
     const again = await run([...at(), ...range, '--quiet']);
     expect(JSON.parse(again.out)).toMatchObject({ rowsChanged: 0, deltaUsd: '0' });
   });

@@ -57,7 +57,7 @@ beforeAll(async () => {
   await q(`INSERT INTO ${s()}.llm_budgets (name, scope_tag, scope_value, period, limit_usd, mode) VALUES ('feature-total', 'feature', NULL, 'total', 100000, 'warn')`);
   writeDataset({ traces: 6, callsPerTrace: 9, start: new Date(FROM.getTime() + 3_600_000), stepMs: 7 * 60_000, book, seed: 300 });
   await storage.writer.drain();
-  expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+  expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
 });
 afterAll(async () => {
   detach?.();
@@ -99,7 +99,7 @@ describe('after a back-dated price correction', () => {
     const prices = await priceMismatches(db.pool, db.schema, fresh, FROM, TO);
     expect(prices.wrong).toEqual([]);
     expect(prices.checked).toBe(done.rowsScanned);
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
 
     // Outside the range, and where the cost is not a price, nothing moved.
     expect(await q(`SELECT span_id, cost_usd::text, pricing_source FROM ${s()}.llm_calls WHERE time < $1 ORDER BY span_id`, [FROM])).toEqual(outside);
@@ -149,7 +149,7 @@ describe('after a back-dated price correction', () => {
     expect(r.newlyUnpriced).toBe(r.rowsChanged);
     expect(r.rowsChanged).toBe(dry.newlyPriced);
     expect(r.totalAfterUsd).toBe('0');
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
     const [u] = await q<{ unpriced: string }>(`SELECT sum(unpriced_call_count)::text AS unpriced FROM ${s()}.llm_traces`);
     const [c] = await q<{ unpriced: string }>(`SELECT count(*)::text AS unpriced FROM ${s()}.llm_calls WHERE cost_usd IS NULL AND trace_id IS NOT NULL`);
     expect(u.unpriced).toBe(c.unpriced);
@@ -183,7 +183,7 @@ describe('interrupted and concurrent runs', () => {
     expect(resumed).toMatchObject({ id: Number(failed.id), resumed: true, status: 'done' });
     for (const k of ['rowsScanned', 'rowsChanged', 'newlyPriced', 'newlyUnpriced', 'totalBeforeUsd', 'totalAfterUsd'] as const) expect(resumed[k]).toEqual(expected[k]);
     expect((await priceMismatches(db.pool, db.schema, book, FROM, TO)).wrong).toEqual([]);
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
   });
 
   it('runs at once over the same calls (the same range twice, and overlapping filters) change each call once', async () => {
@@ -204,7 +204,7 @@ describe('interrupted and concurrent runs', () => {
     expect(a.rowsChanged).toBe(b.rowsChanged);
     expect(a.rowsChanged + c.rowsChanged).toBe(expected.rowsChanged);
     expect((await priceMismatches(db.pool, db.schema, book, FROM, TO)).wrong).toEqual([]);
-    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], budgets: [] });
+    expect(await rollupMismatches(db.pool, db.schema)).toEqual({ traces: [], spans: [], hourly: [], daily: [], budgets: [] });
     if (pool !== storage.pool) await pool.close();
   });
 });

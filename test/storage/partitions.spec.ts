@@ -63,6 +63,26 @@ async function hourlyVsCalls(schema: string): Promise<{ stored: unknown[]; fromC
   return { stored, fromCalls };
 }
 
+/** The daily rollup as stored, and as the calls say it must be (by UTC day, without the user). */
+async function dailyVsCalls(schema: string): Promise<{ stored: unknown[]; fromCalls: unknown[] }> {
+  const cols = `day, service_id, provider, model, feature, project, cost_usd::text AS cost, calls::int, unpriced::int, errors::int, input::int, output::int, cached::int`;
+  const stored = await q(
+    `SELECT ${cols} FROM (SELECT day, service_id, provider, model, feature, project, cost_usd, calls, unpriced_calls AS unpriced,
+            error_calls AS errors, input_tokens AS input, output_tokens AS output, cached_tokens AS cached FROM "${schema}".llm_cost_daily) d
+      ORDER BY 1, 2, 3, 4, 5 NULLS FIRST, 6 NULLS FIRST`,
+  );
+  const fromCalls = await q(
+    `SELECT ${cols} FROM (
+       SELECT date_trunc('day', time, 'UTC') AS day, service_id, provider, model, tags->>'feature' AS feature, tags->>'project' AS project,
+              trim_scale(COALESCE(sum(cost_usd), 0)) AS cost_usd, count(*) AS calls,
+              count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS errors,
+              sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cached_tokens) AS cached
+         FROM "${schema}".llm_calls GROUP BY 1, 2, 3, 4, 5, 6) c
+      ORDER BY 1, 2, 3, 4, 5 NULLS FIRST, 6 NULLS FIRST`,
+  );
+  return { stored, fromCalls };
+}
+
 describe('partitioned calls and the hourly rollup', () => {
   const schema = freshSchemaName('hourly');
   let storage: TelemetryStorage;
@@ -138,6 +158,9 @@ describe('partitioned calls and the hourly rollup', () => {
   it('keeps the hourly rollup equal to the calls, to the last digit, with NULL and empty tag values apart', async () => {
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
+    const daily = await dailyVsCalls(schema);
+    expect(daily.stored).toEqual(daily.fromCalls);
+    expect(daily.stored.length).toBeGreaterThan(0);
     // 4 hours × 3 features × 3 users × 2 models, but 23:00 on October 31st only has the haiku calls.
     expect(stored).toHaveLength(4 * 3 * 3 * 2 - 9);
     const [total] = await q<{ cost: string; calls: number; unpriced: number }>(
@@ -167,6 +190,8 @@ describe('partitioned calls and the hourly rollup', () => {
     expect(after).toEqual([{ calls: (before[0] as { calls: number }).calls + 1, cost: usdToString(expectedTotal + usd('0.25')) }]);
     const hourlyAfter = await hourlyVsCalls(schema);
     expect(hourlyAfter.stored).toEqual(hourlyAfter.fromCalls);
+    const dailyAfter = await dailyVsCalls(schema);
+    expect(dailyAfter.stored).toEqual(dailyAfter.fromCalls);
     expect(hourlyAfter.stored).toHaveLength(hourlyBefore.stored.length);
     const tracesAfter = await q<{ trace_id: string; total_cost_usd: string; call_count: string }>(
       `SELECT trace_id, total_cost_usd::text, call_count FROM "${schema}".llm_traces ORDER BY 1`,
@@ -197,14 +222,16 @@ describe('retention', () => {
     expect(report.deletedTraces).toBe(2);
     // Rollups older than 90 days (before 2026-09-01): June and August's hours.
     expect(report.deletedRollupHours).toBe(2);
+    expect(report.deletedRollupDays).toBe(2);
     expect(await q(`SELECT to_char(time, 'YYYY-MM') AS m, count(*)::int AS n FROM "${schema}".llm_calls GROUP BY 1 ORDER BY 1`)).toEqual([
       { m: '2026-10', n: 10 },
       { m: '2026-11', n: 10 },
     ]);
     expect(await q(`SELECT name FROM "${schema}".llm_traces ORDER BY 1`)).toEqual([{ name: '2026-10' }, { name: '2026-11' }]);
     expect(await q(`SELECT count(*)::int AS n FROM "${schema}".llm_cost_hourly`)).toEqual([{ n: 2 }]);
+    expect(await q(`SELECT to_char(day, 'YYYY-MM-DD') AS d FROM "${schema}".llm_cost_daily ORDER BY 1`)).toEqual([{ d: '2026-10-20' }, { d: '2026-11-25' }]);
     // Idempotent: a second pass has nothing to do.
-    expect(await storage.maintenance.run(new Date('2026-11-30T00:00:00Z'))).toEqual({ droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0 });
+    expect(await storage.maintenance.run(new Date('2026-11-30T00:00:00Z'))).toEqual({ droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0, deletedRollupDays: 0 });
     // A write into a dropped month (a late replay) makes the month again rather than failing.
     storage.writer.recordCall({ ...syntheticRecord(), time: new Date('2026-06-15T11:00:00Z') });
     await storage.writer.drain();
@@ -259,6 +286,9 @@ describe('upgrading an installation with data', () => {
     expect(bounds).toEqual([{ name: 'llm_calls_legacy', bound: expect.stringMatching(/^FOR VALUES FROM \(MINVALUE\) TO \('2026-10-01 00:00:00\+00'\)$/) }]);
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
+    const daily = await dailyVsCalls(schema);
+    expect(daily.stored).toEqual(daily.fromCalls);
+    expect(daily.stored.length).toBeGreaterThan(0);
     expect(stored.length).toBeGreaterThan(500);
 
     // The writer goes on: a replay of an old row (now in the legacy partition) counts once, a new one lands in its month.
@@ -324,6 +354,9 @@ describe('a call recorded again under its own id at another time', () => {
     expect(await q(`SELECT trim_scale(sum(total_cost_usd))::text AS cost, sum(call_count)::int AS n FROM "${schema}".llm_traces`)).toEqual([{ cost: '0.005', n: 2 }]);
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
+    const daily = await dailyVsCalls(schema);
+    expect(daily.stored).toEqual(daily.fromCalls);
+    expect(daily.stored.length).toBeGreaterThan(0);
     expect(storage.health()).toMatchObject({ deadLettered: 0, lostRows: 0 });
   });
 });

@@ -4,6 +4,8 @@ import { billingDimensionsDown, billingDimensionsUp } from './0003-billing-dimen
 import { budgetsDown, budgetsUp } from './0004-budgets.migration.js';
 import { scaleDown, scaleUp } from './0005-scale.migration.js';
 import { repricingDown, repricingUp } from './0006-repricing.migration.js';
+import { providerCostsDown, providerCostsUp } from './0007-provider-costs.migration.js';
+import { dailyRollupDown, dailyRollupUp } from './0008-daily-rollup.migration.js';
 
 /** One schema version. `name` follows TypeORM's `<Name><timestamp>` convention so hosts can run the same list. */
 export interface KostrackMigrationStep {
@@ -20,4 +22,6 @@ export const MIGRATION_STEPS: readonly KostrackMigrationStep[] = [
   { name: 'KostrackBudgets1767484800000', timestamp: 1767484800000, up: budgetsUp, down: budgetsDown },
   { name: 'KostrackScale1767571200000', timestamp: 1767571200000, up: scaleUp, down: scaleDown },
   { name: 'KostrackRepricing1767657600000', timestamp: 1767657600000, up: repricingUp, down: repricingDown },
+  { name: 'KostrackProviderCosts1767744000000', timestamp: 1767744000000, up: providerCostsUp, down: providerCostsDown },
+  { name: 'KostrackDailyRollup1767830400000', timestamp: 1767830400000, up: dailyRollupUp, down: dailyRollupDown },
 ];

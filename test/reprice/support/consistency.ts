@@ -7,7 +7,7 @@ import { repricedFlags } from '../../../lib/storage/reprice.flags.js';
  * Every rollup compared with the calls it holds, in SQL: each query returns the rows that
  * disagree (none, when all is well). Exact numeric comparison, never floats.
  */
-export async function rollupMismatches(pool: pg.Pool, schema: string): Promise<Record<'traces' | 'spans' | 'hourly' | 'budgets', unknown[]>> {
+export async function rollupMismatches(pool: pg.Pool, schema: string): Promise<Record<'traces' | 'spans' | 'hourly' | 'daily' | 'budgets', unknown[]>> {
   const s = `"${schema}"`;
   const q = async (sql: string) => (await pool.query(sql)).rows;
   const traces = await q(`
@@ -38,6 +38,15 @@ export async function rollupMismatches(pool: pg.Pool, schema: string): Promise<R
                    FROM ${s}.llm_calls GROUP BY 1, 2) c USING (hour, dims)
      WHERE h.cost_usd IS DISTINCT FROM c.cost OR h.calls IS DISTINCT FROM c.n OR h.unpriced_calls IS DISTINCT FROM c.unpriced
      LIMIT 20`);
+  const daily = await q(`
+    SELECT d.day, d.dims, d.cost_usd::text AS stored, c.cost::text AS from_calls, d.calls, c.n, d.unpriced_calls, c.unpriced
+      FROM ${s}.llm_cost_daily d
+      FULL JOIN (SELECT date_trunc('day', time, 'UTC') AS day,
+                        ${s}.kostrack_dims(service_id, provider, model, tags->>'feature', tags->>'project', NULL) AS dims,
+                        COALESCE(sum(cost_usd), 0) AS cost, count(*) AS n, count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+                   FROM ${s}.llm_calls GROUP BY 1, 2) c USING (day, dims)
+     WHERE d.cost_usd IS DISTINCT FROM c.cost OR d.calls IS DISTINCT FROM c.n OR d.unpriced_calls IS DISTINCT FROM c.unpriced
+     LIMIT 20`);
   // The writer's mapping of a call to budgets (batch.sql.ts budgetCtes), for budgets that existed when the row landed.
   const budgets = await q(`
     WITH hits AS (
@@ -54,7 +63,7 @@ export async function rollupMismatches(pool: pg.Pool, schema: string): Promise<R
         USING (budget_id, scope_value, period_start)
      WHERE u.spent IS DISTINCT FROM x.cost OR u.calls IS DISTINCT FROM x.calls
      LIMIT 20`);
-  return { traces, spans, hourly, budgets };
+  return { traces, spans, hourly, daily, budgets };
 }
 
 interface StoredCall {
