@@ -41,6 +41,23 @@ export { kostrackMigrations } from './storage/migrations/typeorm.migrations.js';
 export { kostrackEntities, LlmCallEntity, LlmSpanEntity, LlmTraceEntity, LlmPriceEntity } from './storage/entities/index.js';
 export { reprice, repricingPriceBook, type RepriceTarget, type RepriceOptions, type RepriceReport, type RepriceProgress, type RepricingPriceBookOptions } from './storage/reprice.job.js';
 
+// Reconciliation with what the providers billed
+export { importProviderCosts, type ProviderCostsTarget } from './reconcile/provider-costs.import.js';
+export { reconcile } from './reconcile/reconcile.report.js';
+export { KostrackProviderCostsError, type ProviderCostsErrorKind } from './reconcile/provider-costs.error.js';
+export {
+  COST_PROVIDERS,
+  type CostProvider,
+  type ProviderAdminSource,
+  type ImportProviderCostsOptions,
+  type ImportProviderCostsReport,
+  type ReconcileOptions,
+  type ReconcileReport,
+  type ReconcileTotals,
+  type ReconcileProvider,
+  type ReconcileGap,
+} from './reconcile/reconcile.options.js';
+
 // Admin API and cross-service propagation (OpenTelemetry and LangChain have their own entry points)
 export * from './admin/index.js';
 export * from './integrations/index.js';

@@ -44,18 +44,30 @@ export function providerCostsUp(schema: string): string[] {
     )`,
     `CREATE OR REPLACE FUNCTION ${s}.kostrack_model_key(p_model text) RETURNS text
        LANGUAGE sql IMMUTABLE AS $f$ SELECT regexp_replace(p_model, '-(\\d{4}-\\d{2}-\\d{2}|\\d{8})$', '') $f$`,
-    // A function of the range, so a report reads only its days (hourly rows by the primary key's
-    // leading hour) instead of every day ever tracked; the view is the same over all time.
-    `CREATE OR REPLACE FUNCTION ${s}.kostrack_reconciliation(p_from date, p_to date)
+    reconciliationFunction(s, 'hourly'),
+    `CREATE OR REPLACE VIEW ${s}.llm_reconciliation AS SELECT * FROM ${s}.kostrack_reconciliation('-infinity', 'infinity')`,
+  ];
+}
+
+/**
+ * `kostrack_reconciliation(from, to)`: tracked beside billed per UTC day × provider × model key.
+ * A function of the range, so a report reads only its days (rollup rows by their primary key's
+ * leading time) instead of every day ever tracked; the view is the same over all time. Version 7
+ * reads the hourly rollup; version 8 redefines it over `llm_cost_daily`, a row per day and key.
+ */
+export function reconciliationFunction(s: string, rollup: 'hourly' | 'daily'): string {
+  const table = rollup === 'hourly' ? 'llm_cost_hourly' : 'llm_cost_daily';
+  const t = rollup === 'hourly' ? 'hour' : 'day';
+  return `CREATE OR REPLACE FUNCTION ${s}.kostrack_reconciliation(p_from date, p_to date)
        RETURNS TABLE (day date, provider text, model text, tracked_usd numeric, billed_usd numeric, gap_usd numeric, coverage numeric,
                       calls bigint, unpriced_calls bigint, billed_input_tokens bigint, billed_output_tokens bigint, billed_requests bigint)
        LANGUAGE sql STABLE AS $f$
      WITH tracked AS (
-       SELECT (h.hour AT TIME ZONE 'UTC')::date AS d, h.provider AS p, ${s}.kostrack_model_key(h.model) AS m,
+       SELECT (h.${t} AT TIME ZONE 'UTC')::date AS d, h.provider AS p, ${s}.kostrack_model_key(h.model) AS m,
               sum(h.cost_usd) AS tracked, sum(h.calls) AS n, sum(h.unpriced_calls) AS unpriced
-         FROM ${s}.llm_cost_hourly h
-         JOIN ${s}.llm_provider_cost_days i ON i.provider = h.provider AND i.day = (h.hour AT TIME ZONE 'UTC')::date
-        WHERE h.hour >= (p_from::timestamp AT TIME ZONE 'UTC') AND h.hour < (p_to::timestamp AT TIME ZONE 'UTC')
+         FROM ${s}.${table} h
+         JOIN ${s}.llm_provider_cost_days i ON i.provider = h.provider AND i.day = (h.${t} AT TIME ZONE 'UTC')::date
+        WHERE h.${t} >= (p_from::timestamp AT TIME ZONE 'UTC') AND h.${t} < (p_to::timestamp AT TIME ZONE 'UTC')
         GROUP BY 1, 2, 3
      ), billed AS (
        SELECT c.day AS d, c.provider AS p, NULLIF(${s}.kostrack_model_key(c.model), '') AS m, sum(c.amount) AS billed,
@@ -75,9 +87,7 @@ export function providerCostsUp(schema: string): string[] {
        FROM tracked t
        -- A tracked model is never NULL: billed costs tied to no model stay rows of their own.
        FULL JOIN billed b ON b.d = t.d AND b.p = t.p AND b.m = t.m
-     $f$`,
-    `CREATE OR REPLACE VIEW ${s}.llm_reconciliation AS SELECT * FROM ${s}.kostrack_reconciliation('-infinity', 'infinity')`,
-  ];
+     $f$`;
 }
 
 export function providerCostsDown(schema: string): string[] {

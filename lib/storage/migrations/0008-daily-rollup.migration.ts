@@ -1,4 +1,5 @@
 import { quoteSchema } from '../schema.name.js';
+import { reconciliationFunction } from './0007-provider-costs.migration.js';
 
 /**
  * Version 8: `llm_cost_daily`, the cost rollup per UTC day × service × provider × model × feature ×
@@ -13,6 +14,7 @@ import { quoteSchema } from '../schema.name.js';
  *
  * The key hash is `kostrack_dims` with a NULL user, so the day's key of a user-less hourly row is
  * that row's own `dims`. Backfilled from `llm_cost_hourly`, which holds every stored call.
+ * `kostrack_reconciliation` (version 7) is redefined to read it.
  */
 export function dailyRollupUp(schema: string): string[] {
   const s = quoteSchema(schema);
@@ -41,10 +43,12 @@ export function dailyRollupUp(schema: string): string[] {
        FROM (SELECT date_trunc('day', hour, 'UTC') AS day, * FROM ${s}.llm_cost_hourly) h
       GROUP BY day, service_id, provider, model, feature, project
      ON CONFLICT (day, dims) DO NOTHING`,
+    // Reconciliation compares days: a row per day and key here, not per hour and user.
+    reconciliationFunction(s, 'daily'),
   ];
 }
 
 export function dailyRollupDown(schema: string): string[] {
   const s = quoteSchema(schema);
-  return [`DROP TABLE IF EXISTS ${s}.llm_cost_daily`];
+  return [reconciliationFunction(s, 'hourly'), `DROP TABLE IF EXISTS ${s}.llm_cost_daily`];
 }
