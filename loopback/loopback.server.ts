@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FaultPlan } from './fault.plan.js';
 
 /** What the server received: tests assert on it (e.g. that Kostrack's tags never reach the provider). */
 export interface ReceivedRequest {
@@ -20,6 +21,8 @@ export class LoopbackServer {
   private routes: { method: string; path: RegExp; respond: Responder }[] = [];
   private server: Server | undefined;
   url = '';
+  /** Attempts to fail before the routes answer (see fault.plan.ts); cleared by {@link reset}. */
+  faults: FaultPlan | undefined;
 
   route(method: string, path: RegExp, respond: Responder): this {
     this.routes.push({ method, path, respond });
@@ -30,6 +33,7 @@ export class LoopbackServer {
   reset(keep: number): void {
     this.routes.length = keep;
     this.requests.length = 0;
+    this.faults = undefined;
   }
 
   get routeCount(): number {
@@ -65,6 +69,7 @@ export class LoopbackServer {
     }
     const received: ReceivedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body };
     this.requests.push(received);
+    if (this.faults?.take(received, res)) return;
     for (let i = this.routes.length - 1; i >= 0; i--) {
       const r = this.routes[i];
       if (r.method === received.method && r.path.test(received.path)) {

@@ -80,8 +80,11 @@ function connection(values: Values, env: CommandIo['env']): { url: string; schem
   }
 }
 
-/** Whether the schema has the reconciliation tables; `--migrate` adds what is missing. */
-async function ready(pool: PgSqlPool, schema: string, migrate: boolean): Promise<string | null> {
+/**
+ * Whether the schema has the reconciliation tables (and, for the report, `llm_calls.attempts`,
+ * version 9); `--migrate` adds what is missing.
+ */
+async function ready(pool: PgSqlPool, schema: string, migrate: boolean, report = false): Promise<string | null> {
   if (migrate) {
     await runMigrations(pool, schema);
     return null;
@@ -93,6 +96,13 @@ async function ready(pool: PgSqlPool, schema: string, migrate: boolean): Promise
   ]);
   if (!found.calls) return `schema "${schema}" holds no Kostrack tables (wrong --schema or --database?)`;
   if (!found.costs) return `schema "${schema}" predates reconciliation: start the app once with this version (it migrates), or pass --migrate`;
+  if (report) {
+    const [col] = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'llm_calls' AND column_name = 'attempts'`,
+      [schema],
+    );
+    if (col.n === 0) return `schema "${schema}" predates call attempts (llm_calls.attempts): start the app once with this version (it migrates)`;
+  }
   return null;
 }
 
@@ -193,7 +203,7 @@ export async function reconcileCommand(argv: readonly string[], io: CommandIo): 
     return usageFailure('reconcile', e, io);
   }
   return withPool('reconcile', db.url, io, async (pool) => {
-    const notReady = await ready(pool, db.schema, false);
+    const notReady = await ready(pool, db.schema, false, true);
     if (notReady) {
       io.err(`kostrack reconcile: ${notReady}`);
       return EXIT.failed;

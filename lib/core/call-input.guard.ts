@@ -7,6 +7,9 @@ import { runtime } from './runtime.js';
  */
 export const MAX_STORED_INT = 2_147_483_647;
 
+/** The most `llm_calls.attempts` (a `smallint`) holds. */
+export const MAX_ATTEMPTS = 32_767;
+
 /**
  * True when every number `recordCall` stores fits its column and `time` is usable. It runs on
  * every tracked call, so it is comparisons only, no allocation: `(n | 0) === n` holds exactly for
@@ -19,12 +22,14 @@ export function isSoundCallInput(input: CallInput): boolean {
   const c = input.cachedTokens;
   const l = input.latencyMs;
   const t = input.time;
+  const a = input.attempts;
   return (
     typeof i === 'number' && (i | 0) === i && i >= 0 &&
     typeof o === 'number' && (o | 0) === o && o >= 0 &&
     typeof c === 'number' && (c | 0) === c && c >= 0 &&
     typeof l === 'number' && l >= 0 && l <= MAX_STORED_INT &&
-    (t === undefined || t === null || (t instanceof Date && t.getTime() === t.getTime()))
+    (t === undefined || t === null || (t instanceof Date && t.getTime() === t.getTime())) &&
+    (a === undefined || a === null || (typeof a === 'number' && (a | 0) === a && a >= 1 && a <= MAX_ATTEMPTS))
   );
 }
 
@@ -41,6 +46,7 @@ export function repairCallInput(input: CallInput): CallInput {
   fixed.outputTokens = tokenCount(input.outputTokens, 'outputTokens', issues);
   fixed.cachedTokens = tokenCount(input.cachedTokens, 'cachedTokens', issues);
   fixed.latencyMs = latency(input.latencyMs, issues);
+  fixed.attempts = attempts(input.attempts, issues);
   const t: unknown = input.time;
   if (t !== undefined && t !== null && !(t instanceof Date && !Number.isNaN(t.getTime()))) {
     // The default a call without a time gets: it started latencyMs before it was recorded.
@@ -73,6 +79,18 @@ function tokenCount(value: unknown, field: string, issues: string[]): number {
 function latency(value: unknown, issues: string[]): number {
   if (typeof value === 'number' && value >= 0 && value <= MAX_STORED_INT) return value;
   return clamp(value, 'latencyMs', issues);
+}
+
+/**
+ * Attempts are a count the SDK reported, not a quantity to clamp: a value that is not one (0, a
+ * fraction, a string) is stored as NULL, unknown, rather than as a guess.
+ */
+function attempts(value: unknown, issues: string[]): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_ATTEMPTS) return value;
+  const seen = typeof value !== 'number' ? `not a number (${kindOf(value)})` : `${value} is not a whole number from 1 to ${MAX_ATTEMPTS}`;
+  note(issues, 'attempts', `attempts: ${seen}; stored NULL (unknown)`);
+  return null;
 }
 
 /** Not a number or negative → 0; too large (Infinity included) → the column's maximum; a fraction → rounded. */

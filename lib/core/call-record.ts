@@ -61,6 +61,13 @@ export interface CallInput {
   /** Which price catalog priced the call, e.g. `genai-prices@0.1.8+corrections@2026-11-30`. */
   catalogVersion?: string | null | undefined;
   latencyMs: number;
+  /**
+   * HTTP attempts the SDK made for the call: 1 without a retry, 3 after two retries of its own
+   * (a provider may bill an attempt the SDK gave up on, e.g. one that timed out). A positive whole
+   * number up to 32,767; absent or null when unknown (an SDK Kostrack cannot observe, or nothing
+   * was sent). See docs/reconcile.md.
+   */
+  attempts?: number | null | undefined;
   status: CallStatus;
   /** The error's class name (`RateLimitError`), never its message (it may quote the prompt). */
   errorClass?: string | null | undefined;

@@ -31,6 +31,8 @@ class RecordedCall implements CallRecord {
   readonly serviceTier: string | null;
   readonly catalogVersion: string | null;
   readonly latencyMs: number;
+  /** Null when unknown (see {@link CallInput.attempts}). */
+  readonly attempts: number | null;
   readonly status: CallStatus;
   readonly errorClass: string | null;
   readonly streamed: boolean;
@@ -65,6 +67,7 @@ class RecordedCall implements CallRecord {
     this.serviceTier = input.serviceTier ?? null;
     this.catalogVersion = input.catalogVersion ?? null;
     this.latencyMs = input.latencyMs;
+    this.attempts = input.attempts ?? null;
     this.status = input.status;
     this.errorClass = input.errorClass ?? null;
     this.streamed = input.streamed;

@@ -1,4 +1,5 @@
 import { runtime } from '../core/runtime.js';
+import { observeStainlessAttempts } from './attempt.hooks.js';
 import { CallScope } from './call-tracker.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
 import { onView, proxyClient, type TrackTree } from './client-proxy.js';
@@ -25,6 +26,7 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown };
  * tier comes with `message_start`, the search count with `message_delta`.
  */
 export function wrapAnthropic<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  observeStainlessAttempts(client);
   // The SDK's helpers (`parse`, `stream`) call `this.create(...)`: their `create` is tracked.
   const viaTrackedCreate = (name: string, operation: string) =>
     onView(name, (resource) => ({ create: { value: trackedCreate((resource as { create: Fn }).create.bind(resource), operation) } }));

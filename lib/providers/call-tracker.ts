@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { KostrackBudgetExceededError, mergeTags, newId, recordCall, type CallStatus, type Tags, type Usd } from '../core/index.js';
 import { budgetGate, type BudgetGate } from '../core/budget-gate.js';
 import { admitCall, releaseReservation, type Reservation } from '../core/run-budget.js';
+import { AttemptTally } from './attempt.counter.js';
 import { requestBound } from './request-bound.js';
 import { deferRecord, drainRecords, type DeferredRecord } from '../core/deferred-records.js';
 import { runtime } from '../core/runtime.js';
@@ -68,6 +69,8 @@ export class CallScope implements DeferredRecord {
   private rowId: string | undefined;
   /** The durable budgets' gate that admitted this call: told the exact cost when it is known. */
   private durableGate: BudgetGate | undefined;
+  /** The HTTP attempts the SDK sent for this call, counted while it runs in {@link sendingCall} (attempt.hooks.ts). */
+  readonly attempts = new AttemptTally();
 
   constructor(readonly init: CallScopeInit) {
     this.context = init.context !== undefined ? init.context : runtime.als.getStore();
@@ -256,6 +259,9 @@ export class CallScope implements DeferredRecord {
           serviceTier: init.batch ? 'batch' : (u.serviceTier ?? null),
           catalogVersion: priced.catalogVersion,
           latencyMs: this.latencyMs,
+          // Every attempt is sent before the outcome is known (a stream is never retried once it
+          // started), so the count is complete here.
+          attempts: this.attempts.attempts,
           status,
           errorClass: error === undefined ? null : errorClassOf(error),
           streamed: init.streamed,

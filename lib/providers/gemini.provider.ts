@@ -1,4 +1,6 @@
 import { runtime } from '../core/runtime.js';
+import { sendingCall } from './attempt.counter.js';
+import { observeGeminiAttempts } from './attempt.hooks.js';
 import { CallScope } from './call-tracker.js';
 import { takeCallOptions } from './call-tags.js';
 import { onView, proxyClient, type TrackTree } from './client-proxy.js';
@@ -25,6 +27,7 @@ function bareModel(model: unknown): string {
  * `@google/genai`, and the chats made with `chats.create()` (each `sendMessage` is one call).
  */
 export function wrapGemini<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  observeGeminiAttempts(client);
   let wrapped: T;
   const tree: TrackTree = {
     models: {
@@ -58,7 +61,8 @@ export function wrapGemini<T extends object>(client: T, provider: string, option
     function send(p: Params, rest: unknown[], scope: CallScope): Promise<unknown> {
       let promise: Promise<unknown>;
       try {
-        promise = original(p, ...rest) as Promise<unknown>;
+        // The request and its retries are sent inside the call's scope, so its attempts are counted to it.
+        promise = sendingCall.run(scope.attempts, original, p, ...rest) as Promise<unknown>;
       } catch (error) {
         scope.fail(error);
         throw error;

@@ -1,3 +1,4 @@
+import { observeStainlessAttempts } from './attempt.hooks.js';
 import type { CallScope } from './call-tracker.js';
 import { onView, proxyClient, type TrackTree } from './client-proxy.js';
 import { trackBatchCreate, trackBatchList, trackBatchLookup, trackFileContent } from './openai.batch.js';
@@ -47,6 +48,7 @@ type Body = Record<string, unknown> & { model?: unknown; stream?: unknown; strea
  * and the helpers built on them (`chat.completions.parse/stream/runTools`, `responses.parse/stream`).
  */
 export function wrapOpenAI<T extends object>(client: T, provider: string, options: ResolvedWrapOptions): T {
+  observeStainlessAttempts(client);
   const injectUsage = options.includeStreamUsage ?? !NO_STREAM_OPTIONS.has(provider);
   let wrapped: T;
   // The SDK's helpers call `this._client.….create()`: their `_client` is the wrapped client.

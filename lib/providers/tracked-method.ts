@@ -4,6 +4,7 @@ import { deferredApiPromise, refusedApiPromise } from './stainless-promise.js';
 import { CallScope } from './call-tracker.js';
 import type { Tags } from '../core/index.js';
 import { KOSTRACK_KEY, takeCallOptions } from './call-tags.js';
+import { sendingCall } from './attempt.counter.js';
 import type { ResolvedWrapOptions } from './wrap-options.js';
 
 export type SdkMethod = (...args: unknown[]) => unknown;
@@ -55,10 +56,11 @@ export function trackedMethod(
       if (error instanceof KostrackBudgetExceededError) return refusedApiPromise(error);
       throw error;
     }
+    // The SDK sends the request (and its retries) inside the call's scope, so its attempts are counted to it.
     // A durable budget answers from the database: the request starts once it admitted the call.
-    if (pending) return deferredApiPromise(pending, () => handler(params, requestOptions, rest, scope), scope);
+    if (pending) return deferredApiPromise(pending, () => sendingCall.run(scope.attempts, handler, params, requestOptions, rest, scope), scope);
     try {
-      return handler(params, requestOptions, rest, scope);
+      return sendingCall.run(scope.attempts, handler, params, requestOptions, rest, scope);
     } catch (error) {
       // The SDK validated the arguments and threw before sending: still one error row, same error.
       scope.fail(error);

@@ -69,8 +69,11 @@ export interface ReconcileOptions {
   threshold?: string | undefined;
 }
 
-/** Tracked beside billed. Money as exact decimal strings (USD); coverage = tracked ÷ billed, 6 decimals, null when nothing was billed. */
-export interface ReconcileTotals {
+/**
+ * Tracked beside billed. Money as exact decimal strings (USD); coverage = tracked ÷ billed, 6
+ * decimals, null when nothing was billed. With the SDK's own retries of the calls compared.
+ */
+export interface ReconcileTotals extends ReconcileRetries {
   trackedUsd: string;
   billedUsd: string;
   /** billed − tracked. */
@@ -82,6 +85,19 @@ export interface ReconcileTotals {
   overTrackedUsd: string;
 }
 
+/**
+ * Tracked calls for which the SDK retried on its own (`llm_calls.attempts` over 1). Each is one
+ * row and one cost, but the provider may have billed an attempt it retried (one that timed out
+ * after the model ran): a gap beside retries may be those. Calls with unknown attempts (SDKs
+ * Kostrack cannot observe, rows from before attempts were recorded) count in neither.
+ */
+export interface ReconcileRetries {
+  /** Tracked calls the SDK sent more than once. */
+  retriedCalls: number;
+  /** The attempts beyond the first, summed over those calls. */
+  extraAttempts: number;
+}
+
 export interface ReconcileProvider extends ReconcileTotals {
   provider: string;
   /** Days of the range with imported figures, and those without (not compared). */
@@ -89,7 +105,8 @@ export interface ReconcileProvider extends ReconcileTotals {
   daysNotImported: string[];
 }
 
-export interface ReconcileGap {
+/** A day × model; `retriedCalls` and `extraAttempts` are of its tracked calls. */
+export interface ReconcileGap extends ReconcileRetries {
   day: string;
   provider: string;
   /** Without its snapshot date (`gpt-4o-mini`, not `gpt-4o-mini-2024-07-18`); null for costs the provider ties to no model. */

@@ -7,6 +7,7 @@ import {
   type ReconcileOptions,
   type ReconcileProvider,
   type ReconcileReport,
+  type ReconcileRetries,
   type ReconcileTotals,
 } from './reconcile.options.js';
 
@@ -22,18 +23,32 @@ interface Row {
   unpriced_calls: string;
 }
 
+interface RetryRow {
+  day: string;
+  provider: string;
+  model: string;
+  retried: string;
+  extra: string;
+}
+
+const NO_RETRIES: ReconcileRetries = Object.freeze({ retriedCalls: 0, extraAttempts: 0 });
+
 /** Sums that become {@link ReconcileTotals}. */
 class Tally {
   tracked = 0n;
   billed = 0n;
   untracked = 0n;
   over = 0n;
+  retriedCalls = 0;
+  extraAttempts = 0;
 
-  add(tracked: Usd, billed: Usd): void {
+  add(tracked: Usd, billed: Usd, retries: ReconcileRetries): void {
     this.tracked += tracked;
     this.billed += billed;
     if (billed > tracked) this.untracked += billed - tracked;
     else this.over += tracked - billed;
+    this.retriedCalls += retries.retriedCalls;
+    this.extraAttempts += retries.extraAttempts;
   }
 
   totals(): ReconcileTotals {
@@ -44,6 +59,8 @@ class Tally {
       coverage: coverage(this.tracked, this.billed),
       untrackedUsd: usdToString(this.untracked),
       overTrackedUsd: usdToString(this.over),
+      retriedCalls: this.retriedCalls,
+      extraAttempts: this.extraAttempts,
     };
   }
 }
@@ -64,6 +81,8 @@ export function coverage(tracked: Usd, billed: Usd): string | null {
  * per provider, the untracked amount, and the days × models whose gap is over `threshold`.
  * Only provider-days with imported figures are compared; tracked spend on the others is
  * `notComparedUsd`. Reads `kostrack_reconciliation`, the range form of the `llm_reconciliation` view.
+ * Beside each day × model (and in the totals): the tracked calls the SDK retried on its own, which
+ * a provider may have billed more than once.
  */
 export async function reconcile(target: ProviderCostsTarget, options: ReconcileOptions): Promise<ReconcileReport> {
   const o = resolveReconcileOptions(options);
@@ -86,6 +105,21 @@ export async function reconcile(target: ProviderCostsTarget, options: ReconcileO
         AND NOT EXISTS (SELECT 1 FROM ${s}.llm_provider_cost_days d WHERE d.provider = t.provider AND d.day = (t.day AT TIME ZONE 'UTC')::date)`,
     range,
   );
+  // The calls the SDK retried, keyed as the view keys tracked spend: UTC day, provider, model key,
+  // on imported provider-days. Read from the calls of the range (no rollup holds attempts); only
+  // retried ones are grouped, a small share.
+  const retried = await target.pool.query<RetryRow>(
+    `SELECT to_char((c.time AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, c.provider, ${s}.kostrack_model_key(c.model) AS model,
+            count(*)::text AS retried, sum(c.attempts - 1)::text AS extra
+       FROM ${s}.llm_calls c
+       JOIN ${s}.llm_provider_cost_days i ON i.provider = c.provider AND i.day = (c.time AT TIME ZONE 'UTC')::date
+      WHERE c.time >= ($1::date::timestamp AT TIME ZONE 'UTC') AND c.time < ($2::date::timestamp AT TIME ZONE 'UTC') AND c.attempts > 1
+      GROUP BY 1, 2, 3`,
+    range,
+  );
+  const retriesOf = new Map<string, ReconcileRetries>(
+    retried.map((r) => [`${r.day}\u0000${r.provider}\u0000${r.model}`, { retriedCalls: Number(r.retried), extraAttempts: Number(r.extra) }]),
+  );
 
   const daysOf = new Map<string, Set<string>>();
   for (const r of imported) daysOf.set(r.provider, (daysOf.get(r.provider) ?? new Set()).add(r.day));
@@ -96,8 +130,10 @@ export async function reconcile(target: ProviderCostsTarget, options: ReconcileO
   for (const r of rows) {
     const tracked = usd(r.tracked);
     const billed = usd(r.billed);
-    all.add(tracked, billed);
-    per.get(r.provider)?.add(tracked, billed);
+    // A model the provider billed with no model name (null) has no tracked calls.
+    const retries = (r.model !== null && retriesOf.get(`${r.day}\u0000${r.provider}\u0000${r.model}`)) || NO_RETRIES;
+    all.add(tracked, billed, retries);
+    per.get(r.provider)?.add(tracked, billed, retries);
     const gap = billed - tracked;
     if (gap > threshold || -gap > threshold)
       gaps.push({
@@ -110,6 +146,8 @@ export async function reconcile(target: ProviderCostsTarget, options: ReconcileO
         coverage: r.coverage,
         calls: Number(r.calls),
         unpricedCalls: Number(r.unpriced_calls),
+        retriedCalls: retries.retriedCalls,
+        extraAttempts: retries.extraAttempts,
       });
   }
   const providers: ReconcileProvider[] = [...per.entries()]

@@ -29,10 +29,10 @@ export interface BatchStatements {
 const CALL_ARRAYS = `$1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                        $8::text[], $9::int[], $10::int[], $11::int[], $12::numeric[], $13::jsonb[], $14::int[],
                        $15::text[], $16::text[], $17::bool[], $18::uuid[], $19::uuid[], $20::jsonb[], $21::jsonb[],
-                       $22::text[], $23::jsonb[], $24::text[]`;
+                       $22::text[], $23::jsonb[], $24::text[], $25::smallint[]`;
 const CALL_FIELDS = `span_id, time, service_id, provider, model, operation, pricing_model, pricing_source, input_tokens,
          output_tokens, cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed,
-         trace_id, parent_span_id, tags, metadata, service_tier, pricing_flags, catalog_version`;
+         trace_id, parent_span_id, tags, metadata, service_tier, pricing_flags, catalog_version, attempts`;
 const SPAN_FIELDS = `span_id, trace_id, parent_span_id, is_root, name, service_id, started_at, ended_at, status, error_class,
          tags, cost_usd, call_count`;
 
@@ -245,7 +245,7 @@ WITH call_in AS (
     FROM ins_calls GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), budget_calls AS (
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ins_calls WHERE EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, 25)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${dailyUpsert(s)}
+), ${budgetCtes(s)}, ${spanCtes(s, CALL_COLUMN_COUNT + 1)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${dailyUpsert(s)}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -275,7 +275,7 @@ SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
 }
 
 /** How many call arrays {@link BatchStatements.batch} takes before the span arrays. */
-export const CALL_COLUMN_COUNT = 24;
+export const CALL_COLUMN_COUNT = 25;
 
 /** Column arrays for the calls of {@link BatchStatements.batch}; throws on a row that cannot be encoded. */
 export function callColumns(calls: readonly CallRecord[]): unknown[][] {
@@ -306,6 +306,8 @@ export function callColumns(calls: readonly CallRecord[]): unknown[][] {
     cols[21][i] = c.serviceTier ?? null;
     cols[22][i] = c.pricingFlags ? jsonOf(c.pricingFlags) : null;
     cols[23][i] = c.catalogVersion ?? null;
+    // Unknown (null) also for records without the field: other sinks' and older spool lines.
+    cols[24][i] = c.attempts ?? null;
   }
   return cols;
 }

@@ -6,7 +6,7 @@ import { jsonOf } from './record.codec.js';
 export const COPY_CALL_COLUMNS =
   'span_id, time, service_id, provider, model, operation, pricing_model, pricing_source, input_tokens, output_tokens, ' +
   'cached_tokens, cost_usd, token_breakdown, latency_ms, status, error_class, streamed, trace_id, parent_span_id, tags, metadata, ' +
-  'service_tier, pricing_flags, catalog_version';
+  'service_tier, pricing_flags, catalog_version, attempts';
 
 /**
  * Per (trace, service) sums of a batch, the input of the `llm_traces` rollup when every row of
@@ -150,6 +150,11 @@ function uuid(value: string | null | undefined): string {
   return value === null || value === undefined ? '\\N' : text(value);
 }
 
+/** Attempts are NULL when unknown: absent from records of other sinks and from spool lines older than the column. */
+function attempts(value: number | null | undefined): string {
+  return value === null || value === undefined ? '\\N' : int(value);
+}
+
 function int(value: number): string {
   // Non-numbers are written as they are, so PostgreSQL rejects that row alone.
   return typeof value === 'number' ? String(value) : text(String(value));
@@ -216,7 +221,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
       json(jsonOf(c.tokenBreakdown)) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
       metadata.of(c.metadata) + '\t' + text(c.serviceTier ?? null) + '\t' + (c.pricingFlags ? json(jsonOf(c.pricingFlags)) : '\\N') + '\t' +
-      text(c.catalogVersion ?? null);
+      text(c.catalogVersion ?? null) + '\t' + attempts(c.attempts);
     hourly.add(c, timeMs, cost);
     if (c.traceId === null || c.traceId === undefined) continue;
     // Calls of one trace usually sit next to each other; only a change of trace needs a lookup.

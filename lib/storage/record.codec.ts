@@ -74,7 +74,7 @@ function callLine(c: CallRecord): string {
       pricingModel: c.pricingModel, pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass,
       streamed: c.streamed, spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId,
       metadata: c.metadata, time: c.time, tags: c.tags, pricingFlags: c.pricingFlags ?? null, serviceTier: c.serviceTier ?? null,
-      catalogVersion: c.catalogVersion ?? null, ...(c.keyed ? { keyed: true } : {}),
+      catalogVersion: c.catalogVersion ?? null, attempts: c.attempts ?? null, ...(c.keyed ? { keyed: true } : {}),
     },
   });
 }
@@ -118,6 +118,6 @@ export function queuedCall(c: CallRecord): CallRecord {
     pricingSource: c.pricingSource, latencyMs: c.latencyMs, status: c.status, errorClass: c.errorClass, streamed: c.streamed,
     spanId: c.spanId, traceId: c.traceId, parentSpanId: c.parentSpanId, serviceId: c.serviceId, metadata: c.metadata,
     time: c.time, tags: c.tags, pricingFlags: c.pricingFlags ?? null, serviceTier: c.serviceTier ?? null, catalogVersion: c.catalogVersion ?? null,
-    keyed: c.keyed === true,
+    attempts: c.attempts ?? null, keyed: c.keyed === true,
   };
 }

@@ -133,4 +133,31 @@ describe('recordCall() with numbers storage cannot hold', () => {
     }
     expect(sink.calls.map((c) => c.inputTokens)).toEqual([0, 0, 0, 0, 0, 0]);
   });
+  it('attempts: a whole number from 1 to 32,767 is kept; absent or null is unknown; no warning', () => {
+    for (const attempts of [1, 3, 32_767, undefined, null]) recordCall(callInput('0.01', { attempts }));
+    expect(sink.calls.map((c) => c.attempts)).toEqual([1, 3, 32_767, null, null]);
+    expect(sink.calls.every((c) => c.metadata.input_issues === undefined)).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+
+  it('attempts that are not a count are stored NULL (unknown, never a guess), each one named in input_issues, warned once', () => {
+    const bad: unknown[] = [0, -1, 2.5, 32_768, NaN, Infinity, '3', 2n];
+    for (const attempts of bad) recordCall(callInput('0.01', { attempts: attempts as number }));
+    expect(sink.calls.map((c) => c.attempts)).toEqual(bad.map(() => null));
+    expect(sink.calls.map((c) => c.metadata.input_issues)).toEqual([
+      ['attempts: 0 is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: -1 is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: 2.5 is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: 32768 is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: NaN is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: Infinity is not a whole number from 1 to 32767; stored NULL (unknown)'],
+      ['attempts: not a number (string); stored NULL (unknown)'],
+      ['attempts: not a number (bigint); stored NULL (unknown)'],
+    ]);
+    // The rest of the row is untouched: same tokens, same cost.
+    expect(sink.calls.every((c) => c.inputTokens === 100 && c.costUsd === 10_000_000_000_000n)).toBe(true);
+    expect(warnings).toEqual([
+      "Kostrack corrected a recorded call's attempts: 0 is not a whole number from 1 to 32767; stored NULL (unknown) (later corrections of attempts are noted only in metadata.input_issues)",
+    ]);
+  });
 });

@@ -96,8 +96,8 @@ describe('idempotent imports', () => {
     expect(after.days).toEqual(before.days);
     const report = await reconcile(target(), { from: '2026-08-05', to: '2026-08-06', threshold: '0' });
     expect(report.gaps.filter((g) => g.provider === 'openai')).toEqual([
-      { day: '2026-08-05', provider: 'openai', model: 'gpt-4o-mini', trackedUsd: '0', billedUsd: '0.0012', gapUsd: '0.0012', coverage: '0', calls: 0, unpricedCalls: 0 },
-      { day: '2026-08-05', provider: 'openai', model: null, trackedUsd: '0', billedUsd: '0.025', gapUsd: '0.025', coverage: '0', calls: 0, unpricedCalls: 0 },
+      { day: '2026-08-05', provider: 'openai', model: 'gpt-4o-mini', trackedUsd: '0', billedUsd: '0.0012', gapUsd: '0.0012', coverage: '0', calls: 0, unpricedCalls: 0, retriedCalls: 0, extraAttempts: 0 },
+      { day: '2026-08-05', provider: 'openai', model: null, trackedUsd: '0', billedUsd: '0.025', gapUsd: '0.025', coverage: '0', calls: 0, unpricedCalls: 0, retriedCalls: 0, extraAttempts: 0 },
     ]);
   });
 

@@ -104,8 +104,11 @@ describe('GET reconciliation', () => {
   it('reports the imported provider: its gaps per day and model, exact decimal strings', async () => {
     const res = await get(`reconciliation?from=${WEEK.from}&to=${WEEK.to}&threshold=0.0006`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ from: WEEK.from, to: WEEK.to, threshold: '0.0006', billedUsd: '0.1218', trackedUsd: '0.1101', coverage: '0.903941', untrackedUsd: '0.0117' });
-    expect(res.body.gaps).toEqual([{ day: '2026-08-08', provider: 'openai', model: 'gpt-4o', trackedUsd: '0.0075', billedUsd: '0.015', gapUsd: '0.0075', coverage: '0.5', calls: 1, unpricedCalls: 0 }]);
+    // The SDK's retries come along: the one gpt-4o-mini call on 08-03 that took three attempts.
+    expect(res.body).toMatchObject({ from: WEEK.from, to: WEEK.to, threshold: '0.0006', billedUsd: '0.1218', trackedUsd: '0.1101', coverage: '0.903941', untrackedUsd: '0.0117', retriedCalls: 1, extraAttempts: 2 });
+    expect(res.body.gaps).toEqual([
+      { day: '2026-08-08', provider: 'openai', model: 'gpt-4o', trackedUsd: '0.0075', billedUsd: '0.015', gapUsd: '0.0075', coverage: '0.5', calls: 1, unpricedCalls: 0, retriedCalls: 0, extraAttempts: 0 },
+    ]);
     expect(res.body.providers.map((p: { provider: string }) => p.provider)).toEqual(['openai']);
     // Anthropic's tracked spend has no imported figures to compare with.
     expect(res.body.notComparedUsd).toBe('0.07');

@@ -128,6 +128,20 @@ describe('what cannot run: exit 1 and what to do', () => {
   });
 });
 
+it('reconcile on a schema from before call attempts (version 8): refused with what to do', async () => {
+  const old = freshSchemaName('rc_cli_v8');
+  const pool = new PgSqlPool({ connectionString: db.url, max: 1 }, () => undefined);
+  try {
+    await runMigrations(pool, old, 8);
+    const refused = await run(reconcileCommand, ['--database', db.url, '--schema', old, ...week]);
+    expect(refused.code).toBe(EXIT.failed);
+    expect(refused.err).toMatch(/predates call attempts \(llm_calls\.attempts\): start the app once with this version \(it migrates\)/);
+  } finally {
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${old}" CASCADE`);
+    await pool.close();
+  }
+});
+
 describe('runs', () => {
   it('imports both providers, then reconciles: JSON on stdout, exact amounts', async () => {
     const o = await run(importCostsCommand, [...at(), '--provider', 'openai', ...week, '--base-url', `${server.url}/v1`, '--page-size', '4']);

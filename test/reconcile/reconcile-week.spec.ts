@@ -29,9 +29,14 @@ const server = new LoopbackServer();
 const openai = openAiAdminScript();
 const anthropic = anthropicAdminScript();
 const target = () => ({ pool: storage.pool, schema: storage.schema });
-const mini = (day: string) => ({ day, provider: 'openai', model: 'gpt-4o-mini', trackedUsd: '0.0018', billedUsd: '0.0024', gapUsd: '0.0006', coverage: '0.75', calls: 4, unpricedCalls: 0 });
-const haiku05 = { day: '2026-08-05', provider: 'anthropic', model: 'claude-haiku-4-5', trackedUsd: '0.007', billedUsd: '0.0105', gapUsd: '0.0035', coverage: '0.666667', calls: 2, unpricedCalls: 0 };
-const gpt4o08 = { day: '2026-08-08', provider: 'openai', model: 'gpt-4o', trackedUsd: '0.0075', billedUsd: '0.015', gapUsd: '0.0075', coverage: '0.5', calls: 1, unpricedCalls: 0 };
+// The SDK's own retries (RETRIED): one gpt-4o-mini call on 08-03 took 3 attempts, one haiku call on 08-05 took 2.
+const NONE = { retriedCalls: 0, extraAttempts: 0 };
+const mini = (day: string) => ({
+  day, provider: 'openai', model: 'gpt-4o-mini', trackedUsd: '0.0018', billedUsd: '0.0024', gapUsd: '0.0006', coverage: '0.75', calls: 4, unpricedCalls: 0,
+  ...(day === '2026-08-03' ? { retriedCalls: 1, extraAttempts: 2 } : NONE),
+});
+const haiku05 = { day: '2026-08-05', provider: 'anthropic', model: 'claude-haiku-4-5', trackedUsd: '0.007', billedUsd: '0.0105', gapUsd: '0.0035', coverage: '0.666667', calls: 2, unpricedCalls: 0, retriedCalls: 1, extraAttempts: 1 };
+const gpt4o08 = { day: '2026-08-08', provider: 'openai', model: 'gpt-4o', trackedUsd: '0.0075', billedUsd: '0.015', gapUsd: '0.0075', coverage: '0.5', calls: 1, unpricedCalls: 0, ...NONE };
 
 beforeAll(async () => {
   configureKostrack({ serviceId: 'billing-api', tags: { project: 'openmanagr' } });
@@ -102,11 +107,16 @@ describe('a week with untracked calls and a wrong price', () => {
       untrackedUsd: '0.0152',
       overTrackedUsd: '0',
       notComparedUsd: '0',
+      retriedCalls: 2,
+      extraAttempts: 3,
     });
     expect(before.providers).toEqual([
-      { provider: 'anthropic', trackedUsd: '0.07', billedUsd: '0.0735', gapUsd: '0.0035', coverage: '0.952381', untrackedUsd: '0.0035', overTrackedUsd: '0', daysImported: 7, daysNotImported: [] },
-      { provider: 'openai', trackedUsd: '0.1101', billedUsd: '0.1218', gapUsd: '0.0117', coverage: '0.903941', untrackedUsd: '0.0117', overTrackedUsd: '0', daysImported: 7, daysNotImported: [] },
+      { provider: 'anthropic', trackedUsd: '0.07', billedUsd: '0.0735', gapUsd: '0.0035', coverage: '0.952381', untrackedUsd: '0.0035', overTrackedUsd: '0', retriedCalls: 1, extraAttempts: 1, daysImported: 7, daysNotImported: [] },
+      { provider: 'openai', trackedUsd: '0.1101', billedUsd: '0.1218', gapUsd: '0.0117', coverage: '0.903941', untrackedUsd: '0.0117', overTrackedUsd: '0', retriedCalls: 1, extraAttempts: 2, daysImported: 7, daysNotImported: [] },
     ]);
+    // The haiku gap on 08-05 is one call's price, and that day the SDK retried one haiku call once:
+    // "billed more than tracked, and the SDK retried 1 time" is what the row says.
+    expect(before.gaps.find((g) => g.provider === 'anthropic')).toMatchObject({ gapUsd: '0.0035', calls: 2, retriedCalls: 1, extraAttempts: 1 });
   });
 
   it('a threshold above the price gap leaves the untracked calls', async () => {
@@ -126,7 +136,8 @@ describe('a week with untracked calls and a wrong price', () => {
       { ...haiku05, coverage: '0.666667' },
       { ...gpt4o08 },
     ]);
-    expect(after).toMatchObject({ trackedUsd: '0.1843', billedUsd: '0.1953', gapUsd: '0.011', coverage: '0.943676', untrackedUsd: '0.011', overTrackedUsd: '0' });
+    // Re-pricing changes costs, not what the SDK did.
+    expect(after).toMatchObject({ trackedUsd: '0.1843', billedUsd: '0.1953', gapUsd: '0.011', coverage: '0.943676', untrackedUsd: '0.011', overTrackedUsd: '0', retriedCalls: 2, extraAttempts: 3 });
     expect(after.providers.map((p) => [p.provider, p.trackedUsd, p.billedUsd, p.coverage, p.untrackedUsd])).toEqual([
       ['anthropic', '0.07', '0.0735', '0.952381', '0.0035'],
       ['openai', '0.1143', '0.1218', '0.938424', '0.0075'],
@@ -152,11 +163,11 @@ describe('a week with untracked calls and a wrong price', () => {
       ['anthropic', 2, ['2026-08-01', '2026-08-02']],
       ['openai', 2, ['2026-08-01', '2026-08-02']],
     ]);
-    expect(r).toMatchObject({ billedUsd: '0.0558', trackedUsd: '0.0558', gaps: [], notComparedUsd: '0' });
+    expect(r).toMatchObject({ billedUsd: '0.0558', trackedUsd: '0.0558', gaps: [], notComparedUsd: '0', retriedCalls: 1, extraAttempts: 2 });
     // A provider-day without its import record (here removed by hand) is left out on both sides.
     await db.pool.query(`DELETE FROM "${db.schema}".llm_provider_cost_days WHERE provider = 'anthropic' AND day = '2026-08-04'`);
     const partly = await reconcile(target(), { from: '2026-08-01', to: '2026-08-05', threshold: '0' });
-    expect(partly).toMatchObject({ billedUsd: '0.0453', trackedUsd: '0.0453', gaps: [], notComparedUsd: '0.0105' });
+    expect(partly).toMatchObject({ billedUsd: '0.0453', trackedUsd: '0.0453', gaps: [], notComparedUsd: '0.0105', retriedCalls: 1, extraAttempts: 2 });
     expect(partly.providers[0]).toMatchObject({ provider: 'anthropic', daysImported: 1, daysNotImported: ['2026-08-01', '2026-08-02', '2026-08-04'] });
   });
 });

@@ -10,7 +10,7 @@ import { freshSchemaName, useTestDatabase } from '../support/database.js';
 import { closedPortUrl } from './support/closed-port.js';
 import { tempWriterOptions } from './support/synthetic.js';
 
-// service_tier, pricing_flags and catalog_version reach the row on every write path: COPY, the
+// service_tier, pricing_flags, catalog_version and attempts reach the row on every write path: COPY, the
 // unnest() statement a batch with an already-stored span_id falls back to (and the embedded
 // engine always uses), and a spool written while the database was down, replayed at start.
 const db = useTestDatabase('billing');
@@ -33,13 +33,15 @@ function call(i: number, overrides: Partial<CallRecord> = {}): CallRecord {
     serviceId: 'api', tags: {}, metadata: {},
     serviceTier: i % 3 === 0 ? null : 'flex', pricingFlags: i % 2 === 0 ? null : ['service tier "scale" has no known price; billed at the standard rate', 'tab\there "quoted"'],
     catalogVersion: i % 4 === 0 ? null : 'genai-prices@0.1.8+corrections@2026-11-30',
+    // Unknown both ways: absent (another sink's record) and null.
+    attempts: i % 5 === 0 ? undefined : i % 5 === 1 ? null : i % 5,
     ...overrides,
   };
 }
 
 async function stored(ids: string[]) {
   const r = await db.pool.query(
-    `SELECT span_id, service_tier, pricing_flags, catalog_version, token_breakdown FROM "${db.schema}".llm_calls WHERE span_id = ANY($1::uuid[])`,
+    `SELECT span_id, service_tier, pricing_flags, catalog_version, attempts, token_breakdown FROM "${db.schema}".llm_calls WHERE span_id = ANY($1::uuid[])`,
     [ids],
   );
   return new Map(r.rows.map((row) => [row.span_id as string, row]));
@@ -52,11 +54,12 @@ function expectSame(rows: Map<string, Record<string, unknown>>, calls: CallRecor
     expect(row.service_tier).toBe(c.serviceTier ?? null);
     expect(row.pricing_flags).toEqual(c.pricingFlags ?? null);
     expect(row.catalog_version).toBe(c.catalogVersion ?? null);
+    expect(row.attempts).toBe(c.attempts ?? null);
     expect(row.token_breakdown).toEqual({ inputUncached: 1000, output: 200, webSearches: 2 });
   }
 }
 
-it('COPY path and unnest path store tier, flags and catalog version exactly', async () => {
+it('COPY path and unnest path store tier, flags, catalog version and attempts exactly', async () => {
   const first = Array.from({ length: 12 }, (_, i) => call(i));
   for (const c of first) storage.writer.recordCall(c);
   await storage.writer.drain();

@@ -140,3 +140,25 @@ it("runs from a host's own TypeORM DataSource with the exported migrations and e
   expect(await tables(s)).toContain('llm_prices');
 });
 
+
+it('version 9 adds llm_calls.attempts: a smallint with no default, NULL on the rows already there', async () => {
+  const s = schema();
+  const p = pool();
+  expect(await runMigrations(p, s, 8)).toEqual(ALL.slice(0, 8));
+  await db.pool.query(
+    `INSERT INTO "${s}".llm_calls (span_id, time, service_id, provider, model, operation, pricing_source, input_tokens, output_tokens,
+            cached_tokens, cost_usd, latency_ms, status, streamed) VALUES ('0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5c', now(), 'api', 'openai', 'gpt-4o', 'x', 'catalog', 1, 1, 0, 0.5, 1, 'ok', false)`,
+  );
+  expect(await runMigrations(p, s)).toEqual(['KostrackCallAttempts1767916800000']);
+  const column = await db.pool.query(
+    `SELECT data_type, column_default, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'llm_calls' AND column_name = 'attempts'`,
+    [s],
+  );
+  expect(column.rows).toEqual([{ data_type: 'smallint', column_default: null, is_nullable: 'YES' }]);
+  const rows = await db.pool.query(`SELECT attempts, cost_usd::text AS cost FROM "${s}".llm_calls`);
+  expect(rows.rows).toEqual([{ attempts: null, cost: '0.5' }]);
+  // Down and up again: the step is reversible.
+  for (const sql of MIGRATION_STEPS[8].down(s)) await db.pool.query(sql);
+  for (const sql of MIGRATION_STEPS[8].up(s)) await db.pool.query(sql);
+  expect((await db.pool.query(`SELECT attempts FROM "${s}".llm_calls`)).rows).toEqual([{ attempts: null }]);
+});

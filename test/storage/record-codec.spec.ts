@@ -2,6 +2,8 @@ import { expect, it } from 'vitest';
 import { recordCall } from '../../lib/core/record-call.js';
 import { usd } from '../../lib/core/money.js';
 import { span, trace } from '../../lib/core/trace.js';
+import { callColumns } from '../../lib/storage/batch.sql.js';
+import { encodeCallsCopy } from '../../lib/storage/calls.copy.js';
 import { decodeItem, encodeItem } from '../../lib/storage/record.codec.js';
 import { syntheticCall } from './support/synthetic.js';
 
@@ -38,4 +40,17 @@ it('keeps tag and metadata keys named like record fields as the strings they are
   expect(r.metadata).toEqual({ request: { time: 'noon', startTime: '2024-01-01' } });
   expect(r.time).toEqual(call.time);
   expect(r.costUsd).toBe(call.costUsd);
+});
+
+it('attempts survive the spool; a line written before the field existed replays as unknown (NULL)', () => {
+  const retried = recordCall(syntheticCall({ attempts: 3 }), null)!;
+  expect((decodeItem(encodeItem({ kind: 'call', record: retried })).record as typeof retried).attempts).toBe(3);
+  const line = JSON.parse(encodeItem({ kind: 'call', record: retried }));
+  delete line.record.attempts;
+  const old = decodeItem(JSON.stringify(line)).record as typeof retried;
+  expect(old.attempts).toBeUndefined();
+  // Both write paths store it as NULL: the last COPY field is \N, the last call column null.
+  expect(encodeCallsCopy([old]).text.trimEnd().split('\t').at(-1)).toBe('\\N');
+  expect(callColumns([old]).at(-1)).toEqual([null]);
+  expect(encodeCallsCopy([retried]).text.trimEnd().split('\t').at(-1)).toBe('3');
 });

@@ -9,6 +9,8 @@ class ReconcileTotalsDto {
   @ApiProperty({ type: String, nullable: true, example: '0.943676', description: 'tracked ÷ billed, 6 decimals; null when nothing was billed' }) coverage: string | null;
   @ApiProperty({ example: '0.011', description: 'Billed and not tracked: the positive gaps per day × model' }) untrackedUsd: string;
   @ApiProperty({ example: '0', description: 'Tracked and not billed: the negative gaps, as a positive amount' }) overTrackedUsd: string;
+  @ApiProperty({ example: 1, description: 'Tracked calls the SDK retried on its own (attempts over 1); a provider may bill a retried attempt too' }) retriedCalls: number;
+  @ApiProperty({ example: 2, description: 'Attempts beyond the first, summed over those calls' }) extraAttempts: number;
 }
 
 export class ReconcileProviderDto extends ReconcileTotalsDto {
@@ -27,6 +29,8 @@ export class ReconcileGapDto {
   @ApiProperty({ type: String, nullable: true }) coverage: string | null;
   @ApiProperty() calls: number;
   @ApiProperty() unpricedCalls: number;
+  @ApiProperty({ example: 1, description: 'Tracked calls the SDK retried on its own (attempts over 1); a provider may bill a retried attempt too' }) retriedCalls: number;
+  @ApiProperty({ example: 2, description: 'Attempts beyond the first, summed over those calls' }) extraAttempts: number;
 }
 
 export class ReconcileReportDto extends ReconcileTotalsDto {

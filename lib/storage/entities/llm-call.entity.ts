@@ -21,6 +21,8 @@ export class LlmCallEntity {
   @Column({ name: 'cost_usd', type: 'numeric', nullable: true }) costUsd: string | null;
   @Column({ name: 'token_breakdown', type: 'jsonb', default: {} }) tokenBreakdown: Record<string, number>;
   @Column({ name: 'latency_ms', type: 'integer' }) latencyMs: number;
+  /** HTTP attempts the SDK made (1: no retry); NULL when unknown (rows from before version 9, SDKs that cannot report it). */
+  @Column({ type: 'smallint', nullable: true }) attempts: number | null;
   @Column({ type: 'text' }) status: string;
   @Column({ name: 'error_class', type: 'text', nullable: true }) errorClass: string | null;
   @Column({ type: 'boolean' }) streamed: boolean;

@@ -41,6 +41,16 @@ export const UNTRACKED = [
   { day: '2026-08-08', model: 'gpt-4o' },
 ];
 
+/**
+ * Calls the SDK retried on its own: the first tracked call of that day and model made this many
+ * attempts. The haiku call on 08-05 is the one the provider billed twice (its untracked call);
+ * other calls made one attempt, or (every other one) do not say, as an SDK that cannot tell.
+ */
+export const RETRIED = [
+  { day: '2026-08-03', model: 'gpt-4o-mini', attempts: 3 },
+  { day: '2026-08-05', model: 'claude-haiku-4-5-20251001', attempts: 2 },
+];
+
 const times = (day: string, n: number, k: number) =>
   Array.from({ length: n }, (_, i) =>
     // One call a millisecond before midnight: it belongs to its own UTC day, not the next.
@@ -53,7 +63,8 @@ export function recordWeek(book: PriceBook): void {
     trace({ name: `day-${day}`, tags: { feature: 'reconcile-week' } }, () => {
       KINDS.forEach((k, ki) => {
         const skip = UNTRACKED.filter((u) => u.day === day && u.model === k.model).length;
-        for (const time of times(day, k.perDay - skip, ki)) {
+        times(day, k.perDay - skip, ki).forEach((time, i) => {
+          const retried = i === 0 ? RETRIED.find((r) => r.day === day && r.model === k.model) : undefined;
           const tokens = { inputUncached: 1000, output: 500 };
           const priced = book.price(k.provider, k.model, tokens, 1000, { timeMs: time.getTime() });
           recordCall({
@@ -65,6 +76,7 @@ export function recordWeek(book: PriceBook): void {
             cachedTokens: 0,
             tokenBreakdown: tokens,
             latencyMs: 400,
+            attempts: retried?.attempts ?? (i % 2 === 0 ? 1 : undefined),
             status: 'ok',
             streamed: false,
             time,
@@ -74,7 +86,7 @@ export function recordWeek(book: PriceBook): void {
             pricingFlags: priced.flags,
             catalogVersion: priced.catalogVersion,
           });
-        }
+        });
       });
     });
 }
