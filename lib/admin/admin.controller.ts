@@ -1,5 +1,6 @@
 import { Body, type CanActivate, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, type Type, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
+  ApiBadGatewayResponse,
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -15,8 +16,10 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AdminBudgetsService } from './admin.budgets.service.js';
+import { AdminInsightsService } from './admin.insights.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
+import { AdminReconcileService } from './admin.reconcile.service.js';
 import { AdminRepriceService } from './admin.reprice.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { DashboardController } from './dashboard.controller.js';
@@ -40,7 +43,11 @@ import { ListTracesQuery } from './dto/list-traces.query.js';
 import { parseIsoTime } from './dto/query-values.js';
 import { PricesQuery, RangeQuery } from './dto/range.query.js';
 import { RepriceBody, RepriceReportDto } from './dto/reprice.body.js';
-import { ParseTraceIdPipe } from './trace-id.pipe.js';
+import { ImportCostsBody, ReconcileQuery } from './dto/reconcile.query.js';
+import { ImportCostsReportDto, ReconcileReportDto } from './dto/reconcile.responses.js';
+import { CallDetailQuery, FeatureCostsQuery, InsightsQuery, TopQuery } from './dto/insights.query.js';
+import { CacheSavingsDto, CallDetailDto, FeatureCostsDto, SummaryDto, TopDto } from './dto/insights.responses.js';
+import { ParseSpanIdPipe, ParseTraceIdPipe } from './trace-id.pipe.js';
 
 /**
  * Validation is wired per parameter with the DTO class given explicitly, so it works without
@@ -62,6 +69,8 @@ export class AdminApiController {
     @Inject(KOSTRACK_ADMIN_STORE) private readonly store: AdminStore,
     @Inject(AdminBudgetsService) private readonly budgets: AdminBudgetsService,
     @Inject(AdminRepriceService) private readonly repricing: AdminRepriceService,
+    @Inject(AdminInsightsService) private readonly insights: AdminInsightsService,
+    @Inject(AdminReconcileService) private readonly reconciling: AdminReconcileService,
   ) {}
 
   @Get('traces')
@@ -120,6 +129,26 @@ export class AdminApiController {
     return this.repricing.reprice(body);
   }
 
+  @Get('reconciliation')
+  @ApiOperation({ summary: 'Tracked beside billed (imported provider figures) per UTC day × provider × model: coverage, the untracked amount, the gaps over a threshold' })
+  @ApiOkResponse({ type: ReconcileReportDto })
+  @ApiBadRequestResponse({ description: 'A bad range (whole UTC days, at most 366) or threshold' })
+  @ApiServiceUnavailableResponse({ description: 'Storage is off' })
+  reconciliation(@Query(valid(ReconcileQuery)) query: ReconcileQuery): Promise<ReconcileReportDto> {
+    return this.reconciling.report(query);
+  }
+
+  @Post('provider-costs/import')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Import a provider's own cost figures per UTC day and model from its admin report API (admin.providerCosts keys); the days reported replace what they held" })
+  @ApiOkResponse({ type: ImportCostsReportDto })
+  @ApiBadRequestResponse({ description: 'A bad provider or range, or no admin key configured for the provider' })
+  @ApiBadGatewayResponse({ description: 'The provider answered with an error, a truncated page or nonsense figures; nothing was stored' })
+  @ApiServiceUnavailableResponse({ description: 'Storage is off' })
+  importProviderCosts(@Body(valid(ImportCostsBody)) body: ImportCostsBody): Promise<ImportCostsReportDto> {
+    return this.reconciling.importCosts(body);
+  }
+
   @Get('budgets')
   @ApiOperation({ summary: 'Durable budgets, each with its current period per scope value: spent, reserved (live holds), remaining, calls, resets at' })
   @ApiOkResponse({ type: BudgetListDto })
@@ -164,6 +193,56 @@ export class AdminApiController {
   @ApiNotFoundResponse({ description: 'No such budget' })
   deleteBudget(@Param('name') name: string): Promise<void> {
     return this.budgets.remove(name);
+  }
+
+  @Get('insights/summary')
+  @ApiOperation({ summary: 'Spend, traces, calls, average and p95 cost per trace, tokens, failed and unpriced calls of the traces started in a range (default the last 30 days), and of the range just before it' })
+  @ApiOkResponse({ type: SummaryDto })
+  @ApiBadRequestResponse({ description: 'A bad range or filter' })
+  summary(@Query(valid(InsightsQuery)) query: InsightsQuery): Promise<SummaryDto> {
+    return this.insights.summary(query);
+  }
+
+  @Get('insights/top-users')
+  @ApiOperation({ summary: 'Users (the user_id tag) by spend: traces, calls, average per trace' })
+  @ApiOkResponse({ type: TopDto })
+  @ApiBadRequestResponse({ description: 'A bad range, filter or limit' })
+  topUsers(@Query(valid(TopQuery)) query: TopQuery): Promise<TopDto> {
+    return this.insights.top('user', query);
+  }
+
+  @Get('insights/top-features')
+  @ApiOperation({ summary: 'Features (the feature tag) by spend: traces, calls, average per trace' })
+  @ApiOkResponse({ type: TopDto })
+  @ApiBadRequestResponse({ description: 'A bad range, filter or limit' })
+  topFeatures(@Query(valid(TopQuery)) query: TopQuery): Promise<TopDto> {
+    return this.insights.top('feature', query);
+  }
+
+  @Get('insights/feature-costs')
+  @ApiOperation({ summary: 'Cost per workflow run by feature (p50, p95, max) and the runs costing more than outlierFactor × their feature’s p95' })
+  @ApiOkResponse({ type: FeatureCostsDto })
+  @ApiBadRequestResponse({ description: 'A bad range, filter, limit or factor' })
+  featureCosts(@Query(valid(FeatureCostsQuery)) query: FeatureCostsQuery): Promise<FeatureCostsDto> {
+    return this.insights.featureCosts(query);
+  }
+
+  @Get('insights/cache-savings')
+  @ApiOperation({ summary: 'What cache reads saved against the uncached input price, per model' })
+  @ApiOkResponse({ type: CacheSavingsDto })
+  @ApiBadRequestResponse({ description: 'A bad range, or a filter on a tag the hourly rollup does not keep' })
+  cacheSavings(@Query(valid(InsightsQuery)) query: InsightsQuery): Promise<CacheSavingsDto> {
+    return this.insights.cacheSavings(query);
+  }
+
+  @Get('calls/:spanId')
+  @ApiOperation({ summary: 'One call: tags, metadata, token buckets, how it was priced, the span it ran in' })
+  @ApiParam({ name: 'spanId', description: "The call's span id" })
+  @ApiOkResponse({ type: CallDetailDto })
+  @ApiBadRequestResponse({ description: 'spanId is not a UUID, or a bad time' })
+  @ApiNotFoundResponse({ description: 'No such call' })
+  callDetail(@Param('spanId', ParseSpanIdPipe) spanId: string, @Query(valid(CallDetailQuery)) query: CallDetailQuery): Promise<CallDetailDto> {
+    return this.insights.callDetail(spanId, query);
   }
 
   @Get('health')

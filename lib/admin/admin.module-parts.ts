@@ -8,8 +8,10 @@ import { createAdminControllers } from './admin.controller.js';
 import { KostrackAdminGuard } from './admin.guard.js';
 import { KOSTRACK_ADMIN_OPTIONS, resolveAdminOptions, type AdminOptions, type ResolvedAdminOptions } from './admin.options.js';
 import { AdminBudgetsService } from './admin.budgets.service.js';
+import { AdminInsightsService } from './admin.insights.service.js';
 import { AdminPricesService } from './admin.prices.service.js';
 import { AdminQueryService } from './admin.query.service.js';
+import { AdminReconcileService } from './admin.reconcile.service.js';
 import { AdminRepriceService } from './admin.reprice.service.js';
 import { KOSTRACK_ADMIN_STORE, type AdminStore } from './admin.store.js';
 import { dashboardSlashModule } from './dashboard-slash.middleware.js';
@@ -39,6 +41,7 @@ export function withAdminParts(definition: DynamicModule, admin: AdminOptions | 
         health: () => lifecycle.health(),
         priceOverrides: () => options.prices ?? [],
         unpricedInProcess: () => book.unpricedModels(),
+        priceBook: () => book,
         pricesChanged: () => lifecycle.refreshPrices(),
         budgetsChanged: async () => {
           await lifecycle.budgets?.reload();
@@ -50,6 +53,8 @@ export function withAdminParts(definition: DynamicModule, admin: AdminOptions | 
     AdminPricesService,
     AdminBudgetsService,
     AdminRepriceService,
+    AdminReconcileService,
+    AdminInsightsService,
   ];
   const controllers = createAdminControllers(declared.path, declared.guard ?? KostrackAdminGuard);
   const dashboard = controllers.find((c) => c.prototype instanceof DashboardController)!;

@@ -41,6 +41,19 @@ export class AdminPricesService {
     return { at: at.toISOString(), prices: [...stored, ...options] };
   }
 
+  /** The stored price that priced a `stored` call of `provider`/`model` made at `at` (newest in force then, as in PriceBook). */
+  async storedAt(provider: string, model: string, at: Date): Promise<PriceDto | null> {
+    const { pool, s } = this.queries.db();
+    const rows = await this.queries.run<PriceRow>(
+      pool,
+      `SELECT ${PRICE_SELECT} FROM ${s}.llm_prices
+        WHERE provider = $1 AND model = $2 AND effective_from <= $3::timestamptz AND (effective_to IS NULL OR effective_to > $3::timestamptz)
+        ORDER BY effective_from DESC, id DESC LIMIT 1`,
+      [provider, model, at.toISOString()],
+    );
+    return rows.length ? toPrice(rows[0]) : null;
+  }
+
   async create(body: CreatePriceBody): Promise<PriceDto> {
     try {
       assertProviderName(body.provider, 'provider');

@@ -1,3 +1,4 @@
+import type { PriceBook } from '../pricing/price-book.js';
 import type { PriceOverride } from '../pricing/price-table.js';
 import type { SqlPool } from '../storage/sql.pool.js';
 import type { StorageHealth } from '../storage/telemetry.storage.js';
@@ -10,6 +11,8 @@ export interface AdminStore {
   priceOverrides(): readonly PriceOverride[];
   /** Unpriced models this process has seen (used when storage is off). */
   unpricedInProcess(): { provider: string; model: string; calls: number; firstSeen: Date }[];
+  /** The module's PriceBook, to put a price on aggregated token counts (cache savings); absent: no savings computed. */
+  priceBook?(): PriceBook;
   /** Makes the module's PriceBook re-read llm_prices (after a price was added). */
   pricesChanged?(): Promise<void>;
   /** Makes this process's budget ledger re-read llm_budgets (after a budget was created, changed or deleted). */

@@ -18,3 +18,16 @@ export type {
   BlockedCallsDto,
   BlockedCallDto,
 } from './dto/admin.responses.js';
+export type {
+  SummaryDto,
+  PeriodFiguresDto,
+  TopDto,
+  TopRowDto,
+  FeatureCostsDto,
+  FeatureCostDto,
+  OutlierTraceDto,
+  CacheSavingsDto,
+  CacheSavingsModelDto,
+  CallDetailDto,
+  CallSpanDto,
+} from './dto/insights.responses.js';

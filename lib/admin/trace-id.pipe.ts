@@ -12,3 +12,12 @@ export class ParseTraceIdPipe implements PipeTransform<unknown, string> {
     return value.toLowerCase();
   }
 }
+
+/** The same shape check for a call's span id. */
+@Injectable()
+export class ParseSpanIdPipe implements PipeTransform<unknown, string> {
+  transform(value: unknown): string {
+    if (!isUuid(value)) throw new BadRequestException('spanId must be a UUID');
+    return value.toLowerCase();
+  }
+}

@@ -184,10 +184,18 @@ describe('OpenAPI', () => {
       '/kostrack/budgets',
       '/kostrack/budgets/blocked',
       '/kostrack/budgets/{name}',
+      '/kostrack/calls/{spanId}',
       '/kostrack/costs',
       '/kostrack/health',
+      '/kostrack/insights/cache-savings',
+      '/kostrack/insights/feature-costs',
+      '/kostrack/insights/summary',
+      '/kostrack/insights/top-features',
+      '/kostrack/insights/top-users',
       '/kostrack/models/unpriced',
       '/kostrack/prices',
+      '/kostrack/provider-costs/import',
+      '/kostrack/reconciliation',
       '/kostrack/reprice',
       '/kostrack/traces',
       '/kostrack/traces/{traceId}',
@@ -199,5 +207,9 @@ describe('OpenAPI', () => {
     expect(list.security).toEqual([{ 'kostrack-api-key': [] }]);
     expect(doc.paths['/kostrack/prices'].post!.requestBody).toBeDefined();
     expect(doc.components!.schemas!.TraceDetailDto).toBeDefined();
+    expect(doc.paths['/kostrack/insights/feature-costs'].get!.parameters!.map((p) => ('name' in p ? p.name : '')).sort()).toEqual(
+      ['feature', 'from', 'limit', 'outlierFactor', 'project', 'service', 'tag', 'to', 'user'].sort(),
+    );
+    expect(doc.components!.schemas!.CallDetailDto).toBeDefined();
   });
 });

@@ -14,6 +14,7 @@ export function renderDashboardPage(base: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="kostrack-base" content="${b}">
 <title>Kostrack · LLM costs</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${b}/dashboard.css">
 </head>
 <body>

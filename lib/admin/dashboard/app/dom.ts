@@ -1,3 +1,5 @@
+import { localTime, usdExact, usdShort } from './format.js';
+
 /** A tiny element builder: the dashboard is small enough that a framework would outweigh it. */
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -36,4 +38,23 @@ function append(el: Element, children: (Child | Child[])[]): void {
 
 export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+/** A local time, the exact UTC instant on hover and in `datetime`. */
+export function time(iso: string | null): HTMLElement {
+  return iso ? h('time', { datetime: iso, title: iso }, localTime(iso)) : h('span', {}, '–');
+}
+
+/** A rounded amount, the exact one on hover. */
+export function money(value: string | null, attrs: Attrs = {}): HTMLElement {
+  return h('span', { ...attrs, class: `money${attrs.class ? ` ${attrs.class}` : ''}`, title: usdExact(value) }, usdShort(value));
+}
+
+/** A table inside a box that scrolls sideways on a narrow screen instead of overflowing its card. */
+export function table(attrs: Attrs, head: string[], rows: HTMLElement[], numeric: number[] = []): HTMLElement {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', attrs, h('thead', {}, h('tr', {}, ...head.map((label, i) => h('th', numeric.includes(i) ? { class: 'num' } : {}, label)))), h('tbody', {}, ...rows)),
+  );
 }

@@ -1,6 +1,7 @@
 /**
  * Display formatting. Amounts arrive as exact decimal strings; they are turned into numbers only
- * to draw and to round for reading, never to add up.
+ * to draw and to round for reading, never to add up. Wherever a rounded amount or a local time is
+ * shown, the exact value is the element's title (see `money` and `time` in dom.ts).
  */
 export function usdShort(value: string | null): string {
   if (value === null) return 'unpriced';
@@ -26,11 +27,47 @@ export function duration(ms: number | null): string {
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-export function dateTime(iso: string | null): string {
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** Local time, `YYYY-MM-DD HH:MM:SS` (milliseconds when there are any): one fixed shape whatever the browser's locale. */
+export function localTime(iso: string | null): string {
   if (!iso) return '–';
-  return iso.replace('T', ' ').replace(/\.000Z$/, 'Z');
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const ms = d.getMilliseconds();
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${ms ? `.${pad(ms, 3)}` : ''}`;
+}
+
+/** A local calendar date as the date inputs hold it. */
+export function localDate(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** `YYYY-MM-DD` read as local midnight (the date inputs are in the viewer's time zone). */
+export function fromLocalDate(value: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (m) return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 export function tokens(n: number): string {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A percentage for reading, one decimal. */
+export function percent(part: number, whole: number): string {
+  return whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '–';
+}
+
+/** The change from `before` to `now` for reading: "+12.5%", "−3.0%", "new", "=". */
+export function change(now: number, before: number): string {
+  if (before === 0) return now === 0 ? '=' : 'new';
+  const d = ((now - before) / before) * 100;
+  if (Math.abs(d) < 0.05) return '=';
+  return `${d > 0 ? '+' : '−'}${Math.abs(d).toFixed(1)}%`;
 }

@@ -1,14 +1,18 @@
 import { AdminApi, UnauthorizedError } from './api.js';
 import { clear, h } from './dom.js';
 import { renderBudgets } from './budgets.view.js';
+import { renderCall } from './call.view.js';
+import { renderModels } from './models.view.js';
 import { renderTrace } from './trace.view.js';
 import { renderTraces, stateFromQuery, stateToQuery, type ListState } from './traces.view.js';
 
-/** Routes: `#/?filters` is the list with charts, `#/trace/<id>` one trace. */
+/** Routes: `#/?filters` the overview, `#/trace/<id>` one trace, `#/call/<id>` one call, `#/models`, `#/budgets`. */
 const base = document.querySelector<HTMLMetaElement>('meta[name="kostrack-base"]')?.content ?? location.pathname.replace(/\/+$/, '');
 const api = new AdminApi(base);
 const app = document.getElementById('app')!;
 let lastList = '#/';
+/** Each route bumps it: a slow earlier route must not paint over the one on screen. */
+let generation = 0;
 
 function parseHash(): { path: string; params: URLSearchParams } {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -27,24 +31,40 @@ function keyForm(message: string): HTMLElement {
   return form;
 }
 
+const ID = '([0-9A-Fa-f-]{36})';
+
 async function route(): Promise<void> {
+  const mine = ++generation;
   const { path, params } = parseHash();
-  const view = h('main', { class: 'view' });
+  // data-hash and data-ready tell a watcher (a test, the bench) which view is on screen and that it has finished.
+  const view = h('main', { class: 'view', 'data-route': path, 'data-hash': location.hash });
+  const nav = (href: string, label: string, testId: string, active: boolean) => h('a', { href, class: `nav${active ? ' active' : ''}`, 'data-testid': testId }, label);
   clear(app);
   app.append(
-    h('header', {}, h('a', { href: '#/', class: 'brand' }, 'Kostrack'), h('span', { class: 'muted' }, ' LLM cost per workflow run'), h('a', { href: '#/budgets', class: 'nav', 'data-testid': 'nav-budgets' }, 'Budgets')),
+    h(
+      'header',
+      {},
+      h('a', { href: '#/', class: 'brand' }, 'Kostrack'),
+      h('span', { class: 'muted tagline' }, ' LLM cost per workflow run'),
+      h('nav', {}, nav(lastList, 'Overview', 'nav-overview', path === '/'), nav('#/models', 'Models & prices', 'nav-models', path === '/models'), nav('#/budgets', 'Budgets', 'nav-budgets', path === '/budgets')),
+    ),
     view,
   );
   try {
-    const trace = /^\/trace\/([0-9A-Fa-f-]{36})$/.exec(path);
+    const trace = new RegExp(`^/trace/${ID}$`).exec(path);
+    const call = new RegExp(`^/call/${ID}$`).exec(path);
     if (trace) await renderTrace(view, api, trace[1], lastList);
+    else if (call) await renderCall(view, api, call[1], params.get('time'));
     else if (path === '/budgets') await renderBudgets(view, api);
+    else if (path === '/models') await renderModels(view, api, params);
     else {
       lastList = location.hash || '#/';
       const navigate = (s: ListState) => (location.hash = `#/?${stateToQuery(s)}`);
       await renderTraces(view, api, stateFromQuery(params), navigate);
     }
+    if (mine === generation) view.setAttribute('data-ready', 'true');
   } catch (e) {
+    if (mine !== generation) return;
     clear(view);
     if (e instanceof UnauthorizedError) view.append(keyForm(api.key ? 'That key was refused. Enter the admin API key.' : 'Enter the admin API key to see costs.'));
     else view.append(h('p', { class: 'error', 'data-testid': 'error' }, (e as Error).message));

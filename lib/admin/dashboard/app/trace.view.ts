@@ -1,8 +1,8 @@
 import type { AdminApi } from './api.js';
-import { clear, h } from './dom.js';
-import { dateTime, duration, tokens, usdExact, usdShort } from './format.js';
+import { clear, h, money, table, time } from './dom.js';
+import { duration, tokens, usdExact } from './format.js';
 import type { TraceDetail } from './types.js';
-import { waterfall } from './waterfall.js';
+import { callHref, waterfall } from './waterfall.js';
 
 export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: string, back: string): Promise<void> {
   clear(root);
@@ -12,6 +12,8 @@ export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: str
   const t = d.trace;
   const fact = (label: string, value: string | HTMLElement, testId?: string) =>
     h('div', { class: 'fact' }, h('span', { class: 'muted' }, label), h('strong', testId ? { 'data-testid': testId } : {}, value));
+  // Shares of nothing are not 50/50: a trace that cost $0 (all unpriced, or free) shows none.
+  const free = Number(d.totals.totalCostUsd) === 0;
   root.append(
     h('p', {}, h('a', { href: back, class: 'back' }, '← All traces')),
     h(
@@ -26,7 +28,7 @@ export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: str
         fact('Errors', String(d.totals.errorCallCount)),
         fact('Spans', String(d.totals.spanCount)),
         fact('Duration', duration(d.totals.durationMs)),
-        fact('Started', dateTime(t.startedAt)),
+        fact('Started', time(t.startedAt), 'trace-started'),
         fact('Feature', t.feature ?? '–'),
         fact('User', t.userId ?? '–'),
         fact('Services', t.serviceIds.join(', ') || '–'),
@@ -37,44 +39,36 @@ export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: str
       'section',
       { class: 'card' },
       h('h3', {}, 'Cost by model'),
-      h(
-        'table',
+      table(
         { class: 'breakdown', 'data-testid': 'breakdown' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Provider'), h('th', {}, 'Model'), h('th', { class: 'num' }, 'Calls'), h('th', { class: 'num' }, 'Cost'), h('th', { class: 'num' }, 'Share'))),
-        h(
-          'tbody',
-          {},
-          ...d.costBreakdown.map((b) =>
-            h('tr', {}, h('td', {}, b.provider), h('td', {}, b.model), h('td', { class: 'num' }, String(b.calls)), h('td', { class: 'num', title: usdExact(b.costUsd) }, usdShort(b.costUsd)), h('td', { class: 'num' }, `${b.pct.toFixed(1)}%`)),
-          ),
+        ['Provider', 'Model', 'Calls', 'Cost', 'Share'],
+        d.costBreakdown.map((b) =>
+          h('tr', {}, h('td', {}, b.provider), h('td', {}, b.model), h('td', { class: 'num' }, String(b.calls)), h('td', { class: 'num' }, money(b.costUsd)), h('td', { class: 'num share' }, free ? '–' : `${b.pct.toFixed(1)}%`)),
         ),
+        [2, 3, 4],
       ),
     ),
     h(
       'section',
       { class: 'card' },
       h('h3', {}, 'Calls'),
-      h(
-        'table',
-        { class: 'calls' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Model'), h('th', {}, 'Operation'), h('th', { class: 'num' }, 'Tokens in/out'), h('th', { class: 'num' }, 'Latency'), h('th', {}, 'Status'), h('th', { class: 'num' }, 'Cost'))),
-        h(
-          'tbody',
-          {},
-          ...d.calls.map((c) =>
-            h(
-              'tr',
-              { class: c.status === 'ok' ? '' : 'error' },
-              h('td', {}, dateTime(c.time)),
-              h('td', {}, `${c.provider}/${c.model}`),
-              h('td', {}, c.operation),
-              h('td', { class: 'num' }, `${tokens(c.inputTokens)} / ${tokens(c.outputTokens)}`),
-              h('td', { class: 'num' }, duration(c.latencyMs)),
-              h('td', {}, c.status),
-              h('td', { class: 'num', title: usdExact(c.costUsd) }, usdShort(c.costUsd)),
-            ),
+      table(
+        { class: 'calls', 'data-testid': 'calls' },
+        ['Time', 'Model', 'Operation', 'Tokens in/out', 'Latency', 'Status', 'Cost'],
+        d.calls.map((c) =>
+          h(
+            'tr',
+            { class: c.status === 'ok' ? '' : 'error', 'data-call-id': c.spanId },
+            h('td', {}, h('a', { href: callHref(c) }, time(c.time))),
+            h('td', {}, `${c.provider}/${c.model}`),
+            h('td', {}, c.operation),
+            h('td', { class: 'num' }, `${tokens(c.inputTokens)} / ${tokens(c.outputTokens)}`),
+            h('td', { class: 'num' }, duration(c.latencyMs)),
+            h('td', { class: 'status' }, c.status, c.errorClass ? h('span', { class: 'error-class', 'data-testid': 'error-class' }, ` ${c.errorClass}`) : null),
+            h('td', { class: 'num' }, money(c.costUsd)),
           ),
         ),
+        [3, 4, 6],
       ),
     ),
   );

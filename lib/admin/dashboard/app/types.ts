@@ -1,13 +1,16 @@
-/** The API's JSON, as the dashboard reads it (see lib/admin/dto/admin.responses.ts). */
+/** The API's JSON, as the dashboard reads it (see lib/admin/dto/admin.responses.ts and insights.responses.ts). */
 export interface TraceSummary {
   traceId: string;
   name: string | null;
   feature: string | null;
   userId: string | null;
+  project: string | null;
   totalCostUsd: string;
   callCount: number;
   unpricedCallCount: number;
   errorCallCount: number;
+  inputTokens: number;
+  outputTokens: number;
   startedAt: string | null;
   endedAt: string | null;
   durationMs: number | null;
@@ -24,14 +27,26 @@ export interface Call {
   spanId: string;
   parentSpanId: string | null;
   time: string;
+  serviceId: string;
   provider: string;
   model: string;
   operation: string;
   costUsd: string | null;
+  pricingSource: string;
+  pricingModel: string | null;
+  pricingFlags: string[];
+  serviceTier: string | null;
+  catalogVersion: string | null;
   latencyMs: number;
   status: string;
+  errorClass: string | null;
+  streamed: boolean;
   inputTokens: number;
   outputTokens: number;
+  cachedTokens: number;
+  tokenBreakdown: Record<string, number>;
+  tags: Record<string, string>;
+  metadata: Record<string, unknown>;
 }
 
 export interface SpanNode {
@@ -55,11 +70,94 @@ export interface TraceDetail {
   totals: { totalCostUsd: string; callCount: number; unpricedCallCount: number; errorCallCount: number; durationMs: number | null; spanCount: number };
 }
 
+export interface CostGroup {
+  key: string | null;
+  bucket?: string;
+  series?: string | null;
+  seriesProvider?: string;
+  provider?: string;
+  costUsd: string;
+  calls: number;
+  unpricedCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
 export interface CostReport {
+  groupBy: string;
+  series: string | null;
   from: string;
   to: string;
   totalCostUsd: string;
-  groups: { key: string | null; bucket?: string; series?: string | null; costUsd: string; calls: number }[];
+  truncated: boolean;
+  groups: CostGroup[];
+}
+
+export interface PeriodFigures {
+  from: string;
+  to: string;
+  spendUsd: string;
+  traces: number;
+  calls: number;
+  avgPerTraceUsd: string;
+  p95PerTraceUsd: string;
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  errorCalls: number;
+  unpricedCalls: number;
+}
+
+export interface Summary {
+  current: PeriodFigures;
+  previous: PeriodFigures;
+}
+
+export interface Top {
+  by: 'user' | 'feature';
+  groupCount: number;
+  rows: { key: string | null; spendUsd: string; traces: number; calls: number; avgPerTraceUsd: string }[];
+}
+
+export interface FeatureCosts {
+  outlierFactor: string;
+  featureCount: number;
+  features: { feature: string | null; traces: number; spendUsd: string; p50Usd: string; p95Usd: string; maxUsd: string; outliers: number }[];
+  outlierCount: number;
+  outliers: { traceId: string; name: string | null; feature: string | null; startedAt: string | null; costUsd: string; p95Usd: string; timesP95: number }[];
+}
+
+export interface CacheSavings {
+  savedUsd: string;
+  cachedTokens: number;
+  models: { provider: string; model: string; cachedTokens: number; savedUsd: string | null }[];
+  method: string;
+}
+
+export interface Price {
+  id: number | null;
+  source: 'stored' | 'option';
+  provider: string;
+  model: string;
+  perMtok: Record<string, unknown>;
+  effectiveFrom: string | null;
+  effectiveTo: string | null;
+  note: string | null;
+}
+
+export interface CallDetail {
+  call: Call;
+  traceId: string | null;
+  traceName: string | null;
+  span: { spanId: string; name: string; parentSpanId: string | null; startedAt: string; endedAt: string; status: string; errorClass: string | null } | null;
+  pricedAt: string | null;
+  repricingId: number | null;
+  storedPrice: Price | null;
+}
+
+export interface UnpricedModels {
+  source: 'database' | 'process';
+  models: { provider: string; model: string; calls: number; firstSeen: string; lastSeen: string | null }[];
 }
 
 export interface BudgetUsage {
@@ -79,6 +177,10 @@ export interface Budget {
   period: string;
   limit: string;
   mode: string;
+  unpriced: string;
+  whenDatabaseDown: string;
+  alerts: number[];
+  source: string;
   resetsAt: string | null;
   scopeValues: number;
   usage: BudgetUsage[];
@@ -87,4 +189,13 @@ export interface Budget {
 export interface BudgetList {
   at: string;
   budgets: Budget[];
+}
+
+export interface BlockedCalls {
+  items: { time: string; spanId: string; traceId: string | null; provider: string; model: string; tags: Record<string, string>; budget: Record<string, unknown> | null }[];
+}
+
+export interface PricesDto {
+  at: string;
+  prices: Price[];
 }

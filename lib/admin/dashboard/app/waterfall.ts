@@ -11,11 +11,15 @@ interface Row {
   end: number;
   cost: string | null;
   error: boolean;
+  /** Spans with children or calls can be folded. */
+  parent: boolean;
+  href: string | null;
 }
 
 /**
  * Spans and calls on one timeline: each row a bar from its start to its end, its cost beside it
- * (a span's cost includes its descendants'). Children are listed by start time under their span.
+ * (a span's cost includes its descendants'). Children are listed by start time under their span;
+ * a span's toggle folds them away.
  */
 export function waterfall(detail: TraceDetail): HTMLElement {
   const calls = new Map(detail.calls.map((c) => [c.spanId, c]));
@@ -30,6 +34,8 @@ export function waterfall(detail: TraceDetail): HTMLElement {
       end: Date.parse(node.endedAt ?? detail.trace.endedAt ?? ''),
       cost: node.costUsd,
       error: node.status === 'error',
+      parent: node.callIds.length + node.children.length > 0,
+      href: null,
     });
     const items: { at: number; add: () => void }[] = [];
     for (const id of node.callIds) {
@@ -50,7 +56,18 @@ export function waterfall(detail: TraceDetail): HTMLElement {
 
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => h('span', { class: 'tick' }, duration(f * span)));
   const axis = h('div', { class: 'wf-row wf-axis' }, h('div', { class: 'wf-label' }, ''), h('div', { class: 'wf-track ticks' }, ...ticks), h('div', { class: 'wf-cost' }, 'cost'));
-  const body = rows.map((r) => {
+  const folded = new Set<number>();
+  const elements: HTMLElement[] = [];
+  // Hides every row under a folded span (a row is under it until the depth comes back up).
+  const refresh = () => {
+    let hideBelow = Infinity;
+    rows.forEach((r, i) => {
+      if (r.depth <= hideBelow) hideBelow = Infinity;
+      elements[i].hidden = r.depth > hideBelow;
+      if (!elements[i].hidden && folded.has(i)) hideBelow = r.depth;
+    });
+  };
+  rows.forEach((r, i) => {
     const bar = h('div', {
       class: `wf-bar ${r.kind}${r.error ? ' error' : ''}`,
       'data-kind': r.kind,
@@ -62,11 +79,27 @@ export function waterfall(detail: TraceDetail): HTMLElement {
     // CSSOM, not a style attribute: allowed under the page's strict CSP.
     bar.style.left = `${left}%`;
     bar.style.width = `max(${width}%, 2px)`;
-    const label = h('div', { class: 'wf-label' }, h('span', { class: `kind ${r.kind}` }, r.kind === 'call' ? '◆' : '▸'), r.label, h('span', { class: 'muted' }, ` ${r.detail}`));
+    let marker: HTMLElement;
+    if (r.kind === 'call') marker = h('span', { class: 'kind call', 'aria-hidden': 'true' }, '◆');
+    else if (r.parent) {
+      const toggle = h('button', { type: 'button', class: 'kind toggle', 'aria-expanded': 'true', 'aria-label': `Fold ${r.label}`, title: 'Fold or unfold' }, '▾');
+      toggle.addEventListener('click', () => {
+        const fold = !folded.has(i);
+        if (fold) folded.add(i);
+        else folded.delete(i);
+        toggle.textContent = fold ? '▸' : '▾';
+        toggle.setAttribute('aria-expanded', String(!fold));
+        refresh();
+      });
+      marker = toggle;
+    } else marker = h('span', { class: 'kind' }, '');
+    const name = r.href ? h('a', { href: r.href }, r.label) : r.label;
+    const label = h('div', { class: 'wf-label' }, marker, name, h('span', { class: 'muted' }, ` ${r.detail}`));
     label.style.paddingLeft = `${r.depth * 14 + 4}px`;
-    return h('div', { class: `wf-row ${r.kind}` }, label, h('div', { class: 'wf-track' }, bar), h('div', { class: 'wf-cost', title: usdExact(r.cost) }, usdShort(r.cost)));
+    const el = h('div', { class: `wf-row ${r.kind}`, 'data-depth': r.depth }, label, h('div', { class: 'wf-track' }, bar), h('div', { class: 'wf-cost', title: usdExact(r.cost) }, usdShort(r.cost)));
+    elements.push(el);
   });
-  return h('section', { class: 'card waterfall', 'data-testid': 'waterfall' }, h('h3', {}, 'Timeline'), axis, ...body);
+  return h('section', { class: 'card waterfall', 'data-testid': 'waterfall' }, h('h3', {}, 'Timeline'), axis, ...elements);
 }
 
 function callRow(c: Call, depth: number): Row {
@@ -75,10 +108,17 @@ function callRow(c: Call, depth: number): Row {
     kind: 'call',
     depth,
     label: c.model,
-    detail: `${c.provider} · ${c.inputTokens}→${c.outputTokens} tok${c.status === 'ok' ? '' : ` · ${c.status}`}`,
+    detail: `${c.provider} · ${c.inputTokens}→${c.outputTokens} tok${c.status === 'ok' ? '' : ` · ${c.status}${c.errorClass ? ` ${c.errorClass}` : ''}`}`,
     start,
     end: start + c.latencyMs,
     cost: c.costUsd,
     error: c.status !== 'ok',
+    parent: false,
+    href: callHref(c),
   };
+}
+
+/** A call's own page; its time lets the API read one month's partition. */
+export function callHref(c: { spanId: string; time: string }): string {
+  return `#/call/${c.spanId}?time=${encodeURIComponent(c.time)}`;
 }

@@ -1,0 +1,3 @@
+import { adminInsightsSuite } from './support/admin-insights.suite.js';
+
+adminInsightsSuite('fastify');
