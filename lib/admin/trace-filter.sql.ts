@@ -30,6 +30,13 @@ export const ON_HOURLY: FilterTarget = {
   columns: { feature: 'h.feature', project: 'h.project', user_id: 'h.user_id' },
 };
 
+/** llm_cost_hourly_totals: the hourly rollup's columns without the user. */
+export const ON_HOURLY_TOTALS: FilterTarget = {
+  time: 'h.hour',
+  tags: '',
+  service: (p) => `h.service_id = ${p}`,
+  columns: { feature: 'h.feature', project: 'h.project' },
+};
 /** llm_cost_daily: the hourly rollup's columns without the user. */
 export const ON_DAILY: FilterTarget = {
   time: 'd.day',

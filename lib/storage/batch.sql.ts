@@ -112,22 +112,23 @@ function traceUpsert(s: string): string {
 }
 
 /**
- * The daily cost rollup (`llm_cost_daily`) from `hourly_sums` summed by UTC day without the user,
- * in key order. Every writer runs the same statement, so the rollups are taken in one order by all
- * of them and each one's rows in key order: no two writers wait on each other in opposite orders.
+ * A cost rollup without the user (`llm_cost_daily` by UTC day, `llm_cost_hourly_totals` by hour)
+ * from `hourly_sums` summed over users, in key order. Every writer runs the same statement, so the
+ * rollups are taken in one order by all of them and each one's rows in key order: no two writers
+ * wait on each other in opposite orders.
  */
-function dailyUpsert(s: string): string {
-  return `daily_up AS (
-  INSERT INTO ${s}.llm_cost_daily AS d (day, dims, service_id, provider, model, feature, project, cost_usd, calls,
+function userlessUpsert(s: string, cte: string, table: string, time: 'day' | 'hour'): string {
+  return `${cte} AS (
+  INSERT INTO ${s}.${table} AS d (${time}, dims, service_id, provider, model, feature, project, cost_usd, calls,
          unpriced_calls, error_calls, input_tokens, output_tokens, cached_tokens)
-  SELECT day, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, service_id, provider, model,
+  SELECT t, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, service_id, provider, model,
          feature, project, trim_scale(cost), calls, unpriced, errors, input_tokens, output_tokens, cached_tokens
-    FROM (SELECT date_trunc('day', hour, 'UTC') AS day, service_id, provider, model, feature, project, sum(cost) AS cost,
+    FROM (SELECT date_trunc('${time}', hour, 'UTC') AS t, service_id, provider, model, feature, project, sum(cost) AS cost,
                  sum(calls) AS calls, sum(unpriced) AS unpriced, sum(errors) AS errors, sum(input_tokens) AS input_tokens,
                  sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens
             FROM hourly_sums GROUP BY 1, 2, 3, 4, 5, 6) g
    ORDER BY 1, 2
-  ON CONFLICT (day, dims) DO UPDATE SET
+  ON CONFLICT (${time}, dims) DO UPDATE SET
     cost_usd = trim_scale(d.cost_usd + EXCLUDED.cost_usd),
     calls = d.calls + EXCLUDED.calls,
     unpriced_calls = d.unpriced_calls + EXCLUDED.unpriced_calls,
@@ -209,7 +210,7 @@ function budgetCtes(s: string): string {
 /**
  * Lock order. PostgreSQL runs the data-modifying CTEs nothing reads after the main query, in reverse
  * order of their place in the WITH list; `ins_spans` (read by the main query) goes first. So each
- * batch takes spans, then daily, hourly, trace and budget rows, each in key order; the re-price
+ * batch takes spans, then daily, hourly totals, hourly, trace and budget rows, each in key order; the re-price
  * statement (reprice.sql.ts) is laid out to take them in the same order.
  */
 export function batchStatements(schema: string): BatchStatements {
@@ -245,7 +246,7 @@ WITH call_in AS (
     FROM ins_calls GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), budget_calls AS (
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ins_calls WHERE EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, CALL_COLUMN_COUNT + 1)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${dailyUpsert(s)}
+), ${budgetCtes(s)}, ${spanCtes(s, CALL_COLUMN_COUNT + 1)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -267,7 +268,7 @@ WITH sums_in AS (
   -- within the batch's time range so only its month's partition is searched.
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ${s}.llm_calls
    WHERE span_id = ANY($25::uuid[]) AND time >= $26::timestamptz AND time <= $27::timestamptz AND EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${dailyUpsert(s)}
+), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
 SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
   const copyCalls = `COPY ${s}.llm_calls (${COPY_CALL_COLUMNS}) FROM STDIN`;
   const afterCopyName = `kostrack_after_copy_${createHash('sha1').update(afterCopy).digest('hex').slice(0, 16)}`;

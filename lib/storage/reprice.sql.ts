@@ -57,18 +57,31 @@ const RUN_COLUMNS = `id::text, range_from, range_to, provider, model, requested_
  * - `llm_traces`: the total, and the unpriced count when a call goes priced ↔ unpriced;
  * - `llm_spans`: the call's span and each ancestor up to this process's root of the trace (the
  *   span costs a process writes hold its own calls only; a remote parent never counted this call);
- * - `llm_cost_hourly`: the call's hour and key (the writer's `kostrack_dims`), and `llm_cost_daily`
- *   its day and key without the user;
+ * - `llm_cost_hourly`: the call's hour and key (the writer's `kostrack_dims`); `llm_cost_hourly_totals`
+ *   and `llm_cost_daily` its hour and day and key without the user;
  * - `llm_budget_usage.spent`: every budget the writer counted the call in, those that existed
  *   when its row was inserted (`recorded_at`; the call's time for rows from before version 6).
  * Rollup rows are updated, never created: a missing row held nothing to adjust. Groups whose
  * deltas cancel out are left alone (no lock taken for nothing), and each rollup's rows are taken
  * in key order, as the writer takes them.
  */
+/** The re-price's update of a rollup without the user, by the calls' `grain` and user-less key, in key order. */
+function userlessUpdate(s: string, cte: string, table: string, grain: 'hour' | 'day'): string {
+  return `${cte} AS (
+  UPDATE ${s}.${table} r SET cost_usd = trim_scale(r.cost_usd + x.d), unpriced_calls = r.unpriced_calls + x.du
+    FROM (SELECT t, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, d, du
+            FROM (SELECT date_trunc('${grain}', time, 'UTC') AS t, service_id, provider, model, tags->>'feature' AS feature,
+                         tags->>'project' AS project, sum(d) AS d, sum(du) AS du
+                    FROM changed GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0 OR sum(du) <> 0) g
+           ORDER BY 1, 2) x
+   WHERE r.${grain} = x.t AND r.dims = x.dims
+  RETURNING 1`;
+}
+
 function applyBatchSql(s: string): string {
   return `
 -- PostgreSQL runs data-modifying CTEs that nothing reads in reverse order of their place here: spans,
--- then daily, hourly, traces and budgets last, the order the writer's batch takes the same rows in
+-- then daily, hourly totals, hourly, traces and budgets last, the order the writer's batch takes the same rows in
 -- (batch.sql.ts). A re-price beside a writer so never waits for a row the writer holds while holding
 -- one the writer waits for.
 WITH RECURSIVE v AS (
@@ -120,15 +133,8 @@ WITH RECURSIVE v AS (
            ORDER BY 1, 2) x
    WHERE h.hour = x.hour AND h.dims = x.dims
   RETURNING 1
-), daily_up AS (
-  UPDATE ${s}.llm_cost_daily d SET cost_usd = trim_scale(d.cost_usd + x.d), unpriced_calls = d.unpriced_calls + x.du
-    FROM (SELECT day, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, d, du
-            FROM (SELECT date_trunc('day', time, 'UTC') AS day, service_id, provider, model, tags->>'feature' AS feature,
-                         tags->>'project' AS project, sum(d) AS d, sum(du) AS du
-                    FROM changed GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0 OR sum(du) <> 0) g
-           ORDER BY 1, 2) x
-   WHERE d.day = x.day AND d.dims = x.dims
-  RETURNING 1
+), ${userlessUpdate(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}
+), ${userlessUpdate(s, 'daily_up', 'llm_cost_daily', 'day')}
 ), span_walk (span_id, parent_span_id, is_root, d, depth) AS (
   SELECT p.span_id, p.parent_span_id, p.is_root, x.d, 1
     FROM (SELECT parent_span_id, sum(d) AS d FROM changed WHERE parent_span_id IS NOT NULL GROUP BY 1 HAVING sum(d) <> 0) x

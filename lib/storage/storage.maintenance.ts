@@ -100,6 +100,7 @@ export class StorageMaintenance {
         [cutoff.toISOString()],
       );
       report.deletedRollupHours = rows[0]?.n ?? 0;
+      await this.pool.query(`DELETE FROM ${this.s}.llm_cost_hourly_totals WHERE hour < $1::timestamptz`, [cutoff.toISOString()]);
       // A day goes once all its hours have: reports read whole days from it and their edges from hours.
       const days = await this.pool.query<{ n: number }>(
         `WITH gone AS (DELETE FROM ${this.s}.llm_cost_daily WHERE day + interval '1 day' <= $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,

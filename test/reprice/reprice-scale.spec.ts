@@ -60,7 +60,7 @@ async function copySchema(from: string, to: string): Promise<void> {
   const [f, t] = [`"${from}"`, `"${to}"`];
   await q(`SELECT ${t}.kostrack_ensure_call_partition(m) FROM (SELECT DISTINCT date_trunc('month', time, 'UTC') AS m FROM ${f}.llm_calls) x`);
   await q(`INSERT INTO ${t}.llm_budgets OVERRIDING SYSTEM VALUE SELECT * FROM ${f}.llm_budgets`);
-  for (const table of ['llm_budget_usage', 'llm_calls', 'llm_spans', 'llm_traces', 'llm_cost_hourly', 'llm_cost_daily']) {
+  for (const table of ['llm_budget_usage', 'llm_calls', 'llm_spans', 'llm_traces', 'llm_cost_hourly', 'llm_cost_hourly_totals', 'llm_cost_daily']) {
     await q(`DELETE FROM ${t}.${table}`);
     await q(`INSERT INTO ${t}.${table} SELECT * FROM ${f}.${table}`);
   }

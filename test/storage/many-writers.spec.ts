@@ -250,24 +250,26 @@ it(`${WRITERS} processes write the same 50 traces and hourly buckets at once, wi
        UNION ALL (SELECT 'summed', * FROM (SELECT * FROM summed EXCEPT ALL SELECT * FROM stored) b)`,
     );
     expect(hourlyDrift.rows).toEqual([]);
-    // -- llm_cost_daily: every row is the GROUP BY of the calls by day, without the user ----------
-    const dailyDrift = await client.query(
-      `WITH stored AS (SELECT day, dims, service_id, provider, model, feature, project, cost_usd, calls, unpriced_calls, error_calls,
-                              input_tokens, output_tokens, cached_tokens FROM ${s}.llm_cost_daily),
-            summed AS (SELECT day, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, service_id, provider, model,
-                              feature, project, trim_scale(COALESCE(sum(cost_usd), 0)) AS cost_usd, count(*) AS calls,
-                              count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS error_calls,
-                              sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens
-                         FROM (SELECT date_trunc('day', time, 'UTC') AS day, service_id, provider, model, tags->>'feature' AS feature,
-                                      tags->>'project' AS project, cost_usd, status, input_tokens, output_tokens, cached_tokens
-                                 FROM ${s}.llm_calls) c
-                        GROUP BY day, service_id, provider, model, feature, project)
-       (SELECT 'stored' AS side, * FROM (SELECT * FROM stored EXCEPT ALL SELECT * FROM summed) a)
-       UNION ALL (SELECT 'summed', * FROM (SELECT * FROM summed EXCEPT ALL SELECT * FROM stored) b)`,
-    );
-    expect(dailyDrift.rows).toEqual([]);
-    const dailyCount = await client.query(`SELECT count(*)::int AS n, trim_scale(sum(cost_usd))::text AS cost FROM ${s}.llm_cost_daily`);
-    expect(dailyCount.rows[0].n).toBeGreaterThan(0);
+    // -- llm_cost_daily and llm_cost_hourly_totals: the GROUP BY of the calls by day / hour, without the user
+    for (const [table, grain] of [['llm_cost_daily', 'day'], ['llm_cost_hourly_totals', 'hour']] as const) {
+      const drift = await client.query(
+        `WITH stored AS (SELECT ${grain}, dims, service_id, provider, model, feature, project, cost_usd, calls, unpriced_calls, error_calls,
+                                input_tokens, output_tokens, cached_tokens FROM ${s}.${table}),
+              summed AS (SELECT ${grain}, ${s}.kostrack_dims(service_id, provider, model, feature, project, NULL) AS dims, service_id, provider, model,
+                                feature, project, trim_scale(COALESCE(sum(cost_usd), 0)) AS cost_usd, count(*) AS calls,
+                                count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS error_calls,
+                                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens
+                           FROM (SELECT date_trunc('${grain}', time, 'UTC') AS ${grain}, service_id, provider, model, tags->>'feature' AS feature,
+                                        tags->>'project' AS project, cost_usd, status, input_tokens, output_tokens, cached_tokens
+                                   FROM ${s}.llm_calls) c
+                          GROUP BY ${grain}, service_id, provider, model, feature, project)
+         (SELECT 'stored' AS side, * FROM (SELECT * FROM stored EXCEPT ALL SELECT * FROM summed) a)
+         UNION ALL (SELECT 'summed', * FROM (SELECT * FROM summed EXCEPT ALL SELECT * FROM stored) b)`,
+      );
+      expect(drift.rows).toEqual([]);
+      const count = await client.query(`SELECT count(*)::int AS n FROM ${s}.${table}`);
+      expect(count.rows[0].n).toBeGreaterThan(0);
+    }
     const hourly = await client.query(
       `SELECT hour, service_id, provider, model, feature, project, user_id, ${UNITS('cost_usd')} AS cost, calls::int, unpriced_calls::int AS unpriced,
               error_calls::int AS errors, input_tokens::text AS input, output_tokens::text AS output, cached_tokens::text AS cached FROM ${s}.llm_cost_hourly`,

@@ -71,6 +71,7 @@ it('runs twice: the second run has nothing to do', async () => {
     'llm_calls',
     'llm_cost_daily',
     'llm_cost_hourly',
+    'llm_cost_hourly_totals',
     'llm_prices',
     'llm_provider_cost_days',
     'llm_provider_costs',

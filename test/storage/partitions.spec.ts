@@ -63,17 +63,18 @@ async function hourlyVsCalls(schema: string): Promise<{ stored: unknown[]; fromC
   return { stored, fromCalls };
 }
 
-/** The daily rollup as stored, and as the calls say it must be (by UTC day, without the user). */
-async function dailyVsCalls(schema: string): Promise<{ stored: unknown[]; fromCalls: unknown[] }> {
-  const cols = `day, service_id, provider, model, feature, project, cost_usd::text AS cost, calls::int, unpriced::int, errors::int, input::int, output::int, cached::int`;
+/** A rollup without the user as stored, and as the calls say it must be (by UTC day or hour). */
+async function userlessVsCalls(schema: string, table: 'llm_cost_daily' | 'llm_cost_hourly_totals'): Promise<{ stored: unknown[]; fromCalls: unknown[] }> {
+  const grain = table === 'llm_cost_daily' ? 'day' : 'hour';
+  const cols = `t, service_id, provider, model, feature, project, cost_usd::text AS cost, calls::int, unpriced::int, errors::int, input::int, output::int, cached::int`;
   const stored = await q(
-    `SELECT ${cols} FROM (SELECT day, service_id, provider, model, feature, project, cost_usd, calls, unpriced_calls AS unpriced,
-            error_calls AS errors, input_tokens AS input, output_tokens AS output, cached_tokens AS cached FROM "${schema}".llm_cost_daily) d
+    `SELECT ${cols} FROM (SELECT ${grain} AS t, service_id, provider, model, feature, project, cost_usd, calls, unpriced_calls AS unpriced,
+            error_calls AS errors, input_tokens AS input, output_tokens AS output, cached_tokens AS cached FROM "${schema}".${table}) d
       ORDER BY 1, 2, 3, 4, 5 NULLS FIRST, 6 NULLS FIRST`,
   );
   const fromCalls = await q(
     `SELECT ${cols} FROM (
-       SELECT date_trunc('day', time, 'UTC') AS day, service_id, provider, model, tags->>'feature' AS feature, tags->>'project' AS project,
+       SELECT date_trunc('${grain}', time, 'UTC') AS t, service_id, provider, model, tags->>'feature' AS feature, tags->>'project' AS project,
               trim_scale(COALESCE(sum(cost_usd), 0)) AS cost_usd, count(*) AS calls,
               count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, count(*) FILTER (WHERE status NOT IN ('ok', 'blocked')) AS errors,
               sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cached_tokens) AS cached
@@ -158,9 +159,11 @@ describe('partitioned calls and the hourly rollup', () => {
   it('keeps the hourly rollup equal to the calls, to the last digit, with NULL and empty tag values apart', async () => {
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
-    const daily = await dailyVsCalls(schema);
-    expect(daily.stored).toEqual(daily.fromCalls);
-    expect(daily.stored.length).toBeGreaterThan(0);
+    for (const table of ['llm_cost_daily', 'llm_cost_hourly_totals'] as const) {
+      const userless = await userlessVsCalls(schema, table);
+      expect(userless.stored).toEqual(userless.fromCalls);
+      expect(userless.stored.length).toBeGreaterThan(0);
+    }
     // 4 hours × 3 features × 3 users × 2 models, but 23:00 on October 31st only has the haiku calls.
     expect(stored).toHaveLength(4 * 3 * 3 * 2 - 9);
     const [total] = await q<{ cost: string; calls: number; unpriced: number }>(
@@ -190,8 +193,10 @@ describe('partitioned calls and the hourly rollup', () => {
     expect(after).toEqual([{ calls: (before[0] as { calls: number }).calls + 1, cost: usdToString(expectedTotal + usd('0.25')) }]);
     const hourlyAfter = await hourlyVsCalls(schema);
     expect(hourlyAfter.stored).toEqual(hourlyAfter.fromCalls);
-    const dailyAfter = await dailyVsCalls(schema);
-    expect(dailyAfter.stored).toEqual(dailyAfter.fromCalls);
+    for (const table of ['llm_cost_daily', 'llm_cost_hourly_totals'] as const) {
+      const userlessAfter = await userlessVsCalls(schema, table);
+      expect(userlessAfter.stored).toEqual(userlessAfter.fromCalls);
+    }
     expect(hourlyAfter.stored).toHaveLength(hourlyBefore.stored.length);
     const tracesAfter = await q<{ trace_id: string; total_cost_usd: string; call_count: string }>(
       `SELECT trace_id, total_cost_usd::text, call_count FROM "${schema}".llm_traces ORDER BY 1`,
@@ -230,6 +235,7 @@ describe('retention', () => {
     expect(await q(`SELECT name FROM "${schema}".llm_traces ORDER BY 1`)).toEqual([{ name: '2026-10' }, { name: '2026-11' }]);
     expect(await q(`SELECT count(*)::int AS n FROM "${schema}".llm_cost_hourly`)).toEqual([{ n: 2 }]);
     expect(await q(`SELECT to_char(day, 'YYYY-MM-DD') AS d FROM "${schema}".llm_cost_daily ORDER BY 1`)).toEqual([{ d: '2026-10-20' }, { d: '2026-11-25' }]);
+    expect(await q(`SELECT to_char(hour, 'YYYY-MM-DD HH24') AS h FROM "${schema}".llm_cost_hourly_totals ORDER BY 1`)).toEqual([{ h: '2026-10-20 10' }, { h: '2026-11-25 10' }]);
     // Idempotent: a second pass has nothing to do.
     expect(await storage.maintenance.run(new Date('2026-11-30T00:00:00Z'))).toEqual({ droppedPartitions: [], deletedTraces: 0, deletedRollupHours: 0, deletedRollupDays: 0 });
     // A write into a dropped month (a late replay) makes the month again rather than failing.
@@ -286,9 +292,11 @@ describe('upgrading an installation with data', () => {
     expect(bounds).toEqual([{ name: 'llm_calls_legacy', bound: expect.stringMatching(/^FOR VALUES FROM \(MINVALUE\) TO \('2026-10-01 00:00:00\+00'\)$/) }]);
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
-    const daily = await dailyVsCalls(schema);
-    expect(daily.stored).toEqual(daily.fromCalls);
-    expect(daily.stored.length).toBeGreaterThan(0);
+    for (const table of ['llm_cost_daily', 'llm_cost_hourly_totals'] as const) {
+      const userless = await userlessVsCalls(schema, table);
+      expect(userless.stored).toEqual(userless.fromCalls);
+      expect(userless.stored.length).toBeGreaterThan(0);
+    }
     expect(stored.length).toBeGreaterThan(500);
 
     // The writer goes on: a replay of an old row (now in the legacy partition) counts once, a new one lands in its month.
@@ -354,9 +362,11 @@ describe('a call recorded again under its own id at another time', () => {
     expect(await q(`SELECT trim_scale(sum(total_cost_usd))::text AS cost, sum(call_count)::int AS n FROM "${schema}".llm_traces`)).toEqual([{ cost: '0.005', n: 2 }]);
     const { stored, fromCalls } = await hourlyVsCalls(schema);
     expect(stored).toEqual(fromCalls);
-    const daily = await dailyVsCalls(schema);
-    expect(daily.stored).toEqual(daily.fromCalls);
-    expect(daily.stored.length).toBeGreaterThan(0);
+    for (const table of ['llm_cost_daily', 'llm_cost_hourly_totals'] as const) {
+      const userless = await userlessVsCalls(schema, table);
+      expect(userless.stored).toEqual(userless.fromCalls);
+      expect(userless.stored.length).toBeGreaterThan(0);
+    }
     expect(storage.health()).toMatchObject({ deadLettered: 0, lostRows: 0 });
   });
 });

@@ -38,15 +38,17 @@ export async function rollupMismatches(pool: pg.Pool, schema: string): Promise<R
                    FROM ${s}.llm_calls GROUP BY 1, 2) c USING (hour, dims)
      WHERE h.cost_usd IS DISTINCT FROM c.cost OR h.calls IS DISTINCT FROM c.n OR h.unpriced_calls IS DISTINCT FROM c.unpriced
      LIMIT 20`);
-  const daily = await q(`
-    SELECT d.day, d.dims, d.cost_usd::text AS stored, c.cost::text AS from_calls, d.calls, c.n, d.unpriced_calls, c.unpriced
-      FROM ${s}.llm_cost_daily d
-      FULL JOIN (SELECT date_trunc('day', time, 'UTC') AS day,
+  const userless = (table: string, grain: 'hour' | 'day') =>
+    q(`
+    SELECT d.${grain}, d.dims, d.cost_usd::text AS stored, c.cost::text AS from_calls, d.calls, c.n, d.unpriced_calls, c.unpriced
+      FROM ${s}.${table} d
+      FULL JOIN (SELECT date_trunc('${grain}', time, 'UTC') AS ${grain},
                         ${s}.kostrack_dims(service_id, provider, model, tags->>'feature', tags->>'project', NULL) AS dims,
                         COALESCE(sum(cost_usd), 0) AS cost, count(*) AS n, count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
-                   FROM ${s}.llm_calls GROUP BY 1, 2) c USING (day, dims)
+                   FROM ${s}.llm_calls GROUP BY 1, 2) c USING (${grain}, dims)
      WHERE d.cost_usd IS DISTINCT FROM c.cost OR d.calls IS DISTINCT FROM c.n OR d.unpriced_calls IS DISTINCT FROM c.unpriced
      LIMIT 20`);
+  const daily = [...(await userless('llm_cost_daily', 'day')), ...(await userless('llm_cost_hourly_totals', 'hour'))];
   // The writer's mapping of a call to budgets (batch.sql.ts budgetCtes), for budgets that existed when the row landed.
   const budgets = await q(`
     WITH hits AS (

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-const TABLES = ['llm_calls', 'llm_spans', 'llm_traces', 'llm_cost_hourly', 'llm_cost_daily', 'llm_budget_usage', 'llm_repricings'] as const;
+const TABLES = ['llm_calls', 'llm_spans', 'llm_traces', 'llm_cost_hourly', 'llm_cost_hourly_totals', 'llm_cost_daily', 'llm_budget_usage', 'llm_repricings'] as const;
 
 /** A fingerprint of every table a re-price could write: equal fingerprints, nothing written. */
 export async function fingerprint(pool: pg.Pool, schema: string): Promise<Record<string, string>> {
@@ -24,6 +24,7 @@ export async function comparableState(pool: pg.Pool, schema: string): Promise<Re
     traces: `SELECT trace_id, total_cost_usd::text, call_count, unpriced_call_count FROM ${s}.llm_traces`,
     hourly: `SELECT hour, dims, cost_usd::text, calls, unpriced_calls FROM ${s}.llm_cost_hourly`,
     daily: `SELECT day, dims, cost_usd::text, calls, unpriced_calls FROM ${s}.llm_cost_daily`,
+    hourlyTotals: `SELECT hour, dims, cost_usd::text, calls, unpriced_calls FROM ${s}.llm_cost_hourly_totals`,
     budgets: `SELECT b.name, u.scope_value, u.period_start, u.spent::text, u.calls FROM ${s}.llm_budget_usage u JOIN ${s}.llm_budgets b ON b.id = u.budget_id`,
   };
   const out: Record<string, string> = {};
