@@ -14,7 +14,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,7 @@ import { batchStatements, hourlyParams, noRows, rollupParams } from '../dist/sto
 import { encodeCallsCopy } from '../dist/storage/calls.copy.js';
 import { copyIn } from '../dist/storage/copy-in.query.js';
 import { scaleUp } from '../dist/storage/migrations/0005-scale.migration.js';
+import { dailyRollupUp } from '../dist/storage/migrations/0008-daily-rollup.migration.js';
 import { MIGRATION_STEPS } from '../dist/storage/migrations/migration.list.js';
 import { runMigrations } from '../dist/storage/migrations/migration.runner.js';
 import { PgSqlPool } from '../dist/storage/pg.pool.js';
@@ -254,6 +255,13 @@ function tracesInsert(schema: string): string {
       FROM ${q(schema)}.llm_calls c GROUP BY c.trace_id`;
 }
 
+/** Migration 8's backfills of llm_cost_hourly_totals and llm_cost_daily from llm_cost_hourly (what the writer maintains at ingest). */
+function userlessBackfills(schema: string): string {
+  const sql = dailyRollupUp(schema).filter((x) => /^\s*INSERT INTO \S+\.llm_cost_(daily|hourly_totals)\b/.test(x));
+  if (sql.length !== 2) throw new Error('migration 8 has not its two backfill statements');
+  return sql.join(';\n');
+}
+
 /** Migration 5's backfill of llm_cost_hourly from stored calls (what the writer maintains at ingest). */
 function hourlyBackfill(schema: string): string {
   const sql = scaleUp(schema).find((x) => /^\s*INSERT INTO \S+\.llm_cost_hourly\b/.test(x));
@@ -293,6 +301,7 @@ interface Loaded {
   traces: number;
   spans: number;
   hourly: number;
+  daily: number;
   callsBytes: number;
   hourlyBytes: number;
   tracesBytes: number;
@@ -320,8 +329,9 @@ async function loadSet(schema: string, calls: number, opts: { upTo?: number } = 
     [, took.spans] = await timed(() => c.query(spansInsert(schema, layout)));
     [, took.traces] = await timed(() => c.query(tracesInsert(schema)));
     if (latest) [, took.hourly] = await timed(() => c.query(hourlyBackfill(schema)));
+    if (latest) [, took.daily] = await timed(() => c.query(userlessBackfills(schema)));
     [, took.analyze] = await timed(() =>
-      c.query(`ANALYZE ${s}.llm_calls; ANALYZE ${s}.llm_spans; ANALYZE ${s}.llm_traces${latest ? `; ANALYZE ${s}.llm_cost_hourly` : ''}`),
+      c.query(`ANALYZE ${s}.llm_calls; ANALYZE ${s}.llm_spans; ANALYZE ${s}.llm_traces${latest ? `; ANALYZE ${s}.llm_cost_hourly; ANALYZE ${s}.llm_cost_daily; ANALYZE ${s}.llm_cost_hourly_totals` : ''}`),
     );
   } finally {
     await c.end();
@@ -330,7 +340,8 @@ async function loadSet(schema: string, calls: number, opts: { upTo?: number } = 
     await pool.query(
       `SELECT (SELECT count(*) FROM ${s}.llm_calls)::bigint AS calls, (SELECT count(*) FROM ${s}.llm_traces)::bigint AS traces,
               (SELECT count(*) FROM ${s}.llm_spans)::bigint AS spans,
-              ${opts.upTo === undefined ? `(SELECT count(*) FROM ${s}.llm_cost_hourly)` : '0'}::bigint AS hourly`,
+              ${opts.upTo === undefined ? `(SELECT count(*) FROM ${s}.llm_cost_hourly)` : '0'}::bigint AS hourly,
+              ${opts.upTo === undefined ? `(SELECT count(*) FROM ${s}.llm_cost_daily)` : '0'}::bigint AS daily`,
     )
   ).rows[0];
   return {
@@ -339,6 +350,7 @@ async function loadSet(schema: string, calls: number, opts: { upTo?: number } = 
     traces: Number(counts.traces),
     spans: Number(counts.spans),
     hourly: Number(counts.hourly),
+    daily: Number(counts.daily),
     callsBytes: opts.upTo === undefined ? await callsBytes(schema) : await bytesOf(`SELECT pg_total_relation_size('${s}.llm_calls') AS b`),
     hourlyBytes: opts.upTo === undefined ? await bytesOf(`SELECT pg_total_relation_size('${s}.llm_cost_hourly') AS b`) : 0,
     tracesBytes: await bytesOf(`SELECT pg_total_relation_size('${s}.llm_traces') AS b`),
@@ -415,6 +427,10 @@ interface CostReport {
 }
 
 const MONTH_PATH = `/kostrack/costs?groupBy=day&series=model&from=${MONTH_FROM}&to=${MONTH_TO}`;
+/** The same 30 days starting and ending mid-day: whole days from the daily rollup, the two partial days from hourly rows, minutes from calls. */
+const MONTH_EDGES_FROM = '2026-10-01T07:30:00Z';
+const MONTH_EDGES_TO = '2026-10-31T07:30:00Z';
+const MONTH_EDGES_PATH = `/kostrack/costs?groupBy=day&series=model&from=${MONTH_EDGES_FROM}&to=${MONTH_EDGES_TO}`;
 const DAY_FROM = '2026-10-15T00:00:00Z';
 const DAY_TO = '2026-10-16T00:00:00Z';
 const FEATURE_DAY_PATH = `/kostrack/costs?groupBy=tag:feature&from=${DAY_FROM}&to=${DAY_TO}`;
@@ -448,7 +464,8 @@ interface ApiRun {
   featureIdentical: boolean;
   monthPlan: Explained;
   monthHourlyRows: number;
-  whatIfRows: { hourly: number; daily: number };
+  monthDailyRows: number;
+  whatIfRows: { hourly: number };
   userTraceCount: number;
 }
 
@@ -474,6 +491,12 @@ async function apiSection(calls: number): Promise<ApiRun> {
     const fKeys = apiF.groups.map((g) => `${g.key}|${usdToString(usd(g.costUsd))}|${g.calls}`).sort();
     const nfKeys = naiveF.map((r) => `${r.feature}|${usdToString(usd(r.cost))}|${r.calls}`).sort();
     const featureIdentical = fKeys.join() === nfKeys.join();
+    const apiE = await getJson<CostReport>(port, MONTH_EDGES_PATH);
+    const naiveE = (await pool.query(naiveMonthSql(schema), [MONTH_EDGES_FROM, MONTH_EDGES_TO])).rows;
+    const eKeys = apiE.groups.map((g) => key(g.bucket!, g.seriesProvider!, g.series!, g.costUsd, g.calls)).sort();
+    const neKeys = naiveE.map((r) => key((r.bucket as Date).toISOString(), r.provider, r.model, r.cost, Number(r.calls))).sort();
+    const edgesIdentical = eKeys.join() === neKeys.join() && eKeys.length > 0;
+    if (!edgesIdentical) log('  ✗ API and GROUP BY disagree on the mid-day month');
     if (!monthIdentical || !featureIdentical) log(`  ✗ API and GROUP BY disagree (month ${monthIdentical}, feature ${featureIdentical})`);
 
     const users = Array.from({ length: 1000 }, () => `u-${Math.floor(Math.random() * USERS)}`);
@@ -481,6 +504,7 @@ async function apiSection(calls: number): Promise<ApiRun> {
     const traceIds = (await pool.query(`SELECT trace_id FROM ${s}.llm_traces ORDER BY random() LIMIT 1000`)).rows.map((r) => r.trace_id as string);
     log('  timing the API …');
     t.month = await sample(() => getJson(port, MONTH_PATH), SLOW);
+    t.monthEdges = await sample(() => getJson(port, MONTH_EDGES_PATH), SLOW);
     t.featureDay = await sample(() => getJson(port, FEATURE_DAY_PATH), SLOW);
     t.user = await sample((i) => getJson(port, `/kostrack/traces?user=${users[i % users.length]}&limit=50`), FAST);
     t.top = await sample(() => getJson(port, '/kostrack/traces?sort=cost&limit=20'), FAST);
@@ -492,22 +516,18 @@ async function apiSection(calls: number): Promise<ApiRun> {
     const monthPlan = await explain(pool, month.sql, month.values, calls === SIZES[SIZES.length - 1]);
     t.naiveMonth = await sample(() => pool.query(naiveMonthSql(schema), [MONTH_FROM, MONTH_TO]), NAIVE);
     t.naiveFeature = await sample(() => pool.query(naiveFeatureSql(schema), [DAY_FROM, DAY_TO]), { ...NAIVE, max: 15 });
-    // What-if: llm_cost_hourly without the user column (hourly, and daily), built from it.
-    const sums = `sum(cost_usd) AS cost_usd, sum(calls) AS calls, sum(unpriced_calls) AS unpriced_calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens`;
-    await pool.query(`CREATE TABLE ${s}.whatif_hourly AS SELECT hour, service_id, provider, model, feature, project, ${sums} FROM ${s}.llm_cost_hourly GROUP BY 1, 2, 3, 4, 5, 6`);
-    await pool.query(`CREATE TABLE ${s}.whatif_daily AS SELECT date_trunc('day', hour, 'UTC') AS day, service_id, provider, model, feature, project, ${sums} FROM ${s}.llm_cost_hourly GROUP BY 1, 2, 3, 4, 5, 6`);
-    await pool.query(`CREATE INDEX ON ${s}.whatif_hourly (hour); CREATE INDEX ON ${s}.whatif_daily (day); ANALYZE ${s}.whatif_hourly; ANALYZE ${s}.whatif_daily`);
-    const whatIfRows = (await pool.query(`SELECT (SELECT count(*) FROM ${s}.whatif_hourly)::int AS hourly, (SELECT count(*) FROM ${s}.whatif_daily)::int AS daily`)).rows[0];
-    t.whatIfHourly = await sample(() => pool.query(whatIfSql(`${s}.whatif_hourly`, 'hour'), [MONTH_FROM, MONTH_TO]), FAST);
-    t.whatIfDaily = await sample(() => pool.query(whatIfSql(`${s}.whatif_daily`, 'day'), [MONTH_FROM, MONTH_TO]), FAST);
+    // The month from llm_cost_hourly_totals alone (why whole days read the daily rollup instead).
+    const whatIfRows = (await pool.query(`SELECT (SELECT count(*) FROM ${s}.llm_cost_hourly_totals)::int AS hourly`)).rows[0];
+    t.whatIfHourly = await sample(() => pool.query(whatIfSql(`${s}.llm_cost_hourly_totals`, 'hour'), [MONTH_FROM, MONTH_TO]), FAST);
     return {
       calls,
       loaded,
       t,
-      monthIdentical,
+      monthIdentical: monthIdentical && edgesIdentical,
       featureIdentical,
       monthPlan,
       monthHourlyRows: rowsRead(monthPlan.plan, 'llm_cost_hourly'),
+      monthDailyRows: rowsRead(monthPlan.plan, 'llm_cost_daily'),
       whatIfRows,
       userTraceCount,
     };
@@ -526,6 +546,9 @@ interface RetentionRun {
   dropMs: number;
   /** The DROP statement (lock, catalog) and the COMMIT (files unlinked, WAL flushed). */
   dropParts: { statement: number; commit: number };
+  /** Files the dropped partition was made of (table, TOAST, indexes; 1 GB segments), and unlinking as many of the same sizes. */
+  segments: number;
+  unlinkMs: number;
   /** Autovacuum workers on the schema when the drop started (a DROP waits for one to be cancelled). */
   autovacuum: number;
   /** The longest INSERT (through the parent, into this month) while the drop ran. */
@@ -542,6 +565,49 @@ interface RetentionRun {
   naiveAfterDelete: number;
   vacuumMs: number;
   naiveAfterVacuum: number;
+}
+
+/** The sizes of the files a relation and its TOAST table and indexes occupy (every fork, 1 GB segments). */
+async function fileSegments(relation: string): Promise<number[]> {
+  const { rows } = await pool.query(
+    `WITH r AS (SELECT $1::regclass AS oid UNION ALL SELECT reltoastrelid FROM pg_class WHERE oid = $1::regclass AND reltoastrelid <> 0
+                UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = $1::regclass
+                UNION ALL SELECT i.indexrelid FROM pg_class c JOIN pg_index i ON i.indrelid = c.reltoastrelid WHERE c.oid = $1::regclass)
+     SELECT pg_relation_size(r.oid, f)::bigint AS b FROM r CROSS JOIN unnest(ARRAY['main', 'fsm', 'vm']) f`,
+    [relation],
+  );
+  const GB = 1024 ** 3;
+  const out: number[] = [];
+  for (const { b } of rows) for (let left = Number(b); left > 0; left -= GB) out.push(Math.min(GB, left));
+  return out;
+}
+
+/**
+ * What removing that much data costs the file system itself: files of the same sizes written (and
+ * synced) beside PostgreSQL's data directory, then unlinked, timed. A DROP's commit cannot beat it.
+ */
+async function unlinkLimit(sizes: number[]): Promise<number> {
+  const dataDir = (await pool.query('SHOW data_directory')).rows[0].data_directory as string;
+  const dir = join(dataDir, '..', `kostrack-bench-unlink-${PID}`);
+  mkdirSync(dir, { recursive: true });
+  const chunk = Buffer.alloc(8 * 1024 * 1024, 7);
+  const files: string[] = [];
+  try {
+    for (const [i, size] of sizes.entries()) {
+      const file = join(dir, `seg-${i}`);
+      const fd = openSync(file, 'w');
+      for (let left = size; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, left));
+      fsyncSync(fd);
+      closeSync(fd);
+      files.push(file);
+    }
+    await sleep(5000);
+    const start = performance.now();
+    for (const f of files) unlinkSync(f);
+    return performance.now() - start;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -585,6 +651,7 @@ async function retentionSection(calls: number): Promise<RetentionRun> {
     let probeMax = 0;
     let maintenanceMs = 0;
     let deletedTraces = 0;
+    let segments: number[] = [];
     try {
       // A month old enough to drop was written out long ago; the copy above just wrote gigabytes
       // that the server and the kernel are still flushing. A checkpoint stands in for that time.
@@ -596,6 +663,7 @@ async function retentionSection(calls: number): Promise<RetentionRun> {
       // The statements CallPartitions.dropBefore runs, one by one so the commit (files unlinked) shows
       // apart, while a writer inserts into November through the parent every 5 ms.
       await ensureMonths(pool, schema, new Date().toISOString(), new Date().toISOString());
+      segments = await fileSegments(`${schema}.llm_calls_p2026_10`);
       const probe = await probeWriter(schema, 5);
       await sleep(300);
       const d = await pool.connect();
@@ -621,6 +689,8 @@ async function retentionSection(calls: number): Promise<RetentionRun> {
     } finally {
       await sql.close();
     }
+    log('  the physical limit: unlinking files of the same sizes on the same file system …');
+    const unlinkMs = await unlinkLimit(segments);
     const partitionedAfter = await callsBytes(schema);
     const tracesBytesAfter = await bytesOf(`SELECT pg_total_relation_size('${s}.llm_traces') + pg_total_relation_size('${s}.llm_spans') AS b`);
 
@@ -635,6 +705,8 @@ async function retentionSection(calls: number): Promise<RetentionRun> {
       partitionedBefore,
       partitionedAfter,
       dropMs,
+      segments: segments.length,
+      unlinkMs,
       dropParts,
       autovacuum,
       probeMax,
@@ -765,12 +837,13 @@ async function writerSection(): Promise<WriterRun> {
       (SELECT sum(call_count) FROM ${s}.llm_traces)::bigint AS traced_calls, (SELECT trim_scale(sum(cost_usd))::text FROM ${s}.llm_calls) AS cost,
       (SELECT trim_scale(sum(total_cost_usd))::text FROM ${s}.llm_traces) AS traced_cost,
       (SELECT sum(calls) FROM ${s}.llm_cost_hourly)::bigint AS hourly_calls, (SELECT trim_scale(sum(cost_usd))::text FROM ${s}.llm_cost_hourly) AS hourly_cost,
+      (SELECT sum(calls) FROM ${s}.llm_cost_daily)::bigint AS daily_calls, (SELECT trim_scale(sum(cost_usd))::text FROM ${s}.llm_cost_daily) AS daily_cost,
       (SELECT count(*) FROM ${s}.llm_cost_hourly)::bigint AS hourly_rows,
       (SELECT count(*) FROM ${s}.llm_traces WHERE total_cost_usd = (SELECT max(total_cost_usd) FROM ${s}.llm_traces))::bigint AS tied`)
   ).rows[0];
   const exact =
-    Number(r.calls) === WRITER_CALLS && Number(r.traced_calls) === WRITER_CALLS && Number(r.hourly_calls) === WRITER_CALLS &&
-    usd(r.cost) === expectCost && usd(r.traced_cost) === expectCost && usd(r.hourly_cost) === expectCost && Number(r.tied) === ties;
+    Number(r.calls) === WRITER_CALLS && Number(r.traced_calls) === WRITER_CALLS && Number(r.hourly_calls) === WRITER_CALLS && Number(r.daily_calls) === WRITER_CALLS &&
+    usd(r.cost) === expectCost && usd(r.traced_cost) === expectCost && usd(r.hourly_cost) === expectCost && usd(r.daily_cost) === expectCost && Number(r.tied) === ties;
   const stats = (
     await pool.query(
       `SELECT relname, last_autoanalyze, last_analyze FROM pg_stat_user_tables WHERE schemaname = $1 AND relname IN ('llm_traces', 'llm_calls_p2026_10', 'llm_cost_hourly') ORDER BY relname`,
@@ -994,9 +1067,11 @@ async function writeAll(schema: string, calls: CallRecord[], cost: Usd): Promise
   const r = (
     await pool.query(`SELECT (SELECT count(*) FROM ${w}.llm_calls)::int AS calls, (SELECT sum(call_count) FROM ${w}.llm_traces)::int AS traced,
       (SELECT sum(total_cost_usd)::text FROM ${w}.llm_traces) AS traced_cost, (SELECT sum(calls) FROM ${w}.llm_cost_hourly)::int AS hourly,
-      (SELECT sum(cost_usd)::text FROM ${w}.llm_cost_hourly) AS hourly_cost, (SELECT count(*) FROM ${w}.llm_cost_hourly)::int AS hourly_rows`)
+      (SELECT sum(cost_usd)::text FROM ${w}.llm_cost_hourly) AS hourly_cost, (SELECT count(*) FROM ${w}.llm_cost_hourly)::int AS hourly_rows,
+      (SELECT sum(calls) FROM ${w}.llm_cost_daily)::int AS daily, (SELECT sum(cost_usd)::text FROM ${w}.llm_cost_daily) AS daily_cost`)
   ).rows[0];
-  const exact = r.calls === calls.length && r.traced === calls.length && r.hourly === calls.length && usd(r.traced_cost) === cost && usd(r.hourly_cost) === cost;
+  const exact = r.calls === calls.length && r.traced === calls.length && r.hourly === calls.length && r.daily === calls.length &&
+    usd(r.traced_cost) === cost && usd(r.hourly_cost) === cost && usd(r.daily_cost) === cost;
   return { rate, exact, hourlyRows: r.hourly_rows };
 }
 
@@ -1304,7 +1379,7 @@ function report(o: {
       'Generated set-based (`INSERT … SELECT generate_series`, like `bench/admin.bench.ts`) into a fresh schema at the latest version: traces of 10 calls ' +
         '(9 of them in one of 3 spans) spread evenly over the 30 days of October 2026 (one month partition), 3 services, 12 features, 100,000 users ' +
         '(`tags.user_id`), 6 models of 4 providers (two per trace), random costs up to $0.02 a call; `llm_traces` and `llm_cost_hourly` built from ' +
-        "the calls (the hourly one by migration 5's own backfill statement), then `ANALYZE`. API times are whole HTTP round trips to a running Nest app " +
+        "the calls (the hourly and daily ones by migrations 5 and 8's own backfill statements), then `ANALYZE`. API times are whole HTTP round trips to a running Nest app " +
         '(Express, keep-alive, one client, API key guard and validation included).',
       '',
     );
@@ -1312,20 +1387,21 @@ function report(o: {
     const dataRow = (name: string, f: (a: ApiRun) => string) => out.push(`| ${name} | ${o.api.map(f).join(' | ')} |`);
     dataRow('calls / traces / spans', (a) => `${n0(a.loaded.calls)} / ${n0(a.loaded.traces)} / ${n0(a.loaded.spans)}`);
     dataRow('`llm_cost_hourly` rows (hour × service × provider × model × feature × project × user)', (a) => `${n0(a.loaded.hourly)} (${((a.loaded.hourly / a.loaded.calls) * 100).toFixed(0)}% of calls)`);
-    dataRow('… the same without `user_id`, hourly / daily (what-if tables, below)', (a) => `${n0(a.whatIfRows.hourly)} / ${n0(a.whatIfRows.daily)}`);
+    dataRow('`llm_cost_daily` rows (day × service × provider × model × feature × project)', (a) => n0(a.loaded.daily));
+    dataRow('`llm_cost_hourly_totals` rows (the hourly key without `user_id`)', (a) => n0(a.whatIfRows.hourly));
     dataRow('size: `llm_calls` partitions / `llm_cost_hourly` / `llm_traces`', (a) => `${mb(a.loaded.callsBytes)} / ${mb(a.loaded.hourlyBytes)} / ${mb(a.loaded.tracesBytes)}`);
-    dataRow('generation: calls / spans / traces / hourly / analyze', (a) =>
-      ['calls', 'spans', 'traces', 'hourly', 'analyze'].map((k) => sec(a.loaded.took[k] ?? 0)).join(' / '),
+    dataRow('generation: calls / spans / traces / hourly / hourly totals + daily / analyze', (a) =>
+      ['calls', 'spans', 'traces', 'hourly', 'daily', 'analyze'].map((k) => sec(a.loaded.took[k] ?? 0)).join(' / '),
     );
     out.push('');
     out.push(`| query | goal | ${o.api.map((a) => `${(a.calls / 1e6).toLocaleString('en')}M p50 ms | p99 ms | runs`).join(' | ')} |`);
     out.push(`|---|---|${o.api.map(() => '---:|---:|---:').join('|')}|`);
     const row = (name: string, goal: string, k: string) => out.push(`| ${name} | ${goal} | ${o.api.map((a) => `${p50(a.t[k])} | ${p99(a.t[k])} | ${a.t[k]?.length ?? 0}`).join(' | ')} |`);
     row('API `costs?groupBy=day&series=model`, 30 days', '< 20 ms', 'month');
-    row('… its SQL alone (`costReportSql`, hourly rollup + edge hours)', '', 'monthSql');
+    row('… its SQL alone (`costReportSql`: daily rollup, edge days from hourly, edge minutes from calls)', '', 'monthSql');
+    row('API, the same 30 days from 07:30 to 07:30 (the two partial days from `llm_cost_hourly_totals`)', '', 'monthEdges');
     row('… naive: `GROUP BY day, provider, model` over `llm_calls` (SQL only)', '', 'naiveMonth');
-    row('… what-if: same SQL over an hourly rollup without `user_id` (SQL only)', '', 'whatIfHourly');
-    row('… what-if: same SQL over a daily rollup without `user_id` (SQL only)', '', 'whatIfDaily');
+    row('… the same SQL over `llm_cost_hourly_totals` alone, no daily rows (SQL only)', '', 'whatIfHourly');
     row('API `costs?groupBy=tag:feature`, one day', '', 'featureDay');
     row('… naive: `GROUP BY tags->>\'feature\'` over one day of `llm_calls` (SQL only)', '', 'naiveFeature');
     row('API `traces?user=<one of 100k>&limit=50`', '< 10 ms', 'user');
@@ -1338,8 +1414,8 @@ function report(o: {
       out.push(
         `- ${(a.calls / 1e6).toLocaleString('en')}M: month report p50 ${fmt(m)} ms ${ok(m < 20)} (naive GROUP BY ${fmt(median(a.t.naiveMonth))} ms, ${ratio.toFixed(1)}× slower than the API); ` +
           `one user's traces ${fmt(median(a.t.user))} ms ${ok(median(a.t.user) < 10)}; top 20 ${fmt(median(a.t.top))} ms ${ok(median(a.t.top) < 5)}; detail ${fmt(median(a.t.detail))} ms ${ok(median(a.t.detail) < 5)}. ` +
-          `The month report read ${n0(a.monthHourlyRows)} \`llm_cost_hourly\` rows (EXPLAIN ANALYZE: planning ${fmt(a.monthPlan.planning)} ms, execution ${fmt(a.monthPlan.execution)} ms). ` +
-          `API = naive GROUP BY, group for group (day × model, and feature): ${ok(a.monthIdentical && a.featureIdentical)}. The first user listed has ${a.userTraceCount} trace${a.userTraceCount === 1 ? '' : 's'}.`,
+          `The month report read ${n0(a.monthDailyRows)} \`llm_cost_daily\` rows and ${n0(a.monthHourlyRows)} of \`llm_cost_hourly\` (EXPLAIN ANALYZE: planning ${fmt(a.monthPlan.planning)} ms, execution ${fmt(a.monthPlan.execution)} ms). ` +
+          `API = naive GROUP BY, group for group (day × model from midnight and from 07:30, and feature): ${ok(a.monthIdentical && a.featureIdentical)}. The first user listed has ${a.userTraceCount} trace${a.userTraceCount === 1 ? '' : 's'}.`,
       );
     }
     if (o.api.length > 1) {
@@ -1348,7 +1424,7 @@ function report(o: {
       out.push(
         `- Growth from ${(a.calls / 1e6).toLocaleString('en')}M to ${(b.calls / 1e6).toLocaleString('en')}M calls (×${b.calls / a.calls}), p50 ratio: month report ×${g('month')}, ` +
           `its SQL ×${g('monthSql')}, feature day ×${g('featureDay')}, user's traces ×${g('user')}, top 20 ×${g('top')}, detail ×${g('detail')}; naive month ×${g('naiveMonth')}; ` +
-          `what-if hourly ×${g('whatIfHourly')}, daily ×${g('whatIfDaily')}.`,
+          `mid-day month ×${g('monthEdges')}, hourly totals alone ×${g('whatIfHourly')}.`,
       );
     }
     const big = o.api[o.api.length - 1];
@@ -1370,7 +1446,7 @@ function report(o: {
         `with the user/feature tags, a child span, 10 calls: the records \`trace()\`/\`recordCall()\` produce, with explicit times so they spread over 30 days; ` +
         `the writer made the month's partition on demand). ${n0(w.ties)} traces cost exactly $0.50 (10 calls × $0.05), every other less than $0.20. ` +
         `Chosen size: ${(w.calls / 1e6).toLocaleString('en')}M calls (the issue's own writer figure is 2M), ${w.seconds.toFixed(0)} s to write on this machine (${n0(w.calls / w.seconds)} calls/s, throttled to 100k queued). ` +
-        `No ANALYZE by hand: at measurement ${w.analyzed}. Rows, trace rollup, hourly rollup and cost sums exact: ${ok(w.exact)} (${w.checks.calls} calls, ${w.checks.traces} traces, ${w.checks.tied} tied, ${n0(w.hourly)} hourly rows).`,
+        `No ANALYZE by hand: at measurement ${w.analyzed}. Rows, trace rollup, hourly and daily rollups and cost sums exact: ${ok(w.exact)} (${w.checks.calls} calls, ${w.checks.traces} traces, ${w.checks.tied} tied, ${n0(w.hourly)} hourly rows).`,
       '',
     );
     if (w.warnings.length) out.push(`The writer warned ${w.warnings.length}× while writing: ${w.warnings.map((x) => `“${x}”`).join('; ')}.`, '');
@@ -1433,6 +1509,7 @@ function report(o: {
       '| | time | `llm_calls` size before | after |',
       '|---|---:|---:|---:|',
       `| \`kostrack_drop_call_partitions('2026-11-01')\` as \`CallPartitions.dropBefore\` runs it (dropped ${r.dropped.join(', ') || 'nothing'}; statement ${fmt(r.dropParts.statement)} ms + commit ${fmt(r.dropParts.commit)} ms) | **${fmt(r.dropMs)} ms** ${ok(r.dropMs < 1000)} | ${mb(r.partitionedBefore)} | ${mb(r.partitionedAfter)} |`,
+      `| physical limit: unlinking ${r.segments} files of the same sizes (the partition, its TOAST and indexes, 1 GB segments) on the same file system, written and synced beforehand | ${fmt(r.unlinkMs)} ms (drop ÷ limit ${(r.dropMs / r.unlinkMs).toFixed(2)}) | | |`,
       `| naive \`DELETE FROM llm_calls WHERE time < '2026-11-01'\` (${n0(r.deletedRows)} rows) on the unpartitioned copy | ${sec(r.deleteMs)} | ${mb(r.naiveBefore)} | ${mb(r.naiveAfterDelete)} |`,
       `| … then plain \`VACUUM\` | ${sec(r.vacuumMs)} | | ${mb(r.naiveAfterVacuum)} |`,
       '',

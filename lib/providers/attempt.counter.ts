@@ -25,8 +25,13 @@ export const sendingCall = new AsyncLocalStorage<AttemptSink>();
 export class AttemptTally implements AttemptSink {
   private sent = 0;
   private retries = 0;
+  private numbered = false;
 
   countAttempt(retry: number | null): void {
+    // Once the SDK numbers its attempts, a request without a number is not one of them (a token
+    // refresh through the same fetch, say), so it counts as neither a request nor a retry.
+    if (retry === null && this.numbered) return;
+    if (retry !== null) this.numbered = true;
     this.sent++;
     if (retry === null ? this.sent > 1 : retry > 0) this.retries++;
   }

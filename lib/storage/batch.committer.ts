@@ -12,6 +12,13 @@ class CopyUnsupportedError extends Error {}
 
 const UNIQUE_VIOLATION = '23505';
 const PROTOCOL_VIOLATION = '08P01';
+/**
+ * The server does not have the statement the client believes it prepared (26000), or has one of
+ * that name already (42P05): a pooler in transaction mode (PgBouncer without
+ * max_prepared_statements) hands each transaction another server connection, or the host ran
+ * DISCARD ALL / DEALLOCATE on a borrowed pool.
+ */
+const PREPARED_STATEMENT_LOST = new Set(['26000', '42P05']);
 
 /** Rows a commit inserted (duplicates of rows already stored excluded). */
 export interface Committed {
@@ -28,6 +35,8 @@ export class BatchCommitter {
   private readonly sql: BatchStatements;
   /** Whether batches of calls go through COPY; null until the server was asked what it is. */
   private copy: boolean | null = null;
+  /** False once a prepared statement went missing on this pool: plain statements from then on. */
+  private prepare = true;
 
   readonly partitions: CallPartitions;
   private readonly s: string;
@@ -125,7 +134,7 @@ export class BatchCommitter {
         ];
         // Prepared once per connection: planning this statement of many CTEs cost 3–7 ms a batch,
         // a fifth of running it on 5,000 calls.
-        const [row] = db.prepared
+        const [row] = db.prepared && this.prepare
           ? await db.prepared<{ spans: number }>(this.sql.afterCopyName, this.sql.afterCopy, params)
           : await db.query<{ spans: number }>(this.sql.afterCopy, params);
         return row.spans;
@@ -133,6 +142,11 @@ export class BatchCommitter {
       return { calls: calls.length, spans: spansInserted };
     } catch (e) {
       if (sqlState(e) === UNIQUE_VIOLATION) return null;
+      // Rolled back: the batch goes through the plain statement now, and every batch after it.
+      if (PREPARED_STATEMENT_LOST.has(sqlState(e) ?? '')) {
+        this.prepare = false;
+        return null;
+      }
       // A server that does not speak COPY over the wire (PGlite behind a socket) drops the
       // connection with a protocol error; plain statements work there, so stop trying COPY.
       if (e instanceof CopyUnsupportedError || sqlState(e) === PROTOCOL_VIOLATION) {
