@@ -8,6 +8,7 @@ import type { CallDetailDto, CacheSavingsDto, FeatureCostsDto, PeriodFiguresDto,
 import { DEFAULT_OUTLIER_FACTOR, DEFAULT_TOP, type CallDetailQuery, type FeatureCostsQuery, type InsightsQuery, type TopQuery } from './dto/insights.query.js';
 import { parseIsoTime } from './dto/query-values.js';
 import type { TraceFilterQuery } from './dto/trace-filter.query.js';
+import { costRangeSource } from './cost-range.source.js';
 import { SqlParams } from './sql.params.js';
 import { filterConditions, filtersFit, ON_HOURLY, ON_TRACES } from './trace-filter.sql.js';
 
@@ -30,8 +31,9 @@ function average(total: Usd, n: number): string {
 
 /**
  * The dashboard's "at a glance" figures, all from the rollups: `llm_traces` (one row per trace,
- * indexed by start time, user and feature) and `llm_cost_hourly`; `llm_calls` is read only for
- * one call. Money is summed in SQL numeric and divided in bigint units, never as floats.
+ * indexed by start time, user and feature) for trace counts and per-trace costs, `llm_cost_daily`
+ * and `llm_cost_hourly` for spend, calls and tokens; `llm_calls` only for the minutes at a range's
+ * ends and for one call. Money is summed in SQL numeric and divided in bigint units, never as floats.
  */
 @Injectable()
 export class AdminInsightsService {
@@ -48,29 +50,41 @@ export class AdminInsightsService {
     return { current, previous };
   }
 
+  /**
+   * One period's figures. Money, calls, tokens, failed and unpriced calls are the calls made in
+   * the range, read like the cost report (whole UTC days from llm_cost_daily, the edge days' hours
+   * from llm_cost_hourly, the edge minutes from llm_calls), so a month costs the same at any
+   * volume. Trace counts, the average and p95 per trace are the traces started in the range, an
+   * index range of llm_traces (one row per trace).
+   */
   private async period(q: TraceFilterQuery, from: Date, to: Date): Promise<PeriodFiguresDto> {
     const { pool, s } = this.queries.db();
     const p = new SqlParams();
     const where = filterConditions({ ...q, from: from.toISOString(), to: to.toISOString() }, p, ON_TRACES);
+    const calls = costRangeSource(s, q, from, to, p);
     const [r] = await this.queries.run<Record<string, string | null>>(
       pool,
-      `SELECT count(*) AS traces, trim_scale(COALESCE(sum(t.total_cost_usd), 0))::text AS spend, COALESCE(sum(t.call_count), 0) AS calls,
-              trim_scale(COALESCE(percentile_disc(0.95) WITHIN GROUP (ORDER BY t.total_cost_usd), 0))::text AS p95,
-              COALESCE(sum(t.input_tokens), 0) AS input_tokens, COALESCE(sum(t.output_tokens), 0) AS output_tokens,
-              COALESCE(sum(t.cached_tokens), 0) AS cached_tokens, COALESCE(sum(t.error_call_count), 0) AS error_calls,
-              COALESCE(sum(t.unpriced_call_count), 0) AS unpriced_calls
-         FROM ${s}.llm_traces t WHERE ${where.join(' AND ')}`,
+      `WITH t AS (SELECT count(*) AS traces, COALESCE(sum(t.total_cost_usd), 0) AS spend,
+                         COALESCE(percentile_disc(0.95) WITHIN GROUP (ORDER BY t.total_cost_usd), 0) AS p95
+                    FROM ${s}.llm_traces t WHERE ${where.join(' AND ')}),
+            c AS (SELECT COALESCE(sum(x.cost), 0) AS spend, COALESCE(sum(x.calls), 0) AS calls,
+                         COALESCE(sum(x.input_tokens), 0) AS input_tokens, COALESCE(sum(x.output_tokens), 0) AS output_tokens,
+                         COALESCE(sum(x.cached_tokens), 0) AS cached_tokens, COALESCE(sum(x.errors), 0) AS error_calls,
+                         COALESCE(sum(x.unpriced), 0) AS unpriced_calls
+                    FROM (${calls.sql}) x)
+       SELECT t.traces, trim_scale(t.spend)::text AS trace_spend, trim_scale(t.p95)::text AS p95, trim_scale(c.spend)::text AS spend,
+              c.calls, c.input_tokens, c.output_tokens, c.cached_tokens, c.error_calls, c.unpriced_calls
+         FROM t, c`,
       p.values,
     );
-    const spend = usd(r.spend!);
     const traces = Number(r.traces);
     return {
       from: from.toISOString(),
       to: to.toISOString(),
-      spendUsd: usdToString(spend),
+      spendUsd: money(r.spend!),
       traces,
       calls: Number(r.calls),
-      avgPerTraceUsd: average(spend, traces),
+      avgPerTraceUsd: average(usd(r.trace_spend!), traces),
       p95PerTraceUsd: money(r.p95!),
       inputTokens: Number(r.input_tokens),
       outputTokens: Number(r.output_tokens),
@@ -80,19 +94,29 @@ export class AdminInsightsService {
     };
   }
 
+  /**
+   * Spend and calls per user or feature are the calls made in the range (by user: llm_cost_hourly,
+   * which keeps the user, and the edge minutes from llm_calls; by feature: whole days from
+   * llm_cost_daily too); traces and the average per trace are the traces started in it
+   * (llm_traces, an index range on started_at). Both sides meet in one GROUP BY, where NULL (no
+   * such tag) is one group.
+   */
   async top(by: 'user' | 'feature', q: TopQuery): Promise<TopDto> {
     const { from, to } = rangeOf(q);
     const { pool, s } = this.queries.db();
     const p = new SqlParams();
     const where = filterConditions({ ...q, from: from.toISOString(), to: to.toISOString() }, p, ON_TRACES);
+    const calls = costRangeSource(s, q, from, to, p, { user: by === 'user' });
     // The same expressions as llm_traces_user_idx / llm_traces_feature_idx and the list's filters.
     const key = by === 'user' ? "(t.tags->>'user_id')" : "(t.tags->>'feature')";
-    const rows = await this.queries.run<{ key: string | null; spend: string; traces: string; calls: string; group_count: string }>(
+    const rows = await this.queries.run<{ key: string | null; spend: string; calls: string; traces: string; trace_spend: string; group_count: string }>(
       pool,
-      `SELECT ${key} AS key, trim_scale(sum(t.total_cost_usd))::text AS spend, count(*) AS traces, sum(t.call_count) AS calls,
-              count(*) OVER () AS group_count
-         FROM ${s}.llm_traces t WHERE ${where.join(' AND ')}
-        GROUP BY 1 ORDER BY sum(t.total_cost_usd) DESC, 1 NULLS LAST LIMIT ${p.add(q.limit ?? DEFAULT_TOP)}`,
+      `SELECT u.key, trim_scale(COALESCE(sum(u.spend), 0))::text AS spend, sum(u.calls) AS calls, sum(u.traces) AS traces,
+              trim_scale(sum(u.trace_spend))::text AS trace_spend, count(*) OVER () AS group_count
+         FROM (SELECT x.${by === 'user' ? 'user_id' : 'feature'} AS key, x.cost AS spend, x.calls, 0 AS traces, 0::numeric AS trace_spend FROM (${calls.sql}) x
+               UNION ALL
+               SELECT ${key}, NULL, 0, 1, t.total_cost_usd FROM ${s}.llm_traces t WHERE ${where.join(' AND ')}) u
+        GROUP BY 1 ORDER BY COALESCE(sum(u.spend), 0) DESC, 1 NULLS LAST LIMIT ${p.add(q.limit ?? DEFAULT_TOP)}`,
       p.values,
     );
     return {
@@ -100,10 +124,13 @@ export class AdminInsightsService {
       from: from.toISOString(),
       to: to.toISOString(),
       groupCount: rows.length ? Number(rows[0].group_count) : 0,
-      rows: rows.map((r) => {
-        const spend = usd(r.spend);
-        return { key: r.key, spendUsd: usdToString(spend), traces: Number(r.traces), calls: Number(r.calls), avgPerTraceUsd: average(spend, Number(r.traces)) };
-      }),
+      rows: rows.map((r) => ({
+        key: r.key,
+        spendUsd: money(r.spend),
+        traces: Number(r.traces),
+        calls: Number(r.calls),
+        avgPerTraceUsd: average(usd(r.trace_spend), Number(r.traces)),
+      })),
     };
   }
 
@@ -176,19 +203,21 @@ export class AdminInsightsService {
    * What cache reads saved: per model and UTC day (prices can change from one day to the next),
    * the cached tokens of the hourly rollup priced once at the uncached input rate and once at the
    * cache-read rate, in force at noon that day, base tier (a long-context tier depends on each
-   * call's size, which a rollup no longer knows). Whole hours starting in the range are counted.
+   * call's size, which a rollup no longer knows). The cached tokens are read like the cost report:
+   * whole UTC days from llm_cost_daily, the edge days' hours from llm_cost_hourly, the edge minutes
+   * from llm_calls.
    */
   async cacheSavings(q: InsightsQuery): Promise<CacheSavingsDto> {
     const { from, to } = rangeOf(q);
     if (!filtersFit(q, ON_HOURLY)) throw new BadRequestException('cache savings filter by feature, project, user_id and service only');
     const { pool, s } = this.queries.db();
     const p = new SqlParams();
-    const where = filterConditions({ ...q, from: from.toISOString(), to: to.toISOString() }, p, ON_HOURLY);
+    const calls = costRangeSource(s, q, from, to, p);
     const rows = await this.queries.run<{ provider: string; model: string; day: Date; cached: string; priced: boolean }>(
       pool,
-      `SELECT h.provider, h.model, date_trunc('day', h.hour, 'UTC') AS day, sum(h.cached_tokens) AS cached,
-              bool_or(h.calls > h.unpriced_calls) AS priced
-         FROM ${s}.llm_cost_hourly h WHERE ${where.join(' AND ')} AND h.cached_tokens > 0
+      `SELECT x.provider, x.model, date_trunc('day', x.t, 'UTC') AS day, sum(x.cached_tokens) AS cached,
+              bool_or(x.calls > x.unpriced) AS priced
+         FROM (${calls.sql}) x WHERE x.cached_tokens > 0
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
       p.values,
     );
@@ -223,7 +252,7 @@ export class AdminInsightsService {
       cachedTokens,
       models,
       method:
-        'Cached input tokens per model and UTC day (llm_cost_hourly, whole hours starting in the range), priced at the uncached input rate minus the cache-read rate in force that day (base tier).',
+        'Cached input tokens per model and UTC day of the calls in the range (llm_cost_daily for whole days, llm_cost_hourly for the hours of the edge days, the calls for the edge minutes), priced at the uncached input rate minus the cache-read rate in force that day (base tier).',
     };
   }
 
@@ -240,7 +269,7 @@ export class AdminInsightsService {
       pool,
       `SELECT span_id, parent_span_id, time, service_id, provider, model, operation, cost_usd::text AS cost, pricing_source,
               pricing_model, input_tokens, output_tokens, cached_tokens, token_breakdown, latency_ms, status, error_class,
-              streamed, tags, metadata, service_tier, pricing_flags, catalog_version, trace_id, priced_at, repricing_id
+              streamed, tags, metadata, service_tier, pricing_flags, catalog_version, attempts, trace_id, priced_at, repricing_id
          FROM ${s}.llm_calls c WHERE c.span_id = $1 ${at} LIMIT 1`,
       params,
     );

@@ -84,7 +84,7 @@ export class AdminQueryService {
         pool,
         `SELECT span_id, parent_span_id, time, service_id, provider, model, operation, cost_usd::text AS cost, pricing_source,
                 pricing_model, input_tokens, output_tokens, cached_tokens, token_breakdown, latency_ms, status, error_class,
-                streamed, tags, metadata, service_tier, pricing_flags, catalog_version
+                streamed, tags, metadata, service_tier, pricing_flags, catalog_version, attempts
            FROM ${s}.llm_calls
           -- The trace's own time range lets PostgreSQL read only the months it ran in.
           WHERE trace_id = $1
@@ -147,15 +147,18 @@ export class AdminQueryService {
       const models = this.store.unpricedInProcess().map((m) => ({ ...m, firstSeen: m.firstSeen.toISOString(), lastSeen: null }));
       return { source: 'process', models };
     }
+    // The hourly rollup counts unpriced calls per model and hour, so this reads hours, not calls:
+    // first and last seen are the starts of the first and last hours with one, and a range takes
+    // every hour it touches (from rounded down to its hour, so the hour it starts in counts).
     const p = new SqlParams();
-    const where = [`c.pricing_source = 'unpriced'`];
-    if (q.from !== undefined) where.push(`c.time >= ${p.add(parseIsoTime(q.from).toISOString())}::timestamptz`);
-    if (q.to !== undefined) where.push(`c.time < ${p.add(parseIsoTime(q.to).toISOString())}::timestamptz`);
+    const where = ['h.unpriced_calls > 0'];
+    if (q.from !== undefined) where.push(`h.hour >= ${p.add(new Date(Math.floor(parseIsoTime(q.from).getTime() / BUCKET_MS.hour) * BUCKET_MS.hour).toISOString())}::timestamptz`);
+    if (q.to !== undefined) where.push(`h.hour < ${p.add(parseIsoTime(q.to).toISOString())}::timestamptz`);
     const rows = await this.run<{ provider: string; model: string; calls: string; first_seen: Date; last_seen: Date }>(
       storage.pool,
-      `SELECT c.provider, c.model, count(*) AS calls, min(c.time) AS first_seen, max(c.time) AS last_seen
-         FROM ${quoteSchema(storage.schema)}.llm_calls c WHERE ${where.join(' AND ')}
-        GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2 LIMIT ${MAX_GROUPS}`,
+      `SELECT h.provider, h.model, sum(h.unpriced_calls) AS calls, min(h.hour) AS first_seen, max(h.hour) AS last_seen
+         FROM ${quoteSchema(storage.schema)}.llm_cost_hourly h WHERE ${where.join(' AND ')}
+        GROUP BY 1, 2 ORDER BY sum(h.unpriced_calls) DESC, 1, 2 LIMIT ${MAX_GROUPS}`,
       p.values,
     );
     return {

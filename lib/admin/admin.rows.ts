@@ -55,6 +55,8 @@ export interface CallRow {
   service_tier: string | null;
   pricing_flags: string[] | null;
   catalog_version: string | null;
+  /** HTTP attempts the SDK made; NULL when the SDK could not tell. */
+  attempts: number | null;
 }
 
 export const TRACE_COLUMNS = `t.trace_id, t.name, t.tags, t.service_ids, t.status, t.total_cost_usd::text AS cost,
@@ -119,5 +121,6 @@ export function toCall(r: CallRow): CallDto {
     streamed: r.streamed,
     tags: r.tags ?? {},
     metadata: r.metadata ?? {},
+    attempts: r.attempts,
   };
 }

@@ -58,6 +58,8 @@ export class CallDto {
   @ApiProperty() streamed: boolean;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) tags: Record<string, string>;
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: Number, example: 1, description: 'HTTP attempts the SDK made for this call (over 1: it retried on its own); null when unknown' })
+  attempts: number | null;
 }
 
 export class SpanNodeDto {

@@ -183,6 +183,8 @@ export function adminApiSuite(platform: Platform): void {
       ]);
       expect(d.calls[4]).toMatchObject({ status: 'error', errorClass: 'RateLimitError', provider: 'openai', model: 'gpt-4o-mini', time: '2026-11-02T10:00:04.100Z', latencyMs: 100 });
       expect(d.calls[5]).toMatchObject({ pricingSource: 'unpriced', pricingModel: null, model: 'ft:gpt-4o-mini:acme' });
+      // The SDK's own attempts: 3 for the failed call, 1 for the first, unknown (null) for the rest.
+      expect(d.calls.map((c: { attempts: number | null }) => c.attempts)).toEqual([1, null, null, null, 3, null, null, null]);
       expect(d.calls[0].tags).toEqual({ project: PROJECT, feature: 'invoice-pipeline', user_id: 'u-42', team: 'ap', span_name: 'invoice-pipeline' });
 
       // The tree: trace → validate, classify → classify-retry, post; costs include descendants.
@@ -327,7 +329,8 @@ export function adminApiSuite(platform: Platform): void {
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         source: 'database',
-        models: [{ provider: 'openai', model: 'ft:gpt-4o-mini:acme', calls: 1, firstSeen: '2026-11-02T10:00:05.000Z', lastSeen: '2026-11-02T10:00:05.000Z' }],
+        // Read from the hourly rollup: first and last seen are the start of the call's hour (it ran at 10:00:05).
+        models: [{ provider: 'openai', model: 'ft:gpt-4o-mini:acme', calls: 1, firstSeen: '2026-11-02T10:00:00.000Z', lastSeen: '2026-11-02T10:00:00.000Z' }],
       });
       const outside = await get('models/unpriced', { from: '2026-11-03' });
       expect(outside.body.models).toEqual([]);

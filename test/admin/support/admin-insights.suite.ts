@@ -2,6 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usd, usdToString, type Usd } from '../../../lib/core/money.js';
+import { costRangeSource } from '../../../lib/admin/cost-range.source.js';
+import { SqlParams } from '../../../lib/admin/sql.params.js';
 import { useTestDatabase } from '../../support/database.js';
 import { API_KEY, type Platform, seed, startAdminApp } from './admin.app.js';
 import { bulkTraces, invoiceTrace, totalOf, type FixtureTrace } from './admin.fixture.js';
@@ -82,6 +84,83 @@ export function adminInsightsSuite(platform: Platform): void {
     });
   });
 
+  describe('the calls of a range with partial days at both ends', () => {
+    // 2026-11-02 10:00:02.5 to 2026-11-10 13:30: the minutes of 10:00 and 13:00 from the calls, the
+    // hours of 11-02 and 11-10 from llm_cost_hourly, 11-03 to 11-09 from llm_cost_daily. The invoice
+    // trace started before `from`: its later calls count, the trace does not.
+    const FROM = '2026-11-02T10:00:02.500Z';
+    const TO = '2026-11-10T13:30:00.000Z';
+    const callsIn = (from: string, to: string) => all.flatMap((t) => t.calls).filter((c) => c.time >= new Date(from) && c.time < new Date(to));
+
+    it('reads whole days from the daily rollup, edge hours from the hourly one, edge minutes from the calls', () => {
+      const p = new SqlParams();
+      expect(costRangeSource('"s"', {}, new Date(FROM), new Date(TO), p).source).toBe('daily');
+      expect(costRangeSource('"s"', { user: 'u-1' }, new Date(FROM), new Date(TO), new SqlParams()).source).toBe('hourly');
+      expect(costRangeSource('"s"', { tag: ['team:ap'] }, new Date(FROM), new Date(TO), new SqlParams()).source).toBe('calls');
+    });
+
+    it('summary: every call figure is the sum over the calls, the trace figures over the traces started in it', async () => {
+      const res = await get('insights/summary', { from: FROM, to: TO });
+      expect(res.status).toBe(200);
+      const len = Date.parse(TO) - Date.parse(FROM);
+      const before = new Date(Date.parse(FROM) - len).toISOString();
+      for (const [got, from, to] of [[res.body.current, FROM, TO], [res.body.previous, before, FROM]] as const) {
+        const calls = callsIn(from, to);
+        const traces = inRange(from, to);
+        expect(got).toEqual({
+          from,
+          to,
+          spendUsd: usdToString(sum(calls.map((c) => c.costUsd ?? 0n))),
+          traces: traces.length,
+          calls: calls.length,
+          avgPerTraceUsd: avg(sum(traces.map(totalOf)), traces.length),
+          p95PerTraceUsd: pct(traces.map(totalOf), 0.95),
+          inputTokens: calls.reduce((a, c) => a + c.inputTokens, 0),
+          outputTokens: calls.reduce((a, c) => a + c.outputTokens, 0),
+          cachedTokens: calls.reduce((a, c) => a + c.cachedTokens, 0),
+          errorCalls: calls.filter((c) => c.status === 'error').length,
+          unpricedCalls: calls.filter((c) => c.costUsd === null).length,
+        });
+      }
+      // The invoice trace's 5 calls from 10:00:03.1 on count, its first 3 do not; the bulk traces' 90; of the later
+      // runs the runaway (12:00) and the rag call (13:00), not the unpriced run (14:00).
+      expect(res.body.current).toMatchObject({ calls: 5 + 90 + 2, traces: 60 + 2 });
+      // And the database's own sum over the call rows agrees.
+      const [row] = await db.inSchema<{ s: string; n: string }>(`SELECT trim_scale(sum(cost_usd))::text AS s, count(*)::text AS n FROM llm_calls WHERE time >= $1 AND time < $2`, [FROM, TO]);
+      expect([res.body.current.spendUsd, String(res.body.current.calls)]).toEqual([row.s, row.n]);
+    });
+
+    for (const [route, key] of [
+      ['top-users', 'user_id'],
+      ['top-features', 'feature'],
+    ] as const)
+      it(`${route}: spend and calls per key are the sums over the calls, traces and average over the traces started in it`, async () => {
+        const res = await get(`insights/${route}`, { from: FROM, to: TO, limit: '100' });
+        expect(res.status).toBe(200);
+        const keys = new Set([...callsIn(FROM, TO).map((c) => c.tags[key]), ...inRange(FROM, TO).map((t) => t.tags[key])]);
+        const expected = [...keys]
+          .map((k) => {
+            const calls = callsIn(FROM, TO).filter((c) => c.tags[key] === k);
+            const traces = inRange(FROM, TO).filter((t) => t.tags[key] === k);
+            return { key: k, spend: sum(calls.map((c) => c.costUsd ?? 0n)), calls: calls.length, traces: traces.length, traceSpend: sum(traces.map(totalOf)) };
+          })
+          .sort((a, b) => (a.spend === b.spend ? a.key.localeCompare(b.key) : a.spend > b.spend ? -1 : 1))
+          .map((g) => ({ key: g.key, spendUsd: usdToString(g.spend), traces: g.traces, calls: g.calls, avgPerTraceUsd: avg(g.traceSpend, g.traces) }));
+        expect(res.body.groupCount).toBe(keys.size);
+        expect(res.body.rows).toEqual(expected);
+        // The invoice trace started before the range: its user and feature have spend, no trace.
+        expect(res.body.rows.find((r: { key: string }) => r.key === (key === 'feature' ? 'invoice-pipeline' : 'u-42'))).toMatchObject({ traces: 0, avgPerTraceUsd: '0' });
+      });
+
+    it('cache-savings: the cached tokens of the calls, priced', async () => {
+      const res = await get('insights/cache-savings', { from: FROM, to: TO });
+      expect(res.body).toMatchObject({ savedUsd: CACHE_SAVED, cachedTokens: callsIn(FROM, TO).reduce((a, c) => a + c.cachedTokens, 0) });
+      // The rag call ran at 13:00:00.5: a range ending at 13:00 leaves it out, one ending a second later has it.
+      expect((await get('insights/cache-savings', { from: FROM, to: '2026-11-10T13:00:00Z' })).body).toMatchObject({ savedUsd: '0', cachedTokens: 0 });
+      expect((await get('insights/cache-savings', { from: FROM, to: '2026-11-10T13:00:01Z' })).body).toMatchObject({ savedUsd: CACHE_SAVED, cachedTokens: CACHED_TOKENS });
+    });
+  });
+
   describe('GET insights/top-users and top-features', () => {
     for (const [route, key] of [
       ['top-users', 'user_id'],
@@ -153,7 +232,7 @@ export function adminInsightsSuite(platform: Platform): void {
       const failed = invoice.calls[4];
       const res = await get(`calls/${failed.spanId}`);
       expect(res.status).toBe(200);
-      expect(res.body.call).toMatchObject({ spanId: failed.spanId, status: 'error', errorClass: 'RateLimitError', costUsd: '0.000055', pricingSource: 'override', pricingModel: 'test' });
+      expect(res.body.call).toMatchObject({ spanId: failed.spanId, status: 'error', errorClass: 'RateLimitError', costUsd: '0.000055', pricingSource: 'override', pricingModel: 'test', attempts: 3 });
       expect(res.body).toMatchObject({ traceId: invoice.traceId, traceName: 'invoice-pipeline', storedPrice: null, repricingId: null });
       expect(res.body.span).toMatchObject({ spanId: failed.parentSpanId, name: 'classify-retry', startedAt: '2026-11-02T10:00:04.000Z', endedAt: '2026-11-02T10:00:06.000Z' });
       const withTime = await get(`calls/${failed.spanId}`, { time: failed.time.toISOString() });
@@ -169,6 +248,8 @@ export function adminInsightsSuite(platform: Platform): void {
         tags: { project: 'openmanagr', feature: 'rag', user_id: 'u-9', span_name: 'rag-answer' },
         cachedTokens: CACHED_TOKENS,
         costUsd: '0.0238825',
+        // Its SDK did not say how many attempts it made.
+        attempts: null,
       });
     });
 

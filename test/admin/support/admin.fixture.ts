@@ -35,6 +35,8 @@ interface CallSpec {
   latency?: number;
   inputTokens?: number;
   outputTokens?: number;
+  /** HTTP attempts the SDK made; absent: unknown (NULL). */
+  attempts?: number;
 }
 
 let callSeq = 0;
@@ -64,6 +66,7 @@ function call(trace: { traceId: string; tags: Record<string, string>; serviceId:
     streamed: false,
     tags: { ...trace.tags, span_name: spanName },
     metadata: {},
+    ...(spec.attempts !== undefined ? { attempts: spec.attempts } : {}),
   };
 }
 
@@ -85,7 +88,7 @@ function span(trace: FixtureTrace, spanId: string, name: string, parent: string 
   };
 }
 
-/** The showcase trace: 4 named spans (one nested), 8 calls, one unpriced, one failed. */
+/** The showcase trace: 4 named spans (one nested), 8 calls, one unpriced, one failed after 3 attempts of its SDK, one with 1 attempt, the rest unknown. */
 export function invoiceTrace(): FixtureTrace {
   const t: FixtureTrace = {
     traceId: id(0x7, 1),
@@ -111,11 +114,11 @@ export function invoiceTrace(): FixtureTrace {
   ];
   const gpt = { provider: 'openai', model: 'gpt-4o-mini' };
   t.calls = [
-    call(t, 'invoice-pipeline', { at: 500, cost: '0.000123456789012' }),
+    call(t, 'invoice-pipeline', { at: 500, cost: '0.000123456789012', attempts: 1 }),
     call(t, 'validate', { at: 1100, cost: '0.0011', parent: validate }),
     call(t, 'validate', { at: 2000, cost: '0.0022', parent: validate }),
     call(t, 'classify', { at: 3100, cost: '0.000045', parent: classify, ...gpt }),
-    call(t, 'classify-retry', { at: 4100, cost: '0.000055', parent: retry, status: 'error', ...gpt }),
+    call(t, 'classify-retry', { at: 4100, cost: '0.000055', parent: retry, status: 'error', ...gpt, attempts: 3 }),
     call(t, 'classify-retry', { at: 5000, cost: null, parent: retry, provider: 'openai', model: 'ft:gpt-4o-mini:acme' }),
     call(t, 'post', { at: 6100, cost: '0.003', parent: post }),
     call(t, 'post', { at: 8000, cost: '0.000000000000001', parent: post, latency: 1000 }),

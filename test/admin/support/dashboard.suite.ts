@@ -227,6 +227,10 @@ export function dashboardSuite(platform: Platform): void {
       expect(geometry[postIndex - 1]).toEqual({ left: 60, width: 30 }); // label rows include the axis row first
       expect(await page.locator('[data-testid=breakdown] tbody tr').count()).toBe(3);
       expect(await texts('[data-testid=calls] [data-testid=error-class]')).toEqual([' RateLimitError']);
+      // The SDK's attempts per call, in the API's order: 1, unknown, 3 (the failed call retried twice).
+      const detail = await api(`traces/${invoice.traceId}`);
+      expect(detail.calls.map((c: { attempts: number | null }) => c.attempts)).toEqual([1, null, null, null, 3, null, null, null]);
+      expect(await texts('[data-testid=calls] [data-testid=attempts]')).toEqual(['1', '–', '–', '–', '3 (2 retries)', '–', '–', '–']);
       expect(await page.locator('[data-testid=trace-started] time').textContent()).toBe('2026-11-02 05:00:00');
       await shot('dashboard-trace');
       expect(errors).toEqual([]);
@@ -253,6 +257,8 @@ export function dashboardSuite(platform: Platform): void {
       expect(await page.locator('[data-testid=call-status]').textContent()).toBe(`error · ${detail.call.errorClass}`);
       expect(await page.locator('[data-testid=call-cost]').textContent()).toBe(`$${detail.call.costUsd}`);
       expect(await page.locator('[data-testid=call-span]').textContent()).toBe('classify-retry');
+      expect(detail.call.attempts).toBe(3);
+      expect(await page.locator('[data-testid=call-attempts]').textContent()).toBe('3 (2 retries)');
       expect(await page.locator('[data-testid=call-time] time').getAttribute('title')).toBe('2026-11-02T10:00:04.100Z');
       expect(await page.locator('[data-testid=call-pricing]').textContent()).toContain('a price of the prices option as test');
       expect(await page.locator('[data-testid=call-tags] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-key')))).toEqual(Object.keys(detail.call.tags));

@@ -1,6 +1,6 @@
 import type { AdminApi } from './api.js';
 import { clear, h, table, time } from './dom.js';
-import { count, duration, usdExact } from './format.js';
+import { attempts, count, duration, usdExact } from './format.js';
 import type { CallDetail, Price } from './types.js';
 
 /** Token buckets in the order a bill lists them; counts not tokens for the fee buckets. */
@@ -57,6 +57,7 @@ export async function renderCall(root: HTMLElement, api: AdminApi, spanId: strin
         fact('Status', h('span', { class: c.status === 'ok' ? '' : 'error' }, c.status, c.errorClass ? ` · ${c.errorClass}` : ''), 'call-status'),
         fact('Time', time(c.time), 'call-time'),
         fact('Latency', duration(c.latencyMs)),
+        fact('SDK attempts', h('span', { class: c.attempts !== null && c.attempts > 1 ? 'warn' : '', title: c.attempts === null ? 'not known: the SDK did not say' : 'HTTP attempts the SDK sent for this call; a provider may bill a retried attempt too' }, attempts(c.attempts)), 'call-attempts'),
         fact('Operation', c.operation),
         fact('Service', c.serviceId),
         fact('Streamed', c.streamed ? 'yes' : 'no'),

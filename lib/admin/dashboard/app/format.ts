@@ -71,3 +71,9 @@ export function change(now: number, before: number): string {
   if (Math.abs(d) < 0.05) return '=';
   return `${d > 0 ? '+' : '−'}${Math.abs(d).toFixed(1)}%`;
 }
+
+/** The SDK's attempts for reading: "1", "3 (2 retries)", "–" when the SDK could not tell. */
+export function attempts(n: number | null): string {
+  if (n === null) return '–';
+  return n > 1 ? `${n} (${n - 1} ${n === 2 ? 'retry' : 'retries'})` : String(n);
+}

@@ -2,11 +2,13 @@ import { AdminApi, UnauthorizedError } from './api.js';
 import { clear, h } from './dom.js';
 import { renderBudgets } from './budgets.view.js';
 import { renderCall } from './call.view.js';
+import { rangeOf } from './list-state.js';
 import { renderModels } from './models.view.js';
+import { renderReconciliation, utcDaysOf } from './reconcile.view.js';
 import { renderTrace } from './trace.view.js';
 import { renderTraces, stateFromQuery, stateToQuery, type ListState } from './traces.view.js';
 
-/** Routes: `#/?filters` the overview, `#/trace/<id>` one trace, `#/call/<id>` one call, `#/models`, `#/budgets`. */
+/** Routes: `#/?filters` the overview, `#/trace/<id>` one trace, `#/call/<id>` one call, `#/models`, `#/budgets`, `#/reconciliation?from=&to=` (UTC days). */
 const base = document.querySelector<HTMLMetaElement>('meta[name="kostrack-base"]')?.content ?? location.pathname.replace(/\/+$/, '');
 const api = new AdminApi(base);
 const app = document.getElementById('app')!;
@@ -36,6 +38,13 @@ const ID = '([0-9A-Fa-f-]{36})';
 async function route(): Promise<void> {
   const mine = ++generation;
   const { path, params } = parseHash();
+  const trace = new RegExp(`^/trace/${ID}$`).exec(path);
+  const call = new RegExp(`^/call/${ID}$`).exec(path);
+  const overview = !trace && !call && !['/budgets', '/models', '/reconciliation'].includes(path);
+  if (overview) lastList = location.hash || '#/';
+  // Reconciliation compares the UTC days covering the overview's selected range.
+  const days = utcDaysOf(rangeOf(stateFromQuery(new URLSearchParams(lastList.split('?')[1] ?? ''))));
+  const reconcileHref = `#/reconciliation?${new URLSearchParams(days)}`;
   // data-hash and data-ready tell a watcher (a test, the bench) which view is on screen and that it has finished.
   const view = h('main', { class: 'view', 'data-route': path, 'data-hash': location.hash });
   const nav = (href: string, label: string, testId: string, active: boolean) => h('a', { href, class: `nav${active ? ' active' : ''}`, 'data-testid': testId }, label);
@@ -46,19 +55,17 @@ async function route(): Promise<void> {
       {},
       h('a', { href: '#/', class: 'brand' }, 'Kostrack'),
       h('span', { class: 'muted tagline' }, ' LLM cost per workflow run'),
-      h('nav', {}, nav(lastList, 'Overview', 'nav-overview', path === '/'), nav('#/models', 'Models & prices', 'nav-models', path === '/models'), nav('#/budgets', 'Budgets', 'nav-budgets', path === '/budgets')),
+      h('nav', {}, nav(lastList, 'Overview', 'nav-overview', path === '/'), nav('#/models', 'Models & prices', 'nav-models', path === '/models'), nav('#/budgets', 'Budgets', 'nav-budgets', path === '/budgets'), nav(reconcileHref, 'Reconciliation', 'nav-reconciliation', path === '/reconciliation')),
     ),
     view,
   );
   try {
-    const trace = new RegExp(`^/trace/${ID}$`).exec(path);
-    const call = new RegExp(`^/call/${ID}$`).exec(path);
     if (trace) await renderTrace(view, api, trace[1], lastList);
     else if (call) await renderCall(view, api, call[1], params.get('time'));
     else if (path === '/budgets') await renderBudgets(view, api);
+    else if (path === '/reconciliation') await renderReconciliation(view, api, params, days);
     else if (path === '/models') await renderModels(view, api, params);
     else {
-      lastList = location.hash || '#/';
       const navigate = (s: ListState) => (location.hash = `#/?${stateToQuery(s)}`);
       await renderTraces(view, api, stateFromQuery(params), navigate);
     }

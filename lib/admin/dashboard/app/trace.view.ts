@@ -1,6 +1,6 @@
 import type { AdminApi } from './api.js';
 import { clear, h, money, table, time } from './dom.js';
-import { duration, tokens, usdExact } from './format.js';
+import { attempts, duration, tokens, usdExact } from './format.js';
 import type { TraceDetail } from './types.js';
 import { callHref, waterfall } from './waterfall.js';
 
@@ -54,7 +54,7 @@ export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: str
       h('h3', {}, 'Calls'),
       table(
         { class: 'calls', 'data-testid': 'calls' },
-        ['Time', 'Model', 'Operation', 'Tokens in/out', 'Latency', 'Status', 'Cost'],
+        ['Time', 'Model', 'Operation', 'Tokens in/out', 'Latency', 'Attempts', 'Status', 'Cost'],
         d.calls.map((c) =>
           h(
             'tr',
@@ -64,11 +64,13 @@ export async function renderTrace(root: HTMLElement, api: AdminApi, traceId: str
             h('td', {}, c.operation),
             h('td', { class: 'num' }, `${tokens(c.inputTokens)} / ${tokens(c.outputTokens)}`),
             h('td', { class: 'num' }, duration(c.latencyMs)),
+            // Retries the SDK made on its own: a provider may bill them, the tracker saw one call.
+            h('td', { class: `num${c.attempts !== null && c.attempts > 1 ? ' warn' : ''}`, 'data-testid': 'attempts', title: c.attempts === null ? 'not known: the SDK did not say' : `${c.attempts} HTTP attempt${c.attempts === 1 ? '' : 's'}` }, attempts(c.attempts)),
             h('td', { class: 'status' }, c.status, c.errorClass ? h('span', { class: 'error-class', 'data-testid': 'error-class' }, ` ${c.errorClass}`) : null),
             h('td', { class: 'num' }, money(c.costUsd)),
           ),
         ),
-        [3, 4, 6],
+        [3, 4, 5, 7],
       ),
     ),
   );

@@ -47,6 +47,8 @@ export interface Call {
   tokenBreakdown: Record<string, number>;
   tags: Record<string, string>;
   metadata: Record<string, unknown>;
+  /** HTTP attempts the SDK made (over 1: it retried on its own); null when unknown. */
+  attempts: number | null;
 }
 
 export interface SpanNode {
@@ -198,4 +200,24 @@ export interface BlockedCalls {
 export interface PricesDto {
   at: string;
   prices: Price[];
+}
+
+export interface ReconcileTotals {
+  trackedUsd: string;
+  billedUsd: string;
+  gapUsd: string;
+  coverage: string | null;
+  untrackedUsd: string;
+  overTrackedUsd: string;
+  retriedCalls: number;
+  extraAttempts: number;
+}
+
+export interface Reconciliation extends ReconcileTotals {
+  from: string;
+  to: string;
+  threshold: string;
+  notComparedUsd: string;
+  providers: (ReconcileTotals & { provider: string; daysImported: number; daysNotImported: string[] })[];
+  gaps: (ReconcileTotals & { day: string; provider: string; model: string | null; calls: number; unpricedCalls: number })[];
 }

@@ -1,0 +1,3 @@
+import { dashboardReconcileSuite } from './support/dashboard-reconcile.suite.js';
+
+dashboardReconcileSuite('fastify');
