@@ -111,6 +111,14 @@ function traceUpsert(s: string): string {
 )`;
 }
 
+/** The ON CONFLICT assignments of a cost rollup row (alias `r`): each sum grows by the batch's. */
+function addSums(r: string): string {
+  return `cost_usd = trim_scale(${r}.cost_usd + EXCLUDED.cost_usd), calls = ${r}.calls + EXCLUDED.calls,
+    unpriced_calls = ${r}.unpriced_calls + EXCLUDED.unpriced_calls, error_calls = ${r}.error_calls + EXCLUDED.error_calls,
+    input_tokens = ${r}.input_tokens + EXCLUDED.input_tokens, output_tokens = ${r}.output_tokens + EXCLUDED.output_tokens,
+    cached_tokens = ${r}.cached_tokens + EXCLUDED.cached_tokens`;
+}
+
 /**
  * A cost rollup without the user (`llm_cost_daily` by UTC day, `llm_cost_hourly_totals` by hour)
  * from `hourly_sums` summed over users, in key order. Every writer runs the same statement, so the
@@ -128,14 +136,7 @@ function userlessUpsert(s: string, cte: string, table: string, time: 'day' | 'ho
                  sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens
             FROM hourly_sums GROUP BY 1, 2, 3, 4, 5, 6) g
    ORDER BY 1, 2
-  ON CONFLICT (${time}, dims) DO UPDATE SET
-    cost_usd = trim_scale(d.cost_usd + EXCLUDED.cost_usd),
-    calls = d.calls + EXCLUDED.calls,
-    unpriced_calls = d.unpriced_calls + EXCLUDED.unpriced_calls,
-    error_calls = d.error_calls + EXCLUDED.error_calls,
-    input_tokens = d.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = d.output_tokens + EXCLUDED.output_tokens,
-    cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens
+  ON CONFLICT (${time}, dims) DO UPDATE SET ${addSums('d')}
   RETURNING 1
 )`;
 }
@@ -151,14 +152,7 @@ function hourlyUpsert(s: string): string {
   SELECT hour, ${s}.kostrack_dims(service_id, provider, model, feature, project, user_id) AS dims, service_id, provider, model,
          feature, project, user_id, trim_scale(cost), calls, unpriced, errors, input_tokens, output_tokens, cached_tokens
     FROM hourly_sums ORDER BY 1, 2
-  ON CONFLICT (hour, dims) DO UPDATE SET
-    cost_usd = trim_scale(h.cost_usd + EXCLUDED.cost_usd),
-    calls = h.calls + EXCLUDED.calls,
-    unpriced_calls = h.unpriced_calls + EXCLUDED.unpriced_calls,
-    error_calls = h.error_calls + EXCLUDED.error_calls,
-    input_tokens = h.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = h.output_tokens + EXCLUDED.output_tokens,
-    cached_tokens = h.cached_tokens + EXCLUDED.cached_tokens
+  ON CONFLICT (hour, dims) DO UPDATE SET ${addSums('h')}
   RETURNING 1
 )`;
 }
