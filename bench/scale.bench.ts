@@ -1086,8 +1086,12 @@ interface Totals {
 
 async function totals(schema: string): Promise<Totals> {
   const s = q(schema);
-  // Sums, and an order-independent checksum of every row's full text (all columns).
-  const check = (alias: string) => `sum(('x' || substr(md5(${alias}::text), 1, 15))::bit(60)::bigint)::text`;
+  // Sums, and an order-independent checksum of every row's full text: all columns of a call as
+  // version 4 had them (later versions add columns, NULL on old rows, that would change the text).
+  const v4Call = `ROW(c.span_id, c.time, c.service_id, c.provider, c.model, c.operation, c.pricing_model, c.pricing_source, c.input_tokens,
+    c.output_tokens, c.cached_tokens, c.cost_usd, c.token_breakdown, c.latency_ms, c.status, c.error_class, c.streamed, c.trace_id,
+    c.parent_span_id, c.tags, c.metadata, c.service_tier, c.pricing_flags, c.catalog_version)`;
+  const check = (alias: string) => `sum(('x' || substr(md5((${alias === 'c' ? v4Call : alias})::text), 1, 15))::bit(60)::bigint)::text`;
   const [calls, traces, spans, models] = await Promise.all([
     pool.query(`SELECT count(*)::text || ' rows, $' || trim_scale(sum(cost_usd))::text || ', ' || sum(input_tokens)::text || ' in, ' || sum(output_tokens)::text || ' out, checksum ' || ${check('c')} AS v
                   FROM ${s}.llm_calls c WHERE service_id <> 'probe'`),
