@@ -59,7 +59,8 @@ export class Shape {
     if (typeof value === 'number') {
       // Past 15 integer digits a double no longer holds the literal the provider wrote (and 1e21
       // prints in exponent form); string amounts have the same bound.
-      if (!Number.isFinite(value) || value < 0 || value >= 1e15) this.fail('amount', `${where}: expected a non-negative amount below 10^15, got ${brief(value)}`);
+      if (!Number.isFinite(value) || value < 0) this.fail('amount', `${where}: expected a non-negative amount, got ${brief(value)}`);
+      if (value >= 1e15) this.fail('amount', `${where}: expected an amount below 10^15, got ${brief(value)}`);
       return usd(value);
     }
     if (typeof value === 'string' && PLAIN_DECIMAL.test(value.trim())) return usd(value.trim());
