@@ -101,11 +101,12 @@ export class StorageMaintenance {
       );
       report.deletedRollupHours = rows[0]?.n ?? 0;
       await this.pool.query(`DELETE FROM ${this.s}.llm_cost_hourly_totals WHERE hour < $1::timestamptz`, [cutoff.toISOString()]);
-      // A day goes once all its hours have: reports read whole days from it and their edges from hours.
-      // 24 hours, not '1 day': that is calendar arithmetic in the session's time zone (23 h across DST).
+      // A day goes once all its hours have: reports read whole days from it and their edges from
+      // hours. Days are UTC midnights, so that is every day before the cutoff's own (computed here:
+      // `day + interval '1 day'` would be calendar arithmetic in the session's time zone).
       const days = await this.pool.query<{ n: number }>(
-        `WITH gone AS (DELETE FROM ${this.s}.llm_cost_daily WHERE day + interval '24 hours' <= $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-        [cutoff.toISOString()],
+        `WITH gone AS (DELETE FROM ${this.s}.llm_cost_daily WHERE day < $1::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+        [new Date(Math.floor(cutoff.getTime() / DAY_MS) * DAY_MS).toISOString()],
       );
       report.deletedRollupDays = days[0]?.n ?? 0;
     }
