@@ -1033,7 +1033,7 @@ async function batchStages(schema: string, calls: CallRecord[]): Promise<Stages>
       t.encode += performance.now() - x;
       await c.query('BEGIN');
       x = performance.now();
-      await copyIn(c, st.copyCalls, enc.text);
+      await copyIn(c, st.copyCalls, enc.data);
       t.copy += performance.now() - x;
       x = performance.now();
       await c.query(st.afterCopy, params);

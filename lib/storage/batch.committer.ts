@@ -123,7 +123,7 @@ export class BatchCommitter {
     try {
       const spansInserted = await this.pool.transaction(async (db) => {
         if (!db.copyFrom) throw new CopyUnsupportedError();
-        await db.copyFrom(this.sql.copyCalls, copy.text);
+        await db.copyFrom(this.sql.copyCalls, copy.data);
         const params = [
           ...rollupParams(copy.rollups),
           ...spanParams,

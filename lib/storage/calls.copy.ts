@@ -49,8 +49,8 @@ export interface HourlyRollups {
 }
 
 export interface EncodedCalls {
-  /** COPY text format, one line per call. */
-  text: string;
+  /** COPY text format, one line per call, UTF-8. */
+  data: Buffer;
   rollups: CallRollups;
   hourly: HourlyRollups;
   /** The earliest and latest call time of the batch (ISO), so reads back touch only its partitions. */
@@ -187,12 +187,42 @@ class JsonCache {
 }
 
 /**
+ * The batch's COPY payload, written line by line into one growing buffer. A line built with `+`
+ * is a rope of some fifty pieces; joining thousands of them into one string and encoding that
+ * cost five times as much as flattening each line into the buffer while it is small (measured
+ * on 100k calls), and made a second copy of the batch for the garbage collector.
+ */
+class CopyBuffer {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(rows: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(rows, 1) * 512);
+  }
+
+  line(text: string): void {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const most = text.length * 3;
+    if (this.length + most > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + most));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/**
  * Encodes calls as COPY text and sums them per (trace, service) for the rollup, in one pass.
  * Throws on a row that cannot be encoded (an invalid date, a non-bigint cost); the writer then
  * bisects the batch down to it like a row PostgreSQL rejected.
  */
 export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
-  const lines = new Array<string>(calls.length);
+  const out = new CopyBuffer(calls.length);
   const rollups: CallRollups = {
     traceIds: [], serviceIds: [], costs: [], calls: [], unpriced: [], errors: [],
     inputTokens: [], outputTokens: [], cachedTokens: [], firstAt: [], lastAt: [],
@@ -214,14 +244,15 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     const cost = c.costUsd === null || c.costUsd === undefined ? null : c.costUsd;
     if (timeMs < minMs) minMs = timeMs;
     if (timeMs > maxMs) maxMs = timeMs;
-    lines[i] =
+    out.line(
       uuid(c.spanId) + '\t' + time + '\t' + text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' +
       text(c.operation) + '\t' + text(c.pricingModel) + '\t' + text(c.pricingSource) + '\t' + int(c.inputTokens) + '\t' +
       int(c.outputTokens) + '\t' + int(c.cachedTokens) + '\t' + (cost === null ? '\\N' : usdToString(cost)) + '\t' +
       json(jsonOf(c.tokenBreakdown)) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
       metadata.of(c.metadata) + '\t' + text(c.serviceTier ?? null) + '\t' + (c.pricingFlags ? json(jsonOf(c.pricingFlags)) : '\\N') + '\t' +
-      text(c.catalogVersion ?? null) + '\t' + attempts(c.attempts);
+      text(c.catalogVersion ?? null) + '\t' + attempts(c.attempts) + '\n',
+    );
     hourly.add(c, timeMs, cost);
     if (c.traceId === null || c.traceId === undefined) continue;
     // Calls of one trace usually sit next to each other; only a change of trace needs a lookup.
@@ -262,7 +293,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     rollups.lastAt[sum.index] = new Date(sum.lastMs).toISOString();
   }
   return {
-    text: lines.length === 0 ? '' : lines.join('\n') + '\n',
+    data: out.bytes(),
     rollups,
     hourly: hourly.finish(),
     minTime: calls.length ? new Date(minMs).toISOString() : new Date(0).toISOString(),

@@ -50,7 +50,23 @@ it('attempts survive the spool; a line written before the field existed replays 
   const old = decodeItem(JSON.stringify(line)).record as typeof retried;
   expect(old.attempts).toBeUndefined();
   // Both write paths store it as NULL: the last COPY field is \N, the last call column null.
-  expect(encodeCallsCopy([old]).text.trimEnd().split('\t').at(-1)).toBe('\\N');
+  expect(encodeCallsCopy([old]).data.toString('utf8').trimEnd().split('\t').at(-1)).toBe('\\N');
   expect(callColumns([old]).at(-1)).toEqual([null]);
-  expect(encodeCallsCopy([retried]).text.trimEnd().split('\t').at(-1)).toBe('3');
+  expect(encodeCallsCopy([retried]).data.toString('utf8').trimEnd().split('\t').at(-1)).toBe('3');
+});
+
+it('the COPY payload grows past its first guess and keeps multi-byte text whole, one line per call', () => {
+  // 512 bytes a row is the first guess; 3,000 characters of 3 to 4 UTF-8 bytes each are far past it.
+  const long = '€'.repeat(1500) + '🙂'.repeat(750);
+  const calls = [0, 1, 2].map((i) => recordCall(syntheticCall({ tags: { note: `${i}:${long}` } }), null)!);
+  const text = encodeCallsCopy(calls).data.toString('utf8');
+  const lines = text.split('\n');
+  expect(lines).toHaveLength(4);
+  expect(lines[3]).toBe('');
+  lines.slice(0, 3).forEach((line, i) => {
+    const fields = line.split('\t');
+    expect(fields).toHaveLength(25);
+    expect(fields[0]).toBe(calls[i].spanId);
+    expect(JSON.parse(fields[19]).note).toBe(`${i}:${long}`);
+  });
 });
