@@ -26,6 +26,7 @@ export type { PriceOverride, ModelPriceSpec, PerMtok, PriceBucket, FeeBucket } f
 export { loadCatalogFile, loadCatalogUrl, type CatalogData } from './pricing/catalog.data.js';
 export { CATALOG_CORRECTIONS, CORRECTIONS_VERSION, type CatalogCorrection } from './pricing/catalog.corrections.js';
 export { SERVICE_TIER_PRICES, type ServiceTierPrice } from './pricing/service-tier.prices.js';
+export { TOOL_FEE_PRICES, type ToolFeePrice, type WebSearchTool } from './pricing/tool-fee.prices.js';
 export { PROVIDERS } from './pricing/provider-catalog.js';
 export { defaultPriceBook, setDefaultPriceBook } from './pricing/default-price-book.js';
 export * from './providers/index.js';

@@ -153,6 +153,16 @@ export function withFeeNote(price: CompiledPrice, fee: FeeBucket, note: string):
   return { ...price, feeNotes, feeFlagMask: feeFlagMaskOf(price.fees, feeNotes) };
 }
 
+/** The same price with one fee replaced (and its note dropped): a fee known for this call only. */
+export function withFee(price: CompiledPrice, fee: FeeBucket, each: Usd): CompiledPrice {
+  const i = FEE_BUCKETS.indexOf(fee);
+  const fees = [...price.fees];
+  const feeNotes = [...price.feeNotes];
+  fees[i] = each;
+  feeNotes[i] = null;
+  return { ...price, fees, feeNotes, fixedNum: fixedNumOf(price.perRequest, fees), feeFlagMask: feeFlagMaskOf(fees, feeNotes) };
+}
+
 /** Scales every rate by `num/den` (batch discounts), rounding half-up per Mtok. */
 export function scalePrice(price: CompiledPrice, num: bigint, den: bigint): CompiledPrice {
   const scale = (rates: RateSet): RateSet => {

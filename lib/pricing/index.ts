@@ -6,3 +6,4 @@ export { defaultPriceBook, setDefaultPriceBook } from './default-price-book.js';
 export { loadCatalogFile, loadCatalogUrl, parseCatalog, bundledCatalog, type CatalogData } from './catalog.data.js';
 export { CATALOG_CORRECTIONS, CORRECTIONS_VERSION, type CatalogCorrection } from './catalog.corrections.js';
 export { SERVICE_TIER_PRICES, type ServiceTierPrice } from './service-tier.prices.js';
+export { TOOL_FEE_PRICES, type ToolFeePrice, type WebSearchTool } from './tool-fee.prices.js';

@@ -1,9 +1,10 @@
-import { KostrackConfigError, type TokenBreakdown, type Usd } from '../core/index.js';
+import { KostrackConfigError, usd, type TokenBreakdown, type Usd } from '../core/index.js';
 import { runtime } from '../core/runtime.js';
 import { catalogPriceAt, lookupCatalog, type CatalogEntry } from './catalog.source.js';
 import { bundledCatalog, type CatalogData } from './catalog.data.js';
-import { compilePrice, costAt, countable, countsOk, flagsOf, inheritFees, ratesFor, scalePrice, type CompiledPrice } from './compiled-price.js';
+import { compilePrice, costAt, countable, countsOk, flagsOf, inheritFees, ratesFor, scalePrice, withFee, type CompiledPrice } from './compiled-price.js';
 import { tierKind, tierPricesFor, tierTableIsDated } from './service-tier.prices.js';
+import { toolFeeFor, type WebSearchTool } from './tool-fee.prices.js';
 import { PRICE_BUCKETS, type PriceOverride } from './price-table.js';
 import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
 import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
@@ -28,6 +29,12 @@ export interface PriceCallOptions {
   batch?: boolean | undefined;
   /** The service tier the response reports; non-standard tiers have their own prices. */
   serviceTier?: string | null | undefined;
+  /**
+   * Which tool made the call's `webSearches`, where the fee depends on it (OpenAI bills
+   * `web_search_preview` on gpt-4o and gpt-4.1 models at $25 per 1,000, not the catalog's $10):
+   * `either` when the request offered both tools. Absent: the catalog's web search rate.
+   */
+  webSearchTool?: WebSearchTool | null | undefined;
 }
 
 export interface PriceBookOptions {
@@ -150,6 +157,11 @@ interface ModelEntry {
   tiers: Map<string, { override: TierHit | null; table: TierPrice[] }> | null;
   /** Whether the price depends on when the call was made; if not, price() does not read the clock. */
   timed: boolean;
+  /**
+   * The fee table's price for `web_search_preview` calls on this model, with the prices derived
+   * from it (by the price they replace the fee of); null when it has none, undefined until asked.
+   */
+  searchPreview?: { each: Usd; derived: Map<CompiledPrice, CompiledPrice> } | null | undefined;
 }
 
 const UNPRICED: PricedCall = Object.freeze({ costUsd: null, pricingModel: null, pricingSource: 'unpriced', flags: null, catalogVersion: null });
@@ -226,11 +238,17 @@ export class PriceBook {
     const reported = options?.serviceTier;
     const tier = tierKind(typeof reported === 'string' ? reported : undefined);
     const batch = options?.batch === true || tier === 'batch';
+    // Only a call with web searches asks the fee table (the usual call never does).
+    const searchTool = options?.webSearchTool && tokens?.webSearches ? options.webSearchTool : undefined;
     const stored = storedAt(entry, timeMs);
     let tierFlag: string | null = null;
     if (!batch && tier !== 'standard') {
       const t = this.tierPrice(entry, provider, model, tier, timeMs, stored !== null || entry.override !== null);
-      if (t) return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal));
+      if (t) {
+        if (searchTool === undefined || t.source !== 'tier') return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal));
+        const s = this.searchFee(entry, provider, t.price, searchTool);
+        return priced(s.price, s.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal), s.flag);
+      }
       tierFlag =
         stored || entry.override
           ? `service tier "${tier}" has no price of your own; billed at your standard price`
@@ -249,10 +267,35 @@ export class PriceBook {
         batchPrice = entry.catalogBatch.get(price) ?? scalePrice(price, entry.batchNum, entry.batchDen);
         entry.catalogBatch.set(price, batchPrice);
       }
-      return priced(price, batchPrice, batch, tokens, inputTotal, `genai-prices:${entry.catalog.id}`, 'catalog', entry.catalog.version, tierFlag);
+      const label = `genai-prices:${entry.catalog.id}`;
+      if (searchTool === undefined) return priced(price, batchPrice, batch, tokens, inputTotal, label, 'catalog', entry.catalog.version, tierFlag);
+      // Tool fees are not discounted in batches: the batch price takes the same fee.
+      const s = this.searchFee(entry, provider, batch ? batchPrice : price, searchTool);
+      return priced(s.price, s.price, false, tokens, inputTotal, label, batch ? 'batch' : 'catalog', entry.catalog.version, tierFlag, s.flag);
     }
     this.noteUnpriced(provider, model);
     return UNPRICED;
+  }
+
+  /**
+   * `price` with the fee table's web search fee for the tool that made the calls, where the table
+   * has one for this catalog model (see tool-fee.prices.ts); otherwise `price` as is. When the
+   * request offered both tools, which one made each call is unknown: the catalog's rate, flagged.
+   */
+  private searchFee(entry: ModelEntry, provider: string, price: CompiledPrice, tool: WebSearchTool): { price: CompiledPrice; flag: string | null } {
+    if (tool !== 'web_search_preview' && tool !== 'either') return { price, flag: null };
+    if (entry.searchPreview === undefined) {
+      const catalogProvider = catalogProviderOf(provider);
+      const fee = entry.catalog && catalogProvider ? toolFeeFor(catalogProvider, entry.catalog.id, 'web_search_preview') : undefined;
+      entry.searchPreview = fee ? { each: usd(fee.each), derived: new Map() } : null;
+    }
+    const known = entry.searchPreview;
+    if (!known) return { price, flag: null };
+    if (tool === 'either')
+      return { price, flag: `webSearches: web_search and web_search_preview both offered, and ${entry.catalog!.id} bills them differently; priced at the web_search rate` };
+    let p = known.derived.get(price);
+    if (!p) known.derived.set(price, (p = withFee(price, 'webSearches', known.each)));
+    return { price: p, flag: null };
   }
 
   /**
@@ -414,6 +457,7 @@ function priced(
   source: string,
   catalogVersion: string | null,
   extraFlag: string | null,
+  secondFlag: string | null = null,
 ): PricedCall {
   const p = batch ? batchPrice : price;
   const rates = ratesFor(p, inputTotal);
@@ -423,6 +467,7 @@ function priced(
   if (!countsOk(tokens)) ({ counts, flags: countFlags } = countable(tokens));
   let flags = flagsOf(p, rates, counts);
   if (countFlags) flags = flags ? [...flags, ...countFlags] : countFlags;
+  if (secondFlag) (flags ??= []).unshift(secondFlag);
   if (extraFlag) (flags ??= []).unshift(extraFlag);
   return { costUsd: costAt(p, rates, counts), pricingModel: label, pricingSource: batch ? 'batch' : source, flags, catalogVersion };
 }

@@ -37,8 +37,8 @@ export function anthropicUsage(usage: unknown): NormalizedUsage {
     }
   }
   const tools = r.object(usage, 'server_tool_use', 'usage');
-  // A bad count (negative, not a number) is reported and not billed.
-  const webSearches = tools ? r.count(tools, 'web_search_requests', 'usage.server_tool_use') : 0;
+  // A bad count (negative, not a number) is reported, not billed, and flagged on the row.
+  const webSearches = tools ? r.feeCount(tools, 'web_search_requests', 'usage.server_tool_use') : 0;
   r.tier(usage, 'service_tier', 'usage');
   // Fast mode is billed at a premium the catalog does not carry: priced at the standard rate, said on the row.
   if ((usage as { speed?: unknown }).speed === 'fast') r.approximate('speed "fast" is billed at a premium; priced at the standard rate');

@@ -230,7 +230,7 @@ export class CallScope implements DeferredRecord {
         ? NOT_BILLED
         : noTokens
           ? NO_USAGE
-          : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch, serviceTier: u.serviceTier });
+          : book.price(init.provider, model, u.breakdown, u.inputTokens, { timeMs: this.startMs, batch: init.batch, serviceTier: u.serviceTier, webSearchTool: u.webSearchTool });
       // A call billed for what we could not read (no usage, or a stream stopped early: the provider
       // bills what it generated until then) counts at its worst case, or the budget would not bound it.
       const held = this.reservation?.amount ?? 0n;
@@ -240,6 +240,8 @@ export class CallScope implements DeferredRecord {
       if (this.durableGate && this.rowId && status !== 'aborted' && priced.costUsd !== null) this.durableGate.settle(this.rowId, priced.costUsd);
       let metadata = this.notes;
       if (u.issues.length) (metadata ??= {}).usage_issues = u.issues;
+      // The fee per search depends on the tool on some models: kept so a re-price can price it the same way.
+      if (u.webSearchTool) (metadata ??= {}).web_search_tool = u.webSearchTool;
       if (model !== init.requestModel && init.requestModel) (metadata ??= {}).request_model = init.requestModel;
       if (kept) (metadata ??= {}).request = kept;
       recordCall(

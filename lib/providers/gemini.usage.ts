@@ -136,12 +136,13 @@ function grounding(r: UsageReader, model: string, groundings: readonly unknown[]
     const g = groundings[i];
     if (g === undefined || g === null) continue;
     if (typeof g !== 'object' || Array.isArray(g)) {
-      r.issues.push(`candidates[${i}].groundingMetadata: unexpected shape`);
+      r.billingIssue(`candidates[${i}].groundingMetadata: unexpected shape; not billed`);
       continue;
     }
     const q = (g as { webSearchQueries?: unknown }).webSearchQueries;
     if (q === undefined || q === null) continue;
-    if (!Array.isArray(q)) r.issues.push(`candidates[${i}].groundingMetadata.webSearchQueries: unexpected shape (${typeof q}); not billed`);
+    // Searches the response shows but we cannot count: the row says they were left out.
+    if (!Array.isArray(q)) r.billingIssue(`candidates[${i}].groundingMetadata.webSearchQueries: unexpected shape (${typeof q}); not billed`);
     else queries += q.length;
   }
   if (queries === 0) return { webSearches: 0, groundedPrompts: 0 };

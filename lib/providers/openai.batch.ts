@@ -26,9 +26,9 @@ import type { ResolvedWrapOptions } from './wrap-options.js';
  *   through `files.content`), `request_id` (the provider's id of that request);
  * - a failed line (`error` set, or a non-2xx `status_code`) is an error row costing 0, its
  *   `errorClass` the line's error code or `HTTP <status>`;
- * - its span id is derived from the line (provider, the line's `id`, its `custom_id`), so reading
- *   the same results twice stores them once (storage is idempotent on span_id) and adds them to
- *   the in-process trace once.
+ * - its span id is derived from the line alone (provider, the line's `id` and `custom_id`; see
+ *   {@link batchResultIdentity}), so reading the same results twice, either way, stores them once
+ *   (storage is idempotent on span_id) and adds them to the in-process trace once.
  *
  * The maps below are module-level (one per client family: this one serves every wrapped OpenAI
  * client, so a batch created by one client is found when another reads its results) and bounded.
@@ -379,15 +379,31 @@ function kindOfBody(body: Json | null): Kind | undefined {
 }
 
 /**
- * A span id for one result: a UUID made of a SHA-256 of the provider and the line's own identity
- * (its `id`, `batch_req_…`, unique per request, with its `custom_id`), so every way of reading the
- * same result (with or without knowing its batch) gives the same id. A line without an `id` falls
- * back to the batch (or file) id with the `custom_id`, which the API requires unique in a batch.
- * Version and variant nibbles are set like `newId()`'s, so it passes any UUID validator.
+ * What identifies a result line, taken from the line alone: never from how it was read (the batch
+ * or file id is known through `files.content` of a known batch, not through an import without
+ * `batchId`), or the same result read two ways would be recorded twice. Its `id` (`batch_req_…`,
+ * unique per request) with its `custom_id`; for servers that send no `id`, the `custom_id` with the
+ * provider's request id and the response body's id (`chatcmpl-…`, `resp_…`); for a line with none
+ * of them (a request that never got an answer), the line's whole content. Two such lines that say
+ * exactly the same (same `custom_id`, same error) in two batches are then one row; they cost 0.
  */
-export function batchResultSpanId(provider: string, lineId: string | undefined, customId: string, batchOrFileId: string | undefined): string {
-  const key = lineId ? `line\u0000${lineId}\u0000${customId}` : `batch\u0000${batchOrFileId ?? ''}\u0000${customId}`;
-  const hex = createHash('sha256').update(`${provider}\u0000${key}`).digest('hex');
+export function batchResultIdentity(line: Json & { custom_id: string }): string {
+  if (nonEmpty(line.id)) return `line\u0000${line.id}\u0000${line.custom_id}`;
+  const response = isObject(line.response) ? line.response : null;
+  const requestId = nonEmpty(response?.request_id) ? response.request_id : '';
+  const bodyId = isObject(response?.body) && nonEmpty(response.body.id) ? response.body.id : '';
+  if (requestId || bodyId) return `request\u0000${line.custom_id}\u0000${requestId}\u0000${bodyId}`;
+  return `content\u0000${JSON.stringify(line)}`;
+}
+
+/**
+ * A span id for one result: a UUID made of a SHA-256 of the provider and the line's identity
+ * ({@link batchResultIdentity}), so every way of reading the same result (with or without knowing
+ * its batch, in this process or another) gives the same id. Version and variant nibbles are set
+ * like `newId()`'s, so it passes any UUID validator.
+ */
+export function batchResultSpanId(provider: string, identity: string): string {
+  const hex = createHash('sha256').update(`${provider}\u0000${identity}`).digest('hex');
   const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
@@ -465,7 +481,7 @@ class BatchLineRecorder {
       this.skipped++;
       return;
     }
-    const spanId = batchResultSpanId(t.provider, nonEmpty(line.id) ? line.id : undefined, line.custom_id, t.batchId ?? t.fileNote?.[1]);
+    const spanId = batchResultSpanId(t.provider, batchResultIdentity(line));
     if (recorded.has(spanId)) {
       this.duplicates++;
       return;

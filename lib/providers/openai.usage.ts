@@ -1,3 +1,4 @@
+import type { WebSearchTool } from '../pricing/index.js';
 import { missingUsage, UsageReader, type NormalizedUsage } from './usage-reader.js';
 
 /**
@@ -75,7 +76,8 @@ function toolCalls(r: UsageReader, output: unknown): { webSearches: number; file
   let fileSearches = 0;
   if (output === undefined || output === null) return { webSearches, fileSearches };
   if (!Array.isArray(output)) {
-    r.issues.push(`response.output: unexpected shape (${typeof output})`);
+    // Its web and file search calls, billed per call, cannot be counted.
+    r.billingIssue(`response.output: unexpected shape (${typeof output}); tool calls not billed`);
     return { webSearches, fileSearches };
   }
   for (const item of output) {
@@ -103,8 +105,23 @@ function unpricedToolCalls(output: unknown): string | null {
   return `${[...counts].map(([type, n]) => `${n} ${type}`).join(', ')} not billed (no per-call price)`;
 }
 
-/** Non-reasoning models on which `web_search_preview` costs $25 per 1,000 calls (not the catalog's $10). */
-const PREVIEW_SEARCH_AT_25 = /^(gpt-4o|gpt-4\.1)(?!.*-search)/;
+/**
+ * Which web search tool the response's `tools` (the request's, echoed) offered: the fee per call
+ * depends on it on some models (priced from the fee table in lib/pricing). Tool types may carry a
+ * date (`web_search_preview_2025_03_11`, `web_search_2025_08_26`).
+ */
+function webSearchToolOf(tools: unknown): WebSearchTool | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  let preview = false;
+  let ga = false;
+  for (const t of tools) {
+    const type = (t as { type?: unknown } | null)?.type;
+    if (typeof type !== 'string') continue;
+    if (type.startsWith('web_search_preview')) preview = true;
+    else if (type.startsWith('web_search')) ga = true;
+  }
+  return preview ? (ga ? 'either' : 'web_search_preview') : ga ? 'web_search' : undefined;
+}
 
 /** Usage of a `ChatCompletion` (its `usage` and `service_tier`). */
 export function chatCompletionUsage(completion: unknown): NormalizedUsage {
@@ -119,12 +136,9 @@ export function responseUsage(response: unknown): NormalizedUsage {
   const unpricedTools = unpricedToolCalls(r?.output);
   // Tools billed outside tokens that no catalog prices per call: seen, so said on the row.
   if (unpricedTools) u.pricingNotes = [...(u.pricingNotes ?? []), unpricedTools];
-  const model = (response as { model?: unknown } | null)?.model;
-  const tools = (response as { tools?: unknown } | null)?.tools;
-  if (u.breakdown.webSearches && typeof model === 'string' && PREVIEW_SEARCH_AT_25.test(model) && Array.isArray(tools)) {
-    const preview = tools.some((t) => typeof (t as { type?: unknown } | null)?.type === 'string' && (t as { type: string }).type.startsWith('web_search_preview'));
-    // OpenAI bills web_search_preview on these models at $25 per 1,000 calls; the catalog knows one web search rate.
-    if (preview) u.pricingNotes = [...(u.pricingNotes ?? []), `web_search_preview on ${model} is billed $25 per 1,000 calls; priced at the catalog's web search rate`];
+  if (u.breakdown.webSearches) {
+    const tool = webSearchToolOf((response as { tools?: unknown } | null)?.tools);
+    if (tool) u.webSearchTool = tool;
   }
   return u;
 }

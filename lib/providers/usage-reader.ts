@@ -1,5 +1,6 @@
 import { MAX_STORED_INT } from '../core/call-input.guard.js';
 import type { TokenBreakdown } from '../core/index.js';
+import type { WebSearchTool } from '../pricing/index.js';
 
 /** Usage normalised from any provider: totals plus disjoint buckets, and what was wrong with it. */
 export interface NormalizedUsage {
@@ -16,6 +17,8 @@ export interface NormalizedUsage {
    * billed at a rate the catalog does not have): stored in the row's `pricing_flags`.
    */
   pricingNotes?: string[] | undefined;
+  /** Which tool made the `webSearches`, where the request says (OpenAI prices `web_search_preview` apart). */
+  webSearchTool?: WebSearchTool | undefined;
 }
 
 /**
@@ -67,6 +70,24 @@ export class UsageReader {
       return Math.round(raw);
     }
     return raw;
+  }
+
+  /**
+   * A per-call fee count (web searches, say) at `obj[key]`. A bad one is reported like any count
+   * and, since it changes what the call is billed, also flagged on the row's `pricing_flags`.
+   */
+  feeCount(obj: unknown, key: string, path: string): number {
+    const before = this.found?.length ?? 0;
+    const n = this.count(obj, key, path);
+    const found = this.found;
+    if (found && found.length > before) this.approximate(`${found[found.length - 1]}; ${n === 0 ? 'not billed' : `billed as ${n}`}`);
+    return n;
+  }
+
+  /** A problem that changes what the call is billed (left out, or at a rate it may not be): reported, and flagged on the row. */
+  billingIssue(issue: string, note = issue): void {
+    this.issues.push(issue);
+    this.approximate(note);
   }
 
   /** An object at `obj[key]`, or undefined (reporting a wrong shape when present). */
@@ -129,14 +150,19 @@ export class UsageReader {
 
   /**
    * The service tier at `obj[key]`: a short lowercase name is kept as sent (an unknown one is
-   * priced at the standard rate and flagged by pricing); anything else is reported and ignored.
+   * priced at the standard rate and flagged by pricing); anything else is reported and flagged,
+   * and the call priced at the standard rate.
    */
   tier(obj: unknown, key: string, path: string): void {
     if (obj === null || typeof obj !== 'object') return;
     const raw = (obj as Record<string, unknown>)[key];
     if (raw === undefined || raw === null) return;
     if (typeof raw === 'string' && TIER_NAME.test(raw)) this.tierSeen = raw;
-    else this.issues.push(`${path}.${key}: not a service tier name (${typeof raw === 'string' ? JSON.stringify(raw.slice(0, 40)) : typeof raw})`);
+    else {
+      const issue = `${path}.${key}: not a service tier name (${typeof raw === 'string' ? JSON.stringify(raw.slice(0, 40)) : typeof raw})`;
+      // The tier that served the call is unknown: priced at the standard rate, which the row must say.
+      this.billingIssue(issue, `${issue}; billed at the standard rate`);
+    }
   }
 
   private clampTotal(total: number, what: 'input' | 'output'): number {

@@ -26,6 +26,8 @@ const PRICE_FLAG_FORMS: readonly RegExp[] = [
   // price-book.ts: a tier with no price, a tier price without long context.
   /^service tier "[^"]*" has no (?:price of your own; billed at your standard price|known price; billed at the standard rate)$/,
   /^long context \(over \d+ input tokens\) has no published .* price; billed at the flat tier rate$/,
+  // price-book.ts searchFee(): two search tools offered, billed differently.
+  /^webSearches: web_search and web_search_preview both offered, and \S+ bills them differently; priced at the web_search rate$/,
 ];
 /** Fee notes of the catalog corrections (a price known to be an upper bound, say). */
 const FEE_NOTES = new Set(CATALOG_CORRECTIONS.flatMap((c) => (c.feeNote ? [c.feeNote.note] : [])));

@@ -1,6 +1,7 @@
 import { usd, usdToString, type Usd } from '../core/money.js';
 import type { TokenBreakdown } from '../core/call-record.js';
 import type { PriceBook } from '../pricing/price-book.js';
+import type { WebSearchTool } from '../pricing/tool-fee.prices.js';
 import { sqlState } from './error.classifier.js';
 import { repricedFlags } from './reprice.flags.js';
 import { resolveRepriceOptions, type RepriceOptions, type RepriceReport, type ResolvedRepriceOptions } from './reprice.options.js';
@@ -167,6 +168,11 @@ async function readBatch(db: SqlRunner, sql: RepriceStatements, o: ResolvedRepri
   return calls;
 }
 
+/** The web search tool a stored row names, if it is one the PriceBook knows (metadata is free-form). */
+function webSearchToolOf(value: string | null): WebSearchTool | undefined {
+  return value === 'web_search' || value === 'web_search_preview' || value === 'either' ? value : undefined;
+}
+
 /** Prices each call anew; keeps only those whose cost changes. */
 export function planBatch(calls: readonly CallRow[], book: PriceBook): PlannedBatch {
   const plan: PlannedBatch = { spanIds: [], times: [], oldCosts: [], newCosts: [], models: [], sources: [], flags: [], versions: [], before: 0n, after: 0n, newlyPriced: 0, newlyUnpriced: 0 };
@@ -178,6 +184,7 @@ export function planBatch(calls: readonly CallRow[], book: PriceBook): PlannedBa
       // A batch result stays at batch rates (its tier says `batch`, or it was priced as one).
       batch: c.pricing_source === 'batch' || c.service_tier === 'batch',
       serviceTier: c.service_tier,
+      webSearchTool: webSearchToolOf(c.web_search_tool),
     });
     const now = priced.costUsd;
     plan.before += old ?? 0n;

@@ -43,7 +43,7 @@ const ANY_SCAN = `SELECT set_config('enable_seqscan', 'on', true), set_config('e
 const NOT_A_PRICE = `pricing_source NOT IN ('blocked', 'not-billed', 'no-usage') AND status <> 'blocked'`;
 
 const CALL_COLUMNS = `span_id, (extract(epoch FROM time) * 1000000)::bigint::text AS us, provider, model, input_tokens, token_breakdown,
-       cost_usd::text AS cost, pricing_source, pricing_flags, service_tier`;
+       cost_usd::text AS cost, pricing_source, pricing_flags, service_tier, metadata->>'web_search_tool' AS web_search_tool`;
 
 const RUN_COLUMNS = `id::text, range_from, range_to, provider, model, requested_by, status, rows_scanned::text, rows_changed::text,
        newly_priced::text, newly_unpriced::text, trim_scale(total_before_usd)::text AS total_before, trim_scale(total_after_usd)::text AS total_after,
@@ -228,6 +228,8 @@ export interface CallRow {
   pricing_source: string;
   pricing_flags: unknown;
   service_tier: string | null;
+  /** Which OpenAI web search tool the request offered (recorded in metadata): its calls have their own fee. */
+  web_search_tool: string | null;
 }
 
 /** Exact ISO-8601 text (six decimals, UTC) of a time in microseconds since the epoch. */

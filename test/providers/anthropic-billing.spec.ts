@@ -70,7 +70,7 @@ describe('anthropic web search (usage.server_tool_use.web_search_requests)', () 
     expect(row.metadata.usage_issues).toBeUndefined();
   });
 
-  it.each(['plain', 'stream: true'] as const)('a negative count (%s): usage issue, searches not billed, the response untouched', async (mode) => {
+  it.each(['plain', 'stream: true'] as const)('a negative count (%s): usage issue, searches not billed and flagged, the response untouched', async (mode) => {
     use(SONNET_45, { input: 2000, output: 500, webSearches: -2 });
     const res = await call(mode, SONNET_45);
     if (mode === 'plain') {
@@ -82,17 +82,20 @@ describe('anthropic web search (usage.server_tool_use.web_search_requests)', () 
     }
     const row = h.only();
     expect(row.metadata.usage_issues).toEqual(['usage.server_tool_use.web_search_requests: negative (-2)']);
+    // The row itself says what was left out of the price, not only its metadata.
+    expect(row.pricingFlags).toEqual(['usage.server_tool_use.web_search_requests: negative (-2); not billed']);
     expect(row.tokenBreakdown).toEqual({ inputUncached: 2000, output: 500 });
     // 2,000 x $3 = $0.006; 500 x $15 = $0.0075 → $0.0135 (tokens only)
     expect(row.costUsd).toBe(sum(atMtok(2000, '3'), atMtok(500, '15')));
     expect(usdToString(row.costUsd!)).toBe('0.0135');
   });
 
-  it('a count that is not a number: usage issue, not billed', async () => {
+  it('a count that is not a number: usage issue, not billed, flagged', async () => {
     use(SONNET_45, { input: 2000, output: 500, webSearches: '3' });
     const res = await call('plain', SONNET_45);
     expect((res as Anthropic.Message).usage.server_tool_use).toEqual({ web_search_requests: '3', web_fetch_requests: 0 });
     expect(h.only().metadata.usage_issues).toEqual(['usage.server_tool_use.web_search_requests: not a number (string)']);
+    expect(h.only().pricingFlags).toEqual(['usage.server_tool_use.web_search_requests: not a number (string); not billed']);
     expect(h.only().costUsd).toBe(sum(atMtok(2000, '3'), atMtok(500, '15')));
   });
 });

@@ -166,11 +166,13 @@ describe('gemini grounding with Google Search (candidates[].groundingMetadata)',
     expect(h.only()).toMatchObject({ tokenBreakdown: { inputUncached: 100, output: 50 }, pricingFlags: null, costUsd: sum(atMtok(100, '0.30'), atMtok(50, '2.50')) });
   });
 
-  it('webSearchQueries of the wrong shape: usage issue, not billed', async () => {
+  it('webSearchQueries of the wrong shape: usage issue, not billed, flagged', async () => {
     use('gemini-3-pro-preview', { prompt: 100, candidates: 50 }, { metadata: { webSearchQueries: 'q1' } });
     await call('generateContent', 'gemini-3-pro-preview');
     const row = h.only();
     expect(row.metadata.usage_issues).toEqual(['candidates[0].groundingMetadata.webSearchQueries: unexpected shape (string); not billed']);
+    // The row itself says the searches were left out of the price, not only its metadata.
+    expect(row.pricingFlags).toEqual(['candidates[0].groundingMetadata.webSearchQueries: unexpected shape (string); not billed']);
     expect(row.costUsd).toBe(sum(atMtok(100, '2'), atMtok(50, '12')));
   });
 });

@@ -325,6 +325,49 @@ describe('importBatchResults()', () => {
     expect(h.only().metadata).toEqual({ custom_id: 'x', request_id: 'req_701' });
   });
 
+  it('lines without an id (OpenAI-compatible servers): read through files.content, then imported without batchId, recorded once', async () => {
+    // A server that leaves out the line's `id`: the span id cannot come from how the file was read
+    // (batch id through files.content, nothing through a bare import), only from the line itself.
+    const withoutId = ({ id: _id, ...rest }: { id: string }) => rest;
+    const content = jsonl([
+      withoutId(outputLine(801, 'req-a', chatCompletion(MINI, chatUsageBody({ prompt: 2000, completion: 300, cached: 1500 })))),
+      withoutId(outputLine(802, 'req-b', chatCompletion(MINI, chatUsageBody({ prompt: 1000, completion: 50 })))),
+      withoutId(errorLine(803, 'late', 'batch_expired', 'This request could not be executed before the completion window expired.')),
+    ]);
+    const openai = wrap(client());
+    script.nextId = 'batch_8';
+    script.files.set('file-out-8', content);
+    let creator: TraceContext | undefined;
+    await trace({ name: 'compatible' }, async (t) => {
+      creator = t;
+      await openai.batches.create(createBody('/v1/chat/completions'));
+    });
+    script.batches.set('batch_8', batchObject('batch_8', '/v1/chat/completions', 'completed', { output_file_id: 'file-out-8' }));
+    await openai.batches.retrieve('batch_8');
+    expect(await (await openai.files.content('file-out-8')).text()).toBe(content);
+    await settle(h.sink, 3);
+    expect(h.sink.calls.map((c) => [c.metadata.custom_id, c.status, c.costUsd])).toEqual([
+      ['req-a', 'ok', COST_A],
+      ['req-b', 'ok', COST_B],
+      ['late', 'error', 0n],
+    ]);
+    // $0.00018375 + $0.00009 = $0.00027375 in the creating trace.
+    expect(creator!.totalCostDecimal).toBe('0.00027375');
+
+    // The same text imported by a job that does not pass the batch id, then with it: nothing new.
+    expect(importBatchResults(content)).toEqual({ recorded: 0, errors: 0, skipped: 0, duplicates: 3 });
+    expect(importBatchResults(content, { batchId: 'batch_8' })).toEqual({ recorded: 0, errors: 0, skipped: 0, duplicates: 3 });
+    expect(h.sink.calls).toHaveLength(3);
+    expect(creator!.totalCostDecimal).toBe('0.00027375');
+
+    // Another process importing it without the batch id: the same span ids (storage keeps the first).
+    const first = h.sink.calls.map((c) => c.spanId);
+    vi.resetModules();
+    const other = await import('../../lib/providers/index.js');
+    expect(other.importBatchResults(content)).toEqual({ recorded: 2, errors: 1, skipped: 0, duplicates: 0 });
+    expect(h.sink.calls.slice(3).map((c) => c.spanId)).toEqual(first);
+  });
+
   it('arguments of the wrong type throw KostrackConfigError', () => {
     const bad: [unknown, unknown][] = [
       [42, undefined],

@@ -128,7 +128,7 @@ describe('service tier: priced by the tier the response reports', () => {
     expect(row.metadata.usage_issues).toBeUndefined();
   });
 
-  it('a tier that is not a tier name (a number, a 200-character string): a usage issue, the standard price, the call untouched', async () => {
+  it('a tier that is not a tier name (a number, a 200-character string): a usage issue, the standard price, flagged, the call untouched', async () => {
     // gpt-4o standard: 10 × $2.50 + 5 × $10 = $0.000025 + $0.00005 = $0.000075.
     const expected = sum(atMtok(10, '2.50'), atMtok(5, '10'));
     expect(usdToString(expected)).toBe('0.000075');
@@ -136,8 +136,10 @@ describe('service tier: priced by the tier the response reports', () => {
     const res = await wrap(client()).chat.completions.create({ model: 'gpt-4o', messages });
     expect(res.service_tier as unknown).toBe(42);
     let row = h.only();
-    expect(row).toMatchObject({ costUsd: expected, serviceTier: null, pricingSource: 'catalog', pricingFlags: null });
+    expect(row).toMatchObject({ costUsd: expected, serviceTier: null, pricingSource: 'catalog' });
     expect(row.metadata.usage_issues).toEqual(['response.service_tier: not a service tier name (number)']);
+    // The row says how it was priced: the tier that served it is unknown.
+    expect(row.pricingFlags).toEqual(['response.service_tier: not a service tier name (number); billed at the standard rate']);
     h.sink.clear();
 
     const long = 'x'.repeat(200);
@@ -145,8 +147,9 @@ describe('service tier: priced by the tier the response reports', () => {
     const chunks = (await drain(await wrap(client()).chat.completions.create({ model: 'gpt-4o', messages, stream: true }))) as OpenAI.ChatCompletionChunk[];
     expect(chunks.every((c) => c.service_tier === long)).toBe(true);
     row = h.only();
-    expect(row).toMatchObject({ costUsd: expected, serviceTier: null, pricingFlags: null });
+    expect(row).toMatchObject({ costUsd: expected, serviceTier: null });
     expect(row.metadata.usage_issues).toEqual([`response.service_tier: not a service tier name (${JSON.stringify('x'.repeat(40))})`]);
+    expect(row.pricingFlags).toEqual([`response.service_tier: not a service tier name (${JSON.stringify('x'.repeat(40))}); billed at the standard rate`]);
     h.sink.clear();
 
     // Responses: gpt-5 standard, 1,000 × $1.25 + 100 × $10 = $0.00125 + $0.001 = $0.00225.
@@ -154,8 +157,9 @@ describe('service tier: priced by the tier the response reports', () => {
     const out = await wrap(client()).responses.create({ model: 'gpt-5', input: 'Say hello' });
     expect(out.service_tier as unknown).toBe('Priority!');
     row = h.only();
-    expect(row).toMatchObject({ costUsd: sum(atMtok(1_000, '1.25'), atMtok(100, '10')), serviceTier: null, pricingFlags: null });
+    expect(row).toMatchObject({ costUsd: sum(atMtok(1_000, '1.25'), atMtok(100, '10')), serviceTier: null });
     expect(row.metadata.usage_issues).toEqual(['response.service_tier: not a service tier name ("Priority!")']);
+    expect(row.pricingFlags).toEqual(['response.service_tier: not a service tier name ("Priority!"); billed at the standard rate']);
   });
 
   it('a prices override for the flex tier beats the tier table; standard calls keep the catalog price', async () => {
@@ -231,14 +235,72 @@ describe('tool fees: which web search items are billed', () => {
     expect(row).toMatchObject({ costUsd: expected, tokenBreakdown: { inputUncached: 1_000, output: 100, webSearches: 1 }, pricingFlags: null });
   });
 
-  it('web_search_preview on gpt-4o ($25 per 1,000 calls) is priced at the catalog rate and flagged', async () => {
-    // gpt-4o: 1,000 input × $2.50 = $0.0025; 100 output × $10 = $0.001; 1 search at the catalog's $0.01 → $0.0135
-    // (OpenAI bills $0.025 for it: the row says so instead of passing it off as exact).
+});
+
+describe('tool fees: web_search_preview is billed by model family (Kostrack fee table)', () => {
+  // OpenAI's pricing page (built-in tools): web_search_preview on non-reasoning models (gpt-4o,
+  // gpt-4.1 and their -mini) $25.00 per 1,000 calls = $0.025 each, search content tokens free;
+  // on reasoning models (gpt-5, o-series) $10.00 per 1,000 = $0.01; the web_search tool $0.01 on every model.
+  // gpt-4o: $2.50 input / $10 output. 1,000 input, 100 output, 2 searches:
+  // 1,000 × $2.50 = $0.0025; 100 × $10 = $0.001; 2 × $0.025 = $0.05 → $0.0535.
+  const gpt4o = sum(atMtok(1_000, '2.50'), atMtok(100, '10'), 2n * usd('0.025'));
+  const twoSearches = [toolItem('web_search_call', 1), toolItem('web_search_call', 2)];
+  const breakdown = { inputUncached: 1_000, output: 100, webSearches: 2 };
+
+  it('gpt-4o, plain Responses: 2 × $0.025, exact, no flag', async () => {
+    expect(usdToString(gpt4o)).toBe('0.0535');
+    use('gpt-4o-2024-08-06', responsesUsageBody({ input: 1_000, output: 100 }), { tools: twoSearches });
+    const res = await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search_preview' }] });
+    expect(res.tools.map((t) => t.type)).toEqual(['web_search_preview']);
+    const row = h.only();
+    expect(row).toMatchObject({ costUsd: gpt4o, tokenBreakdown: breakdown, pricingSource: 'catalog', pricingModel: 'genai-prices:gpt-4o', pricingFlags: null });
+    // The tool is kept on the row: the token buckets alone would re-price the searches at $0.01.
+    expect(row.metadata.web_search_tool).toBe('web_search_preview');
+  });
+
+  it('gpt-4o, streamed Responses (tools of the response.completed response): the same exact cost', async () => {
+    use('gpt-4o-2024-08-06', responsesUsageBody({ input: 1_000, output: 100 }), { tools: twoSearches });
+    await drain(await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search_preview' }], stream: true }));
+    expect(h.only()).toMatchObject({ streamed: true, costUsd: gpt4o, tokenBreakdown: breakdown, pricingFlags: null });
+  });
+
+  it('gpt-4.1-mini with a dated preview tool, plain and streamed: $0.025 per call', async () => {
+    // gpt-4.1-mini: $0.40 input / $1.60 output. 2,000 × $0.40 = $0.0008; 300 × $1.60 = $0.00048; 1 × $0.025 → $0.02628.
+    const expected = sum(atMtok(2_000, '0.40'), atMtok(300, '1.60'), usd('0.025'));
+    expect(usdToString(expected)).toBe('0.02628');
+    use('gpt-4.1-mini-2025-04-14', responsesUsageBody({ input: 2_000, output: 300 }), { tools: [toolItem('web_search_call', 1)] });
+    const tools = [{ type: 'web_search_preview_2025_03_11' as const }];
+    await wrap(client()).responses.create({ model: 'gpt-4.1-mini', input: 'Look it up', tools });
+    expect(h.only()).toMatchObject({ costUsd: expected, pricingModel: 'genai-prices:gpt-4.1-mini', pricingFlags: null });
+    h.sink.clear();
+    await drain(await wrap(client()).responses.create({ model: 'gpt-4.1-mini', input: 'Look it up', tools, stream: true }));
+    expect(h.only()).toMatchObject({ streamed: true, costUsd: expected, pricingFlags: null });
+  });
+
+  it('the web_search tool on gpt-4o, and web_search_preview on gpt-5 (a reasoning model): $0.01 per call', async () => {
+    // gpt-4o, web_search: 1,000 × $2.50 = $0.0025; 100 × $10 = $0.001; 1 × $0.01 → $0.0135.
+    const gpt4oSearch = sum(atMtok(1_000, '2.50'), atMtok(100, '10'), usd('0.01'));
+    expect(usdToString(gpt4oSearch)).toBe('0.0135');
     use('gpt-4o-2024-08-06', responsesUsageBody({ input: 1_000, output: 100 }), { tools: [toolItem('web_search_call', 1)] });
-    await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search_preview' }] });
+    await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search' }] });
+    expect(h.only()).toMatchObject({ costUsd: gpt4oSearch, pricingFlags: null });
+    h.sink.clear();
+    // gpt-5, web_search_preview: 1,000 × $1.25 = $0.00125; 100 × $10 = $0.001; 1 × $0.01 → $0.01225.
+    const gpt5Preview = sum(atMtok(1_000, '1.25'), atMtok(100, '10'), usd('0.01'));
+    expect(usdToString(gpt5Preview)).toBe('0.01225');
+    use('gpt-5-2025-08-07', responsesUsageBody({ input: 1_000, output: 100 }), { tools: [toolItem('web_search_call', 1)] });
+    await drain(await wrap(client()).responses.create({ model: 'gpt-5', input: 'Look it up', tools: [{ type: 'web_search_preview' }], stream: true }));
+    expect(h.only()).toMatchObject({ streamed: true, costUsd: gpt5Preview, pricingFlags: null });
+  });
+
+  it('both tools offered on gpt-4o: which made the call is unknown, so the web_search rate, flagged', async () => {
+    // 1,000 × $2.50 = $0.0025; 100 × $10 = $0.001; 1 × $0.01 → $0.0135 (a preview call would be $0.025).
+    use('gpt-4o-2024-08-06', responsesUsageBody({ input: 1_000, output: 100 }), { tools: [toolItem('web_search_call', 1)] });
+    await wrap(client()).responses.create({ model: 'gpt-4o', input: 'Look it up', tools: [{ type: 'web_search' }, { type: 'web_search_preview' }] });
     const row = h.only();
     expect(row.costUsd).toBe(sum(atMtok(1_000, '2.50'), atMtok(100, '10'), usd('0.01')));
-    expect(row.pricingFlags).toEqual([`web_search_preview on gpt-4o-2024-08-06 is billed $25 per 1,000 calls; priced at the catalog's web search rate`]);
+    expect(row.pricingFlags).toEqual(['webSearches: web_search and web_search_preview both offered, and gpt-4o bills them differently; priced at the web_search rate']);
+    expect(row.metadata.web_search_tool).toBe('either');
   });
 });
 
@@ -271,6 +333,24 @@ describe('cache writes: cache_write_tokens', () => {
     expect(row.tokenBreakdown).toEqual({ inputUncached: 3_000, cacheRead: 2_000, cacheWrite5m: 5_000, output: 400 });
     expect([row.inputTokens, row.cachedTokens]).toEqual([10_000, 2_000]);
     expect(row).toMatchObject({ costUsd: expected, pricingModel: 'genai-prices:gpt-6-sol', pricingFlags: null });
+  });
+
+  it('streamed chat on gpt-6-sol: the usage chunk\'s cache_write_tokens billed at the cache-write rate', async () => {
+    // Same prices and usage as above, read from the last chunk (ChatCompletionChunk.usage,
+    // prompt_tokens_details.cache_write_tokens):
+    // 3,000 × $2 = $0.006; 2,000 × $0.20 = $0.0004; 5,000 × $2.50 = $0.0125; 400 × $10 = $0.004 → $0.0229
+    // (at the input rate the written tokens would cost $0.01, the total $0.0204).
+    const expected = sum(atMtok(3_000, '2'), atMtok(2_000, '0.20'), atMtok(5_000, '2.50'), atMtok(400, '10'));
+    expect(usdToString(expected)).toBe('0.0229');
+    use('gpt-6-sol', chatUsageBody({ prompt: 10_000, cached: 2_000, cacheWrite: 5_000, completion: 400 }));
+    const stream = await wrap(client()).chat.completions.create({ model: 'gpt-6-sol', messages, stream: true, stream_options: { include_usage: true } });
+    const chunks = (await drain(stream)) as OpenAI.ChatCompletionChunk[];
+    const last = chunks.at(-1)!;
+    expect((last.usage?.prompt_tokens_details as { cache_write_tokens?: number } | undefined)?.cache_write_tokens).toBe(5_000);
+    const row = h.only();
+    expect(row.tokenBreakdown).toEqual({ inputUncached: 3_000, cacheRead: 2_000, cacheWrite5m: 5_000, output: 400 });
+    expect([row.inputTokens, row.outputTokens, row.cachedTokens]).toEqual([10_000, 400, 2_000]);
+    expect(row).toMatchObject({ streamed: true, status: 'ok', costUsd: expected, pricingModel: 'genai-prices:gpt-6-sol', pricingFlags: null });
   });
 
   it('Responses on gpt-5.6-luna (input_tokens_details.cache_write_tokens), plain and streamed', async () => {

@@ -6,6 +6,7 @@ import { anthropicUsage } from '../../lib/providers/anthropic.usage.js';
 import { geminiUsage } from '../../lib/providers/gemini.usage.js';
 import { responseUsage } from '../../lib/providers/openai.usage.js';
 import { isPriceFlag, repricedFlags } from '../../lib/storage/reprice.flags.js';
+import { planBatch } from '../../lib/storage/reprice.job.js';
 
 /**
  * A re-price replaces the flags the old price put on a row and keeps the notes the usage put
@@ -34,6 +35,7 @@ describe('what the PriceBook says about a price is recognised as such', () => {
     ['a tier with no price of the user\'s own', flagsOf(own, 'openai', 'acme-ft', { inputUncached: 10, output: 1 }, 10, { serviceTier: 'flex' })],
     ['a tier with no known price', flagsOf(catalog, 'openai', 'gpt-4o-mini', { inputUncached: 10, output: 1 }, 10, { serviceTier: 'ultra' })],
     ['a flat tier price past long context', flagsOf(catalog, 'openai', 'gpt-5.4', { inputUncached: 300_000, output: 1_000 }, 300_000, { serviceTier: 'priority' })],
+    ['two web search tools offered, billed differently', flagsOf(catalog, 'openai', 'gpt-4o', { inputUncached: 10, output: 1, webSearches: 2 }, 10, { webSearchTool: 'either' })],
     ['counts that are not counts', flagsOf(own, 'openai', 'acme-ft', { inputUncached: -5, output: Number.NaN, webSearches: Infinity }, 10)],
     ['a breakdown that is not an object', flagsOf(own, 'openai', 'acme-ft', null as never, 10)],
   ];
@@ -53,13 +55,8 @@ describe("what the providers' usage says is kept", () => {
       responseUsage({ usage: { input_tokens: 10, output_tokens: 1 }, output: [{ type: 'code_interpreter_call' }, { type: 'image_generation_call' }] }).pricingNotes,
     ],
     [
-      'OpenAI web_search_preview',
-      responseUsage({
-        model: 'gpt-4o-2024-08-06',
-        tools: [{ type: 'web_search_preview' }],
-        output: [{ type: 'web_search_call', status: 'completed' }],
-        usage: { input_tokens: 10, output_tokens: 1 },
-      }).pricingNotes,
+      'OpenAI service tier that is not a name',
+      responseUsage({ model: 'gpt-4o-2024-08-06', service_tier: 42, usage: { input_tokens: 10, output_tokens: 1 } }).pricingNotes,
     ],
     [
       'Gemini details that do not add up',
@@ -95,5 +92,21 @@ describe('a re-priced row', () => {
     expect(own.price('openai', 'acme-ft', { inputUncached: 1_000_000 }, 1_000_000).costUsd).toBe(usd('1'));
     expect(catalog.price('openai', 'gpt-4o-mini', { inputUncached: 10, output: 1 }, 10, { serviceTier: 'ultra' }).costUsd).not.toBeNull();
     expect(new PriceBook({ stored: new InMemoryStoredPriceSource() }).price('openai', 'gpt-4o-mini', {}, 0).costUsd).toBe(0n);
+  });
+});
+
+describe('a re-priced OpenAI web search call', () => {
+  const row = (tool: string | null) => ({
+    span_id: '00000000-0000-4000-8000-000000000001', us: String(Date.UTC(2026, 10, 1) * 1000), provider: 'openai', model: 'gpt-4o',
+    input_tokens: 1_000, token_breakdown: { inputUncached: 1_000, output: 100, webSearches: 2 }, cost: '0', pricing_source: 'catalog',
+    pricing_flags: null, service_tier: null, web_search_tool: tool,
+  });
+  it('keeps the fee of the tool its metadata names (web_search_preview: $25 per 1,000 on gpt-4o)', () => {
+    // 1,000 × $2.50/M + 100 × $10/M + 2 × $0.025 = $0.0025 + $0.001 + $0.05 = $0.0535
+    expect(planBatch([row('web_search_preview')], catalog).newCosts).toEqual(['0.0535']);
+    // web_search on gpt-4o: $10 per 1,000 → $0.0035 + $0.02 = $0.0235
+    expect(planBatch([row('web_search')], catalog).newCosts).toEqual(['0.0235']);
+    // Metadata is free-form: an unknown name is the catalog's web search rate, like no name.
+    expect(planBatch([row('bing')], catalog).newCosts).toEqual(['0.0235']);
   });
 });
