@@ -26,9 +26,15 @@ export function usd(value: string | number | bigint): Usd {
 /** Exact decimal string with trailing zeros trimmed (at least one digit after the point kept off). */
 export function usdToString(amount: Usd, minDecimals = 0): string {
   const negative = amount < 0n;
-  const abs = negative ? -amount : amount;
-  const whole = abs / UNIT;
-  let frac = (abs % UNIT).toString().padStart(USD_SCALE, '0').replace(/0+$/, '');
+  // One conversion to digits and string slicing: the writer formats every call's cost with this,
+  // and bigint division and remainder each allocate a new bigint.
+  const digits = (negative ? -amount : amount).toString();
+  const split = digits.length - USD_SCALE;
+  const whole = split > 0 ? digits.slice(0, split) : '0';
+  const padded = split >= 0 ? digits.slice(split) : '0'.repeat(-split) + digits;
+  let end = USD_SCALE;
+  while (end > 0 && padded.charCodeAt(end - 1) === 48 /* '0' */) end--;
+  let frac = padded.slice(0, end);
   if (frac.length < minDecimals) frac = frac.padEnd(minDecimals, '0');
   return `${negative ? '-' : ''}${whole}${frac ? '.' + frac : ''}`;
 }

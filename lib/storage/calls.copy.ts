@@ -187,6 +187,28 @@ class JsonCache {
 }
 
 /**
+ * The six text fields from service_id to pricing_source, escaped and joined: most calls of a
+ * batch repeat the previous call's (one service, a few models), so the last one is kept.
+ */
+class ModelFields {
+  private last: CallRecord | null = null;
+  private lastText = '';
+
+  of(c: CallRecord): string {
+    const l = this.last;
+    if (
+      l === null || l.serviceId !== c.serviceId || l.provider !== c.provider || l.model !== c.model ||
+      l.operation !== c.operation || l.pricingModel !== c.pricingModel || l.pricingSource !== c.pricingSource
+    ) {
+      this.lastText = text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' + text(c.operation) + '\t' +
+        text(c.pricingModel) + '\t' + text(c.pricingSource);
+    }
+    this.last = c;
+    return this.lastText;
+  }
+}
+
+/**
  * The batch's COPY payload, written line by line into one growing buffer. A line built with `+`
  * is a rope of some fifty pieces; joining thousands of them into one string and encoding that
  * cost five times as much as flattening each line into the buffer while it is small (measured
@@ -223,6 +245,7 @@ class CopyBuffer {
  */
 export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
   const out = new CopyBuffer(calls.length);
+  const who = new ModelFields();
   const rollups: CallRollups = {
     traceIds: [], serviceIds: [], costs: [], calls: [], unpriced: [], errors: [],
     inputTokens: [], outputTokens: [], cachedTokens: [], firstAt: [], lastAt: [],
@@ -245,8 +268,7 @@ export function encodeCallsCopy(calls: readonly CallRecord[]): EncodedCalls {
     if (timeMs < minMs) minMs = timeMs;
     if (timeMs > maxMs) maxMs = timeMs;
     out.line(
-      uuid(c.spanId) + '\t' + time + '\t' + text(c.serviceId) + '\t' + text(c.provider) + '\t' + text(c.model) + '\t' +
-      text(c.operation) + '\t' + text(c.pricingModel) + '\t' + text(c.pricingSource) + '\t' + int(c.inputTokens) + '\t' +
+      uuid(c.spanId) + '\t' + time + '\t' + who.of(c) + '\t' + int(c.inputTokens) + '\t' +
       int(c.outputTokens) + '\t' + int(c.cachedTokens) + '\t' + (cost === null ? '\\N' : usdToString(cost)) + '\t' +
       json(jsonOf(c.tokenBreakdown)) + '\t' + int(latency) + '\t' + text(c.status) + '\t' + text(c.errorClass) + '\t' +
       (c.streamed ? 't' : 'f') + '\t' + uuid(c.traceId) + '\t' + uuid(c.parentSpanId) + '\t' + tags.of(c.tags) + '\t' +
