@@ -14,6 +14,13 @@
  * and one conditional UPDATE, 16 at once on one scope: how many admissions each lets past the
  * limit, and what each costs.
  *
+ * Then the same admissions under a local lease (`budgetOptions.lease`, $0.10 a lease): calls are
+ * admitted in memory against the process's lease, and one admission in ~137 asks the database
+ * for a fresh lease after giving back what the old one has left. Each admitted call settles at E
+ * and, every 256 calls, the writer's commit hook is told their rows landed (the lease's hold is
+ * lowered by one statement), as a running writer would; the per-call and leased rows run in one
+ * process, one after the other, on the same database.
+ *
  * Run: `npx tsx bench/budget.bench.ts` (measures lib/ through tsx), or `npm run bench budget`.
  * Writes bench/results/budget.md.
  */
@@ -22,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { trace } from '../lib/core/index.js';
 import { newId } from '../lib/core/ids.js';
-import { usdToString } from '../lib/core/money.js';
+import { usd, usdToString } from '../lib/core/money.js';
 import { admitCall, KostrackBudgetExceededError, releaseReservation } from '../lib/core/run-budget.js';
 import type { TraceContext } from '../lib/core/trace-context.js';
 import { PriceBook } from '../lib/pricing/index.js';
@@ -30,6 +37,9 @@ import { useOpenAITokenizer } from '../lib/providers/openai.tokenizer.js';
 import { requestBound } from '../lib/providers/request-bound.js';
 import { checkBudget } from '../lib/storage/budget.declaration.js';
 import { BudgetLedger } from '../lib/storage/budget.ledger.js';
+import { resolveLease } from '../lib/storage/budget.options.js';
+import type { BatchWriter } from '../lib/storage/batch.writer.js';
+import type { CallRecord } from '../lib/core/call-record.js';
 import { runMigrations } from '../lib/storage/migrations/migration.runner.js';
 import { PgSqlPool } from '../lib/storage/pg.pool.js';
 import { median, nsPerOp, percentile, writeReport } from './bench.report.js';
@@ -193,6 +203,45 @@ async function durableSection(): Promise<string[]> {
       });
     }
 
+    // The same, under a lease: one ledger of its own (a process's), the same schema and budgets.
+    const leaseAmount = '0.10';
+    const leased = new BudgetLedger(pool, schema, { warn: (m) => warnings.push(m), timeoutMs: 60_000, refreshMs: 3_600_000, lease: resolveLease({ amount: leaseAmount }) });
+    await leased.start([]);
+    // The writer's side: rows "land" in batches of 256, as its commit hook would report them.
+    const hook = { onCommitted: null } as unknown as BatchWriter;
+    leased.watch(hook);
+    let landing: CallRecord[] = [];
+    const admitLeased = async (tags: Record<string, string>) => {
+      const spanId = newId();
+      await leased.admit(leased.match(tags, 'bench'), E, { spanId, provider: 'openai', model: 'gpt-4o-mini', tags, serviceId: 'bench' });
+      leased.settle(spanId, E);
+      landing.push({ spanId, costUsd: E, status: 'ok' } as CallRecord);
+      if (landing.length >= 256) {
+        const batch = landing;
+        landing = [];
+        hook.onCommitted!(batch.map((record) => ({ kind: 'call' as const, record })));
+      }
+    };
+    const leaseCases: (Latency & { db: number })[] = [];
+    for (const concurrent of [false, true]) {
+      await reset();
+      const before = leased.counts();
+      const ms: number[] = [];
+      const t = process.hrtime.bigint();
+      if (!concurrent) for (let i = 0; i < SEQUENTIAL; i++) await timed(() => admitLeased({ user_id: 'lease-seq' }), ms);
+      else await Promise.all(Array.from({ length: CONCURRENCY }, async () => { for (let i = 0; i < PER_WORKER; i++) await timed(() => admitLeased({ user_id: 'lease-hot' }), ms); }));
+      const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
+      const after = leased.counts();
+      leaseCases.push({
+        label: concurrent ? `${CONCURRENCY} concurrent, ONE scope (${(CONCURRENCY * PER_WORKER).toLocaleString('en')} admissions)` : `sequential, one scope (${SEQUENTIAL.toLocaleString('en')} admissions)`,
+        ms,
+        wallMs,
+        db: after.requested + after.perCall - before.requested - before.perCall,
+      });
+    }
+    await leased.returnLeases();
+    leased.close();
+
     // The race: 16 workers on one fresh scope per round, each admitting until refused. Every
     // strategy starts from a usage row that exists (spent 0, reserved 0) and the same limit.
     const limitSql = `(SELECT limit_usd FROM ${s}.llm_budgets WHERE id = $1)`;
@@ -263,8 +312,11 @@ async function durableSection(): Promise<string[]> {
       `| in process, per-run budget: admit + release (table above) | ${fmt(medians[2])} | – | – | ${Math.round(1e9 / medians[2]).toLocaleString('en')} |`,
       `| in process, per-run budget: bound + worst case + admit + release (table above) | ${fmt(medians[0])} | – | – | ${Math.round(1e9 / medians[0]).toLocaleString('en')} |`,
       ...cases.map((c) => `| durable, ${c.label} | **${fmtMs(percentile(c.ms, 50))}** | ${fmtMs(percentile(c.ms, 99))} | ${fmtMs(Math.max(...c.ms))} | ${Math.round((c.ms.length / c.wallMs) * 1000).toLocaleString('en')} |`),
+      ...leaseCases.map((c) => `| durable with a lease of $${leaseAmount}, ${c.label} | **${fmtMs(percentile(c.ms, 50))}** | ${fmtMs(percentile(c.ms, 99))} | ${fmtMs(Math.max(...c.ms))} | ${Math.round((c.ms.length / c.wallMs) * 1000).toLocaleString('en')} |`),
       '',
-      `A durable admission costs ${fmtMs(seqP50)} at p50 on its own (p99 ${fmtMs(percentile(cases[0].ms, 99))}), about ${Math.round(seqP50 / perRun).toLocaleString('en')}× the in-process admit + release. On one hot scope every admission, from any process, queues on that scope's row (held through the commit), so 16 callers wait ${fmtMs(hotP50)} each at p50 (p99 ${fmtMs(percentile(cases[1].ms, 99))}) and the scope admits about ${Math.round((cases[1].ms.length / cases[1].wallMs) * 1000).toLocaleString('en')} calls a second on this machine however many replicas ask; different scopes do not wait for each other (${Math.round((cases[2].ms.length / cases[2].wallMs) * 1000).toLocaleString('en')} / s here, bounded by the server's CPUs). Next to the LLM request it guards (hundreds of ms and up) that is a few per cent at p50; it is too slow for a hot path, though: a scope that many busy replicas share (a \`service\` or a big tenant budget) is capped at that rate and its p99 grows with the queue. Only calls a durable budget matches pay it (a call under none pays an in-memory lookup); no lease is built here.`,
+      `A durable admission costs ${fmtMs(seqP50)} at p50 on its own (p99 ${fmtMs(percentile(cases[0].ms, 99))}), about ${Math.round(seqP50 / perRun).toLocaleString('en')}× the in-process admit + release. On one hot scope every admission, from any process, queues on that scope's row (held through the commit), so 16 callers wait ${fmtMs(hotP50)} each at p50 (p99 ${fmtMs(percentile(cases[1].ms, 99))}) and the scope admits about ${Math.round((cases[1].ms.length / cases[1].wallMs) * 1000).toLocaleString('en')} calls a second on this machine however many replicas ask; different scopes do not wait for each other (${Math.round((cases[2].ms.length / cases[2].wallMs) * 1000).toLocaleString('en')} / s here, bounded by the server's CPUs). Next to the LLM request it guards (hundreds of ms and up) that is a few per cent at p50; it is too slow for a hot path, though: a scope that many busy replicas share (a \`service\` or a big tenant budget) is capped at that rate and its p99 grows with the queue. Only calls a durable budget matches pay it (a call under none pays an in-memory lookup).`,
+      '',
+      `With a lease (\`budgetOptions.lease: { amount: '${leaseAmount}' }\`, E = $${usdToString(E)}, so ${Number(usd(leaseAmount) / E)} calls a lease) the database is asked ${leaseCases.map((c) => `${c.db} times for ${c.ms.length.toLocaleString('en')} calls (${c.label.split(' (')[0]})`).join(' and ')}: a call admitted in memory pays ${fmtMs(percentile(leaseCases[0].ms, 50))} at p50, and the one that renews the lease pays a round trip and a half (the old lease's remainder goes back, then the new one is admitted), which is the p99 and max. The hot scope admits ${Math.round((leaseCases[1].ms.length / leaseCases[1].wallMs) * 1000).toLocaleString('en')} calls a second in one process instead of ${Math.round((cases[1].ms.length / cases[1].wallMs) * 1000).toLocaleString('en')}, and the database sees one admission per lease from each replica, not one per call. What it costs: money a replica holds in its lease (at most the amount, and at most \`share\` of what the scope had left) cannot be used by the other replicas until it is spent or given back (at the next renewal, after \`ttlMs\`, or at shutdown); see test/budgets/budget-processes.spec.ts.`,
       '',
       `#### Why a row lock: ${CONCURRENCY} callers at once on one scope whose limit fits exactly ${FIT} worst cases, each admitting until refused, ${RACE_ROUNDS} rounds`,
       '',

@@ -64,6 +64,12 @@ export class BatchWriter implements TelemetrySink {
   private closed = false;
   private spooledAfterClose = 0;
   private exitHooks: { beforeExit: () => void; exit: () => void } | null = null;
+  /**
+   * Told of each batch that committed, just before its rows leave memory: a durable budget's
+   * lease gives back what its calls' rows now count as spent (budget.lease.ts). Rows the batch
+   * dead-lettered are among them; rows replayed from the spool are not.
+   */
+  onCommitted: ((items: readonly TelemetryItem[]) => void) | null = null;
 
   constructor(init: BatchWriterInit) {
     this.options = init.options;
@@ -401,6 +407,7 @@ export class BatchWriter implements TelemetrySink {
       }
       if (outcome === 'down') failed = true;
       if (failed) continue;
+      this.onCommitted?.(this.queue.peek(oldest.count));
       this.queue.drop(oldest.count);
       sent -= oldest.count;
     }

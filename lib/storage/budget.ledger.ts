@@ -5,6 +5,10 @@ import { errorClassOf } from '../core/span-lifecycle.js';
 import { describeError, isConnectionError, sqlState } from './error.classifier.js';
 import type { Tags } from '../core/tags.js';
 import { periodEnd, periodStart, type BudgetPeriod, type CheckedBudget } from './budget.declaration.js';
+import { BudgetLeases, type LeaseAnswer, type LeaseCounts } from './budget.lease.js';
+import { leaseTrimSql } from './budget.lease.sql.js';
+import type { ResolvedLease } from './budget.options.js';
+import type { BatchWriter } from './batch.writer.js';
 import { quoteSchema } from './schema.name.js';
 import type { SqlPool } from './sql.pool.js';
 
@@ -42,8 +46,38 @@ export interface BudgetLedgerOptions {
   holdTtlMs?: number | undefined;
   /** The longest an admission waits for the database before the budget's `whenDatabaseDown` applies. Default 2,000 ms. */
   timeoutMs?: number | undefined;
+  /** A local lease of part of each scope's budget (off when absent; see budget.lease.ts). */
+  lease?: ResolvedLease | null | undefined;
   onAlert?: ((alert: BudgetAlert) => unknown) | undefined;
   warn: (message: string) => void;
+}
+
+/** The budgets a call falls under, with the period each is counted in: what an admission (or a lease) holds on. */
+interface LeaseTarget {
+  hits: Hit[];
+  starts: Date[];
+}
+
+function leaseKey(t: LeaseTarget): string {
+  return t.hits.map((h, i) => `${h.budget.id}\u0000${h.value}\u0000${t.starts[i].getTime()}`).join('\u0001');
+}
+
+/** The least room left over the budgets of an answer: limit − spent − reserved. */
+function roomOf(rows: readonly { limit_usd: string; spent: string; reserved: string }[]): Usd {
+  let room: Usd | null = null;
+  for (const r of rows) {
+    const left = usd(r.limit_usd) - usd(r.spent) - usd(r.reserved);
+    if (room === null || left < room) room = left;
+  }
+  return room === null || room < 0n ? 0n : room;
+}
+
+/** How many database round trips admissions took, for tests and the benchmark. */
+export interface AdmissionCounts extends LeaseCounts {
+  /** Calls admitted by their own `kostrack_budget_admit()`. */
+  perCall: number;
+  /** With leases: calls refused from an answer sent after they arrived, without asking (see refusedSince). */
+  refusedInMemory: number;
 }
 
 interface AdmitRow {
@@ -84,6 +118,15 @@ export class BudgetLedger implements BudgetGate {
   private readonly refreshMs: number;
   private readonly holdTtlMs: number;
   private readonly timeoutMs: number;
+  /** Null unless `budgetOptions.lease` is set: then calls under enforced budgets are admitted in memory. */
+  private readonly leases: BudgetLeases<LeaseTarget> | null;
+  private refusedInMemory = 0;
+  /** Admissions sent so far. */
+  private asked = 0;
+  /** Statements about scopes sent so far (admissions, lease trims): a call may be answered by one sent after it arrived (see {@link refusedSince}). */
+  private sent = 0;
+  /** With leases: the latest answer about each scope, with the number it was sent under. */
+  private readonly answers = new Map<string, { seq: number; rows: AdmitRow[] }>();
 
   constructor(
     private readonly pool: SqlPool,
@@ -94,6 +137,70 @@ export class BudgetLedger implements BudgetGate {
     this.refreshMs = options.refreshMs ?? 5_000;
     this.holdTtlMs = options.holdTtlMs ?? 600_000;
     this.timeoutMs = options.timeoutMs ?? 2_000;
+    this.leases = options.lease
+      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold, spent) => this.trimLease(t, id, hold, spent) }, options.warn)
+      : null;
+  }
+
+  /** Admissions so far: by the database per call, leases asked for, calls admitted under a lease, lease holds lowered. */
+  counts(): AdmissionCounts {
+    const leases = this.leases?.counts ?? { requested: 0, leased: 0, trims: 0 };
+    return { perCall: this.asked - leases.requested, refusedInMemory: this.refusedInMemory, ...leases };
+  }
+
+  private remember(key: string, seq: number, rows: AdmitRow[]): void {
+    const last = this.answers.get(key);
+    if (last && last.seq > seq) return;
+    if (!last && this.answers.size >= 10_000) this.answers.clear();
+    this.answers.set(key, { seq, rows });
+  }
+
+  /**
+   * A call that arrived before some admission on its scope was sent, and whose worst case did not
+   * fit the room that admission's answer showed, is refused with that answer, without asking: the
+   * database would have refused it at that instant, which lies within the call's own admission.
+   * Only with leases, where a burst at a used-up scope would otherwise ask once per call. (The
+   * budgets' modes are this process's list: a budget switched to warn through the API refuses
+   * this way until the list is re-read, within refreshMs.)
+   */
+  private refusedSince(key: string, arrived: number, amount: Usd, hits: Hit[]): AdmitRow[] | null {
+    const last = this.answers.get(key);
+    if (!last || last.seq <= arrived) return null;
+    for (const row of last.rows) {
+      const enforced = hits.some((h) => h.budget.id === row.budget_id && h.value === row.scope_value && h.budget.mode === 'enforce');
+      if (enforced && usd(row.limit_usd) - usd(row.spent) - usd(row.reserved) < amount) {
+        this.refusedInMemory++;
+        return last.rows.map((r) => ({ ...r, admitted: false }));
+      }
+    }
+    return null;
+  }
+
+  /**
+   * With a lease: the writer tells this ledger which rows committed, so leases give back what
+   * their calls now count as spent. Without one the writer is left as it is.
+   */
+  watch(writer: BatchWriter): void {
+    const leases = this.leases;
+    if (!leases) return;
+    writer.onCommitted = (items) => {
+      try {
+        leases.landed(items);
+      } catch (e) {
+        // The pump must go on; the leases' holds stay larger than needed until they expire.
+        this.options.warn(`Kostrack could not account a committed batch to budget leases (${errorClassOf(e)})`);
+      }
+    };
+  }
+
+  /**
+   * Stops leasing and gives back what the leases hold beyond their calls whose rows have not
+   * landed (those stay held until they land or expire). Call after the writer's last flush and
+   * before the pool closes; waits at most `timeoutMs`.
+   */
+  async returnLeases(): Promise<void> {
+    if (!this.leases) return;
+    await this.withTimeout(this.leases.returnAll()).catch(() => undefined);
   }
 
   /**
@@ -191,6 +298,7 @@ export class BudgetLedger implements BudgetGate {
 
   close(): void {
     clearInterval(this.timer);
+    this.leases?.close();
   }
 
   /** Creates or changes a budget by name. */
@@ -289,6 +397,85 @@ export class BudgetLedger implements BudgetGate {
     else this.active--;
   }
 
+  /**
+   * One `kostrack_budget_admit()` holding `amount` under `holdId` (a call's span id, or a lease's
+   * id) for `ttlMs`. Rejects with the database's error, or an AdmissionTimeout after timeoutMs.
+   */
+  private async ask(t: LeaseTarget, amount: Usd, holdId: string, ttlMs: number, known?: () => AdmitRow[] | null): Promise<AdmitRow[]> {
+    const run = async () => {
+      const seq = ++this.sent;
+      this.asked++;
+      const rows = await this.pool.query<AdmitRow>(
+        `SELECT budget_id::text, scope_value, period_start, limit_usd::text, spent::text, reserved::text, admitted
+           FROM ${this.s}.kostrack_budget_admit($1::bigint[], $2::text[], $3::timestamptz[], $4::numeric, $5::uuid, $6::int, false)`,
+        [t.hits.map((h) => h.budget.id), t.hits.map((h) => h.value), t.starts.map((d) => d.toISOString()), usdToString(amount), holdId, ttlMs],
+      );
+      if (this.leases) this.remember(leaseKey(t), seq, rows);
+      return rows;
+    };
+    // While the database answers, a burst of calls waits here, two at a time per process, rather
+    // than in the pool's queue, whose connection timeout would read a busy database as a dead one
+    // and let calls past a spent budget. Once an admission failed, calls do not queue: each asks
+    // at once, with its own timeout, so an outage costs every call timeoutMs, not a queue of them.
+    const queued = !this.suspect;
+    if (queued) await this.slot();
+    try {
+      const answered = known?.();
+      if (answered) return answered;
+      // A call that settled a moment ago in this process must count at its cost, not its worst case.
+      // The wait is part of the admission's timeout: a database that does not answer the settle does
+      // not answer the admission either (unbounded, it held every call for the pool's own timeouts).
+      const asked = this.settling.size > 0 ? Promise.all(this.settling).then(run) : run();
+      try {
+        const rows = await this.withTimeout(asked);
+        this.suspect = false;
+        return rows;
+      } catch (e) {
+        if (e instanceof AdmissionTimeout) this.dropLateHold(asked, holdId);
+        if (e instanceof AdmissionTimeout || isConnectionError(e)) {
+          this.suspect = true;
+          // Those queued behind this one ask at once, each with its own timeout, instead of in pairs.
+          for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
+            this.active++;
+            next();
+          }
+        }
+        throw e;
+      }
+    } finally {
+      if (queued) this.unslot();
+    }
+  }
+
+  private async requestLease(t: LeaseTarget, amount: Usd, id: string, ttlMs: number): Promise<LeaseAnswer> {
+    const rows = await this.ask(t, amount, id, ttlMs);
+    this.alertsFrom(t, rows);
+    // The room others have: after this lease when it was admitted, before it when not.
+    return { admitted: rows.length > 0 && rows[0].admitted, room: roomOf(rows) };
+  }
+
+  /** Lowers a lease's hold (its calls' rows landed, or it was retired); see leaseTrimSql. */
+  private async trimLease(t: LeaseTarget, id: string, hold: Usd, spent: Usd): Promise<Usd | null> {
+    const seq = ++this.sent;
+    const rows = await this.withTimeout(
+      this.pool.query<{ budget_id: string; scope_value: string; limit_usd: string; spent: string; reserved: string }>(leaseTrimSql(this.s), [id, usdToString(hold), usdToString(spent)]),
+    );
+    if (rows.length === 0) return null;
+    this.alertsFrom(t, rows);
+    // The scope as it is after this process gave money back: fresher than the last admission's answer.
+    const key = leaseKey(t);
+    this.remember(key, seq, rows.map((r) => ({ ...r, period_start: t.starts[t.hits.findIndex((h) => h.budget.id === r.budget_id)] ?? t.starts[0], admitted: false })));
+    return roomOf(rows);
+  }
+
+  /** Thresholds crossed, from an answer's rows (by budget and scope value). */
+  private alertsFrom(t: LeaseTarget, rows: readonly { budget_id: string; scope_value: string; limit_usd: string; spent: string }[]): void {
+    for (const row of rows) {
+      const i = t.hits.findIndex((h) => h.budget.id === row.budget_id && h.value === row.scope_value);
+      if (i >= 0) this.checkAlerts(t.hits[i], t.starts[i], usd(row.spent), usd(row.limit_usd));
+    }
+  }
+
   async admit(match: unknown, estimate: Usd | null, call: GateCall, retried = false): Promise<void> {
     let hits = match as Hit[];
     if (estimate === null) {
@@ -308,50 +495,29 @@ export class BudgetLedger implements BudgetGate {
     }
     const now = Date.now();
     const starts = hits.map((h) => periodStart(h.budget.period, now));
-    let rows: AdmitRow[] = [];
-    const ask = () =>
-      this.pool.query<AdmitRow>(
-        `SELECT budget_id::text, scope_value, period_start, limit_usd::text, spent::text, reserved::text, admitted
-           FROM ${this.s}.kostrack_budget_admit($1::bigint[], $2::text[], $3::timestamptz[], $4::numeric, $5::uuid, $6::int, false)`,
-        [hits.map((h) => h.budget.id), hits.map((h) => h.value), starts.map((d) => d.toISOString()), usdToString(estimate ?? 0n), call.spanId, this.holdTtlMs],
-      );
-    // While the database answers, a burst of calls waits here, two at a time per process, rather
-    // than in the pool's queue, whose connection timeout would read a busy database as a dead one
-    // and let calls past a spent budget. Once an admission failed, calls do not queue: each asks
-    // at once, with its own timeout, so an outage costs every call timeoutMs, not a queue of them.
-    const queued = !this.suspect;
-    let gone = false;
-    if (queued) await this.slot();
-    try {
-      // A call that settled a moment ago in this process must count at its cost, not its worst case.
-      // The wait is part of the admission's timeout: a database that does not answer the settle does
-      // not answer the admission either (unbounded, it held every call for the pool's own timeouts).
-      const asked = this.settling.size > 0 ? Promise.all(this.settling).then(ask) : ask();
+    const target: LeaseTarget = { hits, starts };
+    const key = this.leases ? leaseKey(target) : '';
+    const arrived = this.sent;
+    if (this.leases && estimate !== null && hits.every((h) => h.budget.mode === 'enforce') && this.leases.covers(hits.map((h) => h.budget.name))) {
       try {
-        rows = await this.withTimeout(asked);
-        this.suspect = false;
+        if (await this.leases.admit(key, target, estimate, call.spanId)) return;
       } catch (e) {
-        if (e instanceof AdmissionTimeout) this.dropLateHold(asked, call.spanId);
-        // A budget another replica deleted since this process read the list: not an outage.
-        if (!retried && sqlState(e) === FOREIGN_KEY_VIOLATION) gone = true;
-        else if (e instanceof AdmissionTimeout || isConnectionError(e)) {
-          this.suspect = true;
-          // Those queued behind this one ask at once, each with its own timeout, instead of in pairs.
-          for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
-            this.active++;
-            next();
-          }
-        }
-        if (!gone) return this.whenDown(hits, estimate, call, e);
+        // A budget deleted since the list was read: the call's own admission below reloads the list.
+        if (sqlState(e) !== FOREIGN_KEY_VIOLATION) return this.whenDown(hits, estimate, call, e);
       }
-    } finally {
-      if (queued) this.unslot();
     }
-    if (gone) {
+    let rows: AdmitRow[];
+    const refusedBy = this.leases ? () => this.refusedSince(key, arrived, estimate ?? 0n, hits) : undefined;
+    try {
+      rows = await this.ask(target, estimate ?? 0n, call.spanId, this.holdTtlMs, refusedBy);
+    } catch (e) {
+      // A budget another replica deleted since this process read the list: not an outage.
+      if (retried || sqlState(e) !== FOREIGN_KEY_VIOLATION) return this.whenDown(hits, estimate, call, e);
       await this.reload().catch(() => undefined);
       const again = this.match(call.tags, call.serviceId);
       return again === null ? undefined : this.admit(again, estimate, call, true);
     }
+    this.leases?.observe(key, roomOf(rows));
     const amount = estimate ?? 0n;
     const byKey = new Map(hits.map((h, i) => [`${h.budget.id}\u0000${h.value}`, { hit: h, start: starts[i] }]));
     // Not admitted: the database held nothing, so the call must not go ahead. The refusal names a
@@ -383,6 +549,8 @@ export class BudgetLedger implements BudgetGate {
   private readonly settling = new Set<Promise<unknown>>();
 
   settle(spanId: string, cost: Usd): void {
+    // A call admitted under a lease settles in memory; the lease gives its cost back once its row lands.
+    if (this.leases?.settle(spanId, cost)) return;
     const done: Promise<unknown> = this.pool
       .query(
         `WITH held AS (

@@ -5,6 +5,7 @@ import type { TelemetryStorage } from './telemetry.storage.js';
 import { setBudgetGate } from '../core/budget-gate.js';
 import type { CheckedBudget } from './budget.declaration.js';
 import { BudgetLedger } from './budget.ledger.js';
+import { resolveLease } from './budget.options.js';
 import type { StorageOptions } from './storage.options.js';
 
 /** What {@link attachStorage} connected; `detach()` undoes it (before the storage closes). */
@@ -36,14 +37,18 @@ export async function attachStorage(
   const unsubscribe = prices.subscribe(() => priceBook.refresh(prices));
   await prices.refresh();
   // Durable budgets: declared ones written, the list loaded, the gate installed before any call.
-  const budgets = new BudgetLedger(storage.pool, storage.schema, { ...options.budgetOptions, onAlert: options.onBudgetAlert, warn });
+  const budgets = new BudgetLedger(storage.pool, storage.schema, { ...options.budgetOptions, lease: resolveLease(options.budgetOptions?.lease), onAlert: options.onBudgetAlert, warn });
   await budgets.start(options.budgets ?? []);
+  // A lease learns from the writer which calls landed, and gives back what it holds at shutdown.
+  budgets.watch(storage.writer);
+  const unhook = storage.beforeDisconnect(() => budgets.returnLeases());
   const removeGate = setBudgetGate(budgets);
   return {
     budgets,
     refreshPrices: () => prices.refresh(),
     detach() {
       unsubscribe();
+      unhook();
       removeGate();
       budgets.close();
       retireSink(storage.writer);

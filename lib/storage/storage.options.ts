@@ -1,6 +1,7 @@
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { checkBudgets, type BudgetDeclaration, type CheckedBudget } from './budget.declaration.js';
 import type { BudgetAlert } from './budget.ledger.js';
+import { checkBudgetOptions, type BudgetOptions } from './budget.options.js';
 import { KostrackConfigError } from '../core/errors.js';
 import type { EmbeddedDatabaseOptions } from './embedded.database.js';
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.options.js';
@@ -42,8 +43,11 @@ export interface StorageOptions {
   budgets?: BudgetDeclaration[] | undefined;
   /** Called once per scope and period when spending crosses one of a budget's `alerts` thresholds. */
   onBudgetAlert?: ((alert: BudgetAlert) => unknown) | undefined;
-  /** How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000), `timeoutMs` (2,000). */
-  budgetOptions?: { refreshMs?: number | undefined; holdTtlMs?: number | undefined; timeoutMs?: number | undefined } | undefined;
+  /**
+   * How budgets are checked: `refreshMs` (re-read of the list, 5,000), `holdTtlMs` (600,000),
+   * `timeoutMs` (2,000), and `lease` (off: a local lease of part of a hot scope's budget).
+   */
+  budgetOptions?: BudgetOptions | undefined;
   /** How long calls and hourly rollups are kept (off by default): `{ calls: '90d', rollups: '400d' }`. */
   retention?: RetentionOptions | undefined;
 }
@@ -80,16 +84,7 @@ export function resolveStorageOptions(options: StorageOptions = {}, env: NodeJS.
     throw new KostrackConfigError('Kostrack storage: embedded must be true or an object like { dataDir: ".kostrack/pgdata" }');
   const budgets = checkBudgets(options.budgets, 'Kostrack budgets');
   if (options.onBudgetAlert !== undefined && typeof options.onBudgetAlert !== 'function') throw new KostrackConfigError('Kostrack: onBudgetAlert must be a function');
-  const bo = options.budgetOptions;
-  if (bo !== undefined) {
-    if (typeof bo !== 'object' || bo === null) throw new KostrackConfigError('Kostrack: budgetOptions must be an object');
-    for (const [key, value] of Object.entries(bo)) {
-      if (!['refreshMs', 'holdTtlMs', 'timeoutMs'].includes(key)) throw new KostrackConfigError(`Kostrack: budgetOptions has no option "${key}" (refreshMs, holdTtlMs, timeoutMs)`);
-      // Timers and the database's integer take at most 2^31 - 1 ms (about 24.8 days).
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 2_147_483_647)
-        throw new KostrackConfigError(`Kostrack: budgetOptions.${key} must be a whole number of milliseconds from 1 to 2147483647`);
-    }
-  }
+  checkBudgetOptions(options.budgetOptions);
   const retention = resolveRetention(options.retention);
   return { database, schema, writer: resolveWriterOptions(options.writer), migrationsRun: options.migrationsRun ?? true, budgets, retention };
 

@@ -31,6 +31,9 @@ export interface OpenStorageContext {
  * the Nest layer wraps it in a lifecycle provider; scripts use it directly with `addSink`.
  */
 export class TelemetryStorage {
+  /** Run by close() after the writer's last flush, while the connections are still open. */
+  private readonly disconnecting = new Set<() => Promise<void>>();
+
   private constructor(
     readonly writer: BatchWriter,
     readonly pool: SqlPool,
@@ -105,6 +108,15 @@ export class TelemetryStorage {
     return new TelemetryStorage(writer, pool, resolved.schema, url, embedded, maintenance);
   }
 
+  /**
+   * Runs `fn` when storage closes, after the writer's last flush and before the connections
+   * close (durable budgets give back their leases then). Returns what removes it.
+   */
+  beforeDisconnect(fn: () => Promise<void>): () => void {
+    this.disconnecting.add(fn);
+    return () => this.disconnecting.delete(fn);
+  }
+
   health(): StorageHealth {
     return { enabled: true, schema: this.schema, ...this.writer.health() };
   }
@@ -113,6 +125,7 @@ export class TelemetryStorage {
   async close(deadlineMs?: number): Promise<void> {
     await this.maintenance.stop();
     await this.writer.close(deadlineMs);
+    for (const fn of this.disconnecting) await fn().catch(() => undefined);
     // A pool stuck on an unreachable server must not hold shutdown hostage.
     await Promise.race([this.pool.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.embedded?.stop();

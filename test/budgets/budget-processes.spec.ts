@@ -65,6 +65,9 @@ let cluster: PrivateCluster | undefined;
 let schema = '';
 /** The kill -9 case's own schema (its budget has another limit). */
 let killSchema = '';
+/** The lease runs' own schemas. */
+let leaseSchema = '';
+let leaseKillSchema = '';
 const provider = new LoopbackServer();
 /** Never answers: the calls of the process that is killed hang here holding their reservations. */
 const hanging = new LoopbackServer();
@@ -92,6 +95,8 @@ beforeAll(async () => {
   await Promise.all([provider.start(), hanging.start(), gated.start()]);
   schema = freshSchemaName('budget_procs');
   killSchema = freshSchemaName('budget_kill');
+  leaseSchema = freshSchemaName('budget_lease');
+  leaseKillSchema = freshSchemaName('budget_lease_kill');
   let adminUrl = databaseUrl();
   if (inject('databaseKind') !== 'postgres') {
     // The embedded engine cannot be the shared database here: see the note at the top.
@@ -193,9 +198,24 @@ const money = (v: string | null) => usdToString(usd(v ?? '0'));
 /** Lock and serialization failures: deadlock_detected, serialization_failure, lock_not_available. */
 const CONFLICT = /40P01|40001|55P03|deadlock|could not serialize|serialization/i;
 
-withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's $1.00/day budget: exactly ${ADMITTED} reach the provider, spent equals the rows, nothing stays held`, { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
+/** What one run of the replicas against one schema left: their reports, the rows and the budget's state. */
+interface SharedRun {
+  children: Started[];
+  reports: ChildReport[];
+  /** Requests that reached the provider during this run. */
+  requests: number;
+  byStatus: Record<string, { status: string; n: number; cost: string }>;
+  usage: { period_start: Date; spent: string; reserved: string; calls: number; rows_cost: string; rows_ok: number }[];
+  reservations: number;
+  status: { spent_usd: string; reserved_usd: string }[];
+  deadlocks: number;
+}
+
+/** {@link PROCESSES} replicas × {@link CALLS} calls at once on user "shared"'s $1.00 budget in `schema`. */
+async function sharedBudgetRun(schema: string, budgetOptions?: ChildPlan['budgetOptions']): Promise<SharedRun> {
   await migrate(schema);
   const deadlocksBefore = await deadlocks();
+  const requestsBefore = provider.requests.length;
   const children = Array.from({ length: PROCESSES }, (_, i) =>
     startChild({
       url: target.url,
@@ -206,6 +226,7 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
       calls: CALLS,
       maxTokens: MAX_TOKENS,
       limit: '1.00',
+      ...(budgetOptions ? { budgetOptions } : {}),
       // 1,000 admissions queue on one row lock, 250 at a time per process, with the storage
       // defaults (admission timeout 2 s, pool of 4 connections waiting 5 s for one): the ledger
       // takes two admissions at a time per process, so a busy database is never read as a dead
@@ -216,12 +237,6 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
   await Promise.all(children.map((c) => c.ready));
   for (const c of children) c.go();
   const reports = await Promise.all(children.map((c) => c.done));
-
-  const okCalls = reports.reduce((n, r) => n + r.ok, 0);
-  const blockedCalls = reports.reduce((n, r) => n + r.blocked, 0);
-  expect(reports.flatMap((r) => r.failed)).toEqual([]);
-  expect(reports.map((r) => [r.deadLettered, r.lostRows])).toEqual(Array.from({ length: PROCESSES }, () => [0, 0]));
-
   const s = `"${schema}"`;
   const { rows, usage, reservations, status } = await withClient(async (c) => ({
     rows: (
@@ -231,7 +246,7 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
     ).rows,
     // Each period's usage row beside the sum of the rows made in that period (a run across UTC midnight has two).
     usage: (
-      await c.query<{ period_start: Date; spent: string; reserved: string; calls: number; rows_cost: string; rows_ok: number }>(
+      await c.query<SharedRun['usage'][number]>(
         `SELECT u.period_start, u.spent::text, u.reserved::text, u.calls,
                 (SELECT COALESCE(sum(cost_usd), 0)::text FROM ${s}.llm_calls c
                   WHERE c.tags->>'user_id' = u.scope_value AND c.time >= u.period_start AND c.time < u.period_start + interval '1 day') AS rows_cost,
@@ -244,11 +259,28 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
     reservations: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.llm_budget_reservations`)).rows[0].n,
     status: (await c.query<{ spent_usd: string; reserved_usd: string }>(`SELECT spent_usd::text, reserved_usd::text FROM ${s}.budget_status WHERE scope_value = 'shared'`)).rows,
   }));
-  const byStatus = Object.fromEntries(rows.map((r) => [r.status, r]));
-  const okRows = byStatus.ok?.n ?? 0;
+  return {
+    children,
+    reports,
+    requests: provider.requests.length - requestsBefore,
+    byStatus: Object.fromEntries(rows.map((r) => [r.status, r])),
+    usage,
+    reservations,
+    status,
+    deadlocks: (await deadlocks()) - deadlocksBefore,
+  };
+}
 
+/** What holds with or without leases: every call accounted for, zero drift, nothing held, spent ≤ limit, no lock conflicts. */
+function expectExactAndReleased(run: SharedRun): { okRows: number } {
+  const { reports, byStatus, usage } = run;
+  const okCalls = reports.reduce((n, r) => n + r.ok, 0);
+  const blockedCalls = reports.reduce((n, r) => n + r.blocked, 0);
+  expect(reports.flatMap((r) => r.failed)).toEqual([]);
+  expect(reports.map((r) => [r.deadLettered, r.lostRows])).toEqual(Array.from({ length: PROCESSES }, () => [0, 0]));
+  const okRows = byStatus.ok?.n ?? 0;
   // (a) What reached the provider is exactly what was admitted and stored as ok.
-  expect({ requests: provider.requests.length, okRows, okCalls }).toEqual({ requests: okRows, okRows, okCalls: okRows });
+  expect({ requests: run.requests, okRows, okCalls }).toEqual({ requests: okRows, okRows, okCalls: okRows });
   // (d) Every other attempt is a blocked row; nothing else (no error, no aborted).
   expect(Object.keys(byStatus).sort()).toEqual(['blocked', 'ok']);
   expect({ blockedRows: byStatus.blocked.n, blockedCalls }).toEqual({ blockedRows: PROCESSES * CALLS - okRows, blockedCalls: PROCESSES * CALLS - okRows });
@@ -260,22 +292,66 @@ withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's 
     // (c) spent ≤ limit, exactly: every hold was the worst case (C ≤ E).
     expect(usd(u.spent) <= LIMIT).toBe(true);
   }
-  expect(reservations).toBe(0);
-  expect(status.map((r) => money(r.reserved_usd))).toEqual(usage.map(() => '0'));
-  if (usage.length === 1) {
-    // The hand arithmetic above (not run across UTC midnight).
-    expect(okRows).toBe(ADMITTED);
-    expect(money(usage[0].spent)).toBe(usdToString(BigInt(ADMITTED) * C));
-    expect(money(byStatus.ok.cost)).toBe('0.9973635');
-    // The budget was exhausted: what is left does not cover one more worst case.
-    expect(LIMIT - usd(usage[0].spent) < E).toBe(true);
-  }
-
+  expect(run.reservations).toBe(0);
+  expect(run.status.map((r) => money(r.reserved_usd))).toEqual(usage.map(() => '0'));
   // (e) No lock conflicts: none in the replicas' output, none counted by the server.
-  const conflicts = children.flatMap((c, i) => [...reports[i].warnings, c.stderr()]).filter((w) => CONFLICT.test(w));
+  const conflicts = run.children.flatMap((c, i) => [...reports[i].warnings, c.stderr()]).filter((w) => CONFLICT.test(w));
   expect(conflicts).toEqual([]);
   expect(reports.flatMap((r) => r.warnings)).toEqual([]);
-  expect((await deadlocks()) - deadlocksBefore).toBe(0);
+  expect(run.deadlocks).toBe(0);
+  return { okRows };
+}
+
+withDatabase(`${PROCESSES} processes × ${CALLS} concurrent calls on one user's $1.00/day budget: exactly ${ADMITTED} reach the provider, spent equals the rows, nothing stays held`, { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
+  const run = await sharedBudgetRun(schema);
+  const { okRows } = expectExactAndReleased(run);
+  if (run.usage.length === 1) {
+    // The hand arithmetic above (not run across UTC midnight).
+    expect(okRows).toBe(ADMITTED);
+    expect(money(run.usage[0].spent)).toBe(usdToString(BigInt(ADMITTED) * C));
+    expect(money(run.byStatus.ok.cost)).toBe('0.9973635');
+    // The budget was exhausted: what is left does not cover one more worst case.
+    expect(LIMIT - usd(run.usage[0].spent) < E).toBe(true);
+  }
+  // Without a lease every call is one database admission.
+  expect(run.reports.reduce((n, r) => n + r.admissions.perCall, 0)).toBe(PROCESSES * CALLS);
+});
+
+/*
+ * The same run with budgetOptions.lease { amount: '0.05' } (share 0.1, the default): each replica
+ * takes at most $0.05, and at most a tenth of what the scope had left when it last looked, in one
+ * admission, and admits calls against it in memory. A lease is a hold like a call's, admitted by
+ * the same statement, so leases and holds together never pass the limit; a call takes its worst
+ * case E from its replica's lease, so spent ≤ limit still holds exactly (every C ≤ E). What
+ * leases do change: money one replica holds in its lease cannot be used by the others until it
+ * is spent or given back, so fewer calls may be admitted than the 301 that fit (never more).
+ * When no lease worth taking is left (a tenth of what is left is less than E), a call is admitted
+ * on its own, as without leases, or refused from an answer the database gave after it arrived.
+ *
+ * How much can be left unused: at the last refusal (at time T) the answer showed room R < E; the
+ * refusing replica had given its own lease's remainder back first; each other replica holds at most
+ * one lease with something left, at most $0.05; and each call in flight at T holds E but costs C.
+ * So limit − spent < E + 3 × $0.05 + admitted × (E − C). (A lease's remainder goes back when its
+ * replica next needs one, after ttlMs, or at shutdown: with calls arriving over time rather than
+ * all at once, the others use it.)
+ */
+withDatabase(`the same with a lease of $0.05 per replica: spent ≤ limit exactly, equals the rows, nothing held, and far fewer database admissions than calls`, { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
+  const run = await sharedBudgetRun(leaseSchema, { lease: { amount: '0.05' } });
+  const { okRows } = expectExactAndReleased(run);
+  expect(okRows).toBeLessThanOrEqual(ADMITTED);
+  const total = run.reports.reduce(
+    (t, r) => ({ perCall: t.perCall + r.admissions.perCall, requested: t.requested + r.admissions.requested, leased: t.leased + r.admissions.leased, refusedInMemory: t.refusedInMemory + r.admissions.refusedInMemory }),
+    { perCall: 0, requested: 0, leased: 0, refusedInMemory: 0 },
+  );
+  // Every call was admitted or refused exactly once: in memory under a lease, by its own admission, or refused from a fresher answer.
+  expect(total.leased + total.perCall + total.refusedInMemory).toBe(PROCESSES * CALLS);
+  // Database admissions (leases asked for plus calls asked for on their own): far fewer than the calls.
+  const admissions = total.requested + total.perCall;
+  console.log(`lease run: ${okRows} admitted of ${PROCESSES * CALLS}, $${money(run.usage.at(-1)!.spent)} spent; ${admissions} database admissions (${total.requested} leases, ${total.perCall} calls on their own), ${total.leased} calls admitted in memory, ${total.refusedInMemory} refused from a fresher answer`);
+  expect(admissions).toBeLessThan((PROCESSES * CALLS) / 5);
+  expect(total.leased).toBeGreaterThan(okRows / 2);
+  // Not across UTC midnight (each day then has its own limit).
+  if (run.usage.length === 1) expect(LIMIT - usd(run.usage[0].spent) < E + BigInt(PROCESSES - 1) * usd('0.05') + BigInt(okRows) * (E - C)).toBe(true);
 });
 
 /*
@@ -357,6 +433,67 @@ withDatabase('kill -9 with reservations held: they expire, the next admission on
   const rows = await withClient(async (c) => (await c.query(`SELECT status, cost_usd::text AS cost, service_id FROM ${s}.llm_calls`)).rows);
   // The killed replica's calls never landed; only the survivor's.
   expect(rows.map((r) => [r.status, money(r.cost), r.service_id])).toEqual([['ok', usdToString(C), 'survivor']]);
+});
+
+/*
+ * kill -9 while holding a lease. Limit $0.01; lease { amount: '0.01', share: 1, ttlMs: 1000 },
+ * holdTtlMs 1,500: the replica's first call takes a lease of all $0.01 (nothing was seen yet),
+ * three calls fit it in memory (3 × E = 0.00994635 ≤ 0.01) and hang at the provider. The only
+ * hold in the database is the lease's: $0.01, lasting ttlMs + holdTtlMs = 2.5 s. The replica is
+ * killed; the hold expires like any other and the next admission on the scope frees it.
+ */
+withDatabase('kill -9 while holding a lease: its hold expires like a call\'s, the next admission frees it, nothing stays held', { timeout: CHILD_HUNG_MS + 60_000 }, async () => {
+  await migrate(leaseKillSchema);
+  const s = `"${leaseKillSchema}"`;
+  const ledger = () =>
+    withClient(async (c) => {
+      const u = await c.query<{ spent: string; reserved: string }>(`SELECT spent::text, reserved::text FROM ${s}.llm_budget_usage WHERE scope_value = 'leaser'`);
+      const r = await c.query<{ amount: string; expired: boolean }>(`SELECT amount::text, expires_at < now() AS expired FROM ${s}.llm_budget_reservations WHERE scope_value = 'leaser'`);
+      const v = await c.query<{ reserved_usd: string }>(`SELECT reserved_usd::text FROM ${s}.budget_status WHERE scope_value = 'leaser'`);
+      return {
+        spent: money(u.rows[0]?.spent ?? '0'),
+        reserved: money(u.rows[0]?.reserved ?? '0'),
+        holds: r.rows.map((x) => [money(x.amount), x.expired]),
+        view: money(v.rows[0]?.reserved_usd ?? '0'),
+      };
+    });
+  const plan = (serviceId: string, baseURL: string, calls: number, budgetOptions?: ChildPlan['budgetOptions']): ChildPlan => ({
+    url: target.url,
+    schema: leaseKillSchema,
+    baseURL: `${baseURL}/v1`,
+    serviceId,
+    user: 'leaser',
+    calls,
+    maxTokens: MAX_TOKENS,
+    limit: '0.01',
+    ...(budgetOptions ? { budgetOptions } : {}),
+  });
+  const hangingBefore = hanging.requests.length;
+  const doomed = startChild(plan('doomed-leaser', hanging.url, 3, { holdTtlMs: 1_500, timeoutMs: 30_000, lease: { amount: '0.01', share: 1, ttlMs: 1_000 } }));
+  await doomed.ready;
+  doomed.go();
+  await doomed.started;
+  await until('three leased calls hanging at the provider', async () => hanging.requests.length === hangingBefore + 3);
+  const held = await ledger();
+  // One hold, the lease's: the three calls were admitted in memory.
+  expect(held).toEqual({ spent: '0', reserved: '0.01', holds: [['0.01', false]], view: '0.01' });
+  doomed.proc.kill('SIGKILL');
+  await expect(doomed.done).rejects.toThrow(/SIGKILL/);
+
+  await until('the lease to expire', async () => (await ledger()).view === '0', 20_000);
+  expect(await ledger()).toEqual({ spent: '0', reserved: '0.01', holds: [['0.01', true]], view: '0' });
+
+  // Another replica, without a lease: refused if the dead lease still counted (0.01 − 0.01 < E).
+  const requestsBefore = provider.requests.length;
+  const next = startChild(plan('after-leaser', provider.url, 1));
+  await next.ready;
+  next.go();
+  const report = await next.done;
+  expect([report.ok, report.blocked, report.failed]).toEqual([1, 0, []]);
+  expect(provider.requests.length - requestsBefore).toBe(1);
+  expect(await ledger()).toEqual({ spent: usdToString(C), reserved: '0', holds: [], view: '0' });
+  const rows = await withClient(async (c) => (await c.query(`SELECT status, cost_usd::text AS cost, service_id FROM ${s}.llm_calls`)).rows);
+  expect(rows.map((r) => [r.status, money(r.cost), r.service_id])).toEqual([['ok', usdToString(C), 'after-leaser']]);
 });
 
 /** Deadlocks counted in the test's database, once every session in it has ended (a backend reports its counts as it exits). */

@@ -917,14 +917,13 @@ describe('the deferred APIPromise, Anthropic and Gemini under a durable budget',
 });
 
 /*
- * KNOWN BUG, outside this file's reach (lib/storage/batch.sql.ts, budgetCtes): a call whose cost
- * could not be read (`asResponse()`, a stream abandoned before its usage chunk: status aborted,
- * cost null) gives its whole hold back when its row lands and adds $0 to `spent`. A run budget
- * keeps such a call's worst case (call-tracker.ts, stillHeld); a durable budget forgets it, so a
- * loop of abandoned streams is never stopped. `it.fails` passes while the bug is there: once the
- * ingest counts the hold as spent for those rows, these fail and become plain `it`.
+ * A call whose cost could not be read (`asResponse()`, a stream abandoned before its usage chunk:
+ * status aborted, cost null) counts at its worst case: when its row lands, the ingest
+ * (batch.sql.ts, budgetCtes) turns its hold into spent money instead of giving it back, as a run
+ * budget keeps such a call's worst case (call-tracker.ts, stillHeld). Without that, a loop of
+ * abandoned streams would never be stopped.
  */
-describe('unknown costs under a durable budget (known bug in the ingest)', () => {
+describe('unknown costs under a durable budget: counted at the worst case', () => {
   const ctx = useKostrack('unknown', () => ({ budgets: [{ name: 'user-day', scope: 'user_id', period: 'day', limit: '0.01' }] }));
 
   it('a loop of abandoned streams is stopped: each counts its worst case E (3 × E = 0.00904635 ≤ 0.01; then 0.00095365 < E)', async () => {
@@ -934,7 +933,7 @@ describe('unknown costs under a durable budget (known bug in the ingest)', () =>
     try {
       const client = openai();
       await trace({ tags: { user_id: 'ann' } }, async () => {
-        // Bounded only so that the bug fails instead of hanging.
+        // Bounded, so that a loop that is not stopped fails instead of hanging.
         for (let i = 0; i < 6; i++) {
           try {
             const stream = await client.chat.completions.create({ ...body, stream: true });
@@ -965,11 +964,48 @@ describe('unknown costs under a durable budget (known bug in the ingest)', () =>
   });
 });
 
+/*
+ * A call the provider answers with HTTP 500 was not billed: its hold is given back (settled at 0)
+ * and its row adds nothing to spent. The limit is exactly one worst case E, so the next call is
+ * admitted only if nothing of the failed call's hold is left.
+ */
+describe('an HTTP 500 under a durable budget', () => {
+  const ctx = useKostrack('http500', () => ({ budgets: [{ name: 'user-day', scope: 'user_id', period: 'day', limit: E }] }));
+
+  it('holds nothing and spends nothing afterwards; the next call is admitted', async () => {
+    await awayFromHourEnd();
+    let failures = 1;
+    h.server.route('POST', /\/chat\/completions$/, (_req, res) => {
+      if (failures-- > 0) return json(res, { error: { message: 'The server had an error', type: 'server_error' } }, 500);
+      json(res, chatCompletion(openaiScript.model, openaiScript.usage));
+    });
+    const client = openai();
+    const failed = await trace({ tags: { user_id: 'fay' } }, () => ask(client)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
+    await settle(h.sink, 1);
+    await ctx.k.flush();
+    expect(h.only()).toMatchObject({ status: 'error', costUsd: 0n });
+    expect(await usage(ctx.schema)).toEqual([['user-day', 'fay', '0', '0', 1]]);
+    expect(await heldRows(ctx.schema)).toBe(0);
+
+    await trace({ tags: { user_id: 'fay' } }, () => ask(client));
+    await settle(h.sink, 2);
+    await ctx.k.flush();
+    expect(h.server.requests).toHaveLength(2);
+    expect(statuses()).toEqual(['error', 'ok']);
+    expect(await usage(ctx.schema)).toEqual([['user-day', 'fay', C, '0', 2]]);
+    expect(await heldRows(ctx.schema)).toBe(0);
+  });
+});
+
 describe('review fixes', () => {
   it('budgetOptions beyond what timers and the database take are refused, and unknown keys are named', async () => {
     const at = (budgetOptions: Record<string, number>) => startKostrack({ database: false, budgetOptions } as never).then(() => null, (e: unknown) => (e as Error).message);
     expect(await at({ holdTtlMs: 3_000_000_000 })).toBe('Kostrack: budgetOptions.holdTtlMs must be a whole number of milliseconds from 1 to 2147483647');
     expect(await at({ timeoutMs: 2 ** 31 })).toBe('Kostrack: budgetOptions.timeoutMs must be a whole number of milliseconds from 1 to 2147483647');
-    expect(await at({ ttl: 5 })).toBe('Kostrack: budgetOptions has no option "ttl" (refreshMs, holdTtlMs, timeoutMs)');
+    expect(await at({ ttl: 5 })).toBe('Kostrack: budgetOptions has no option "ttl" (refreshMs, holdTtlMs, timeoutMs, lease)');
   });
 });

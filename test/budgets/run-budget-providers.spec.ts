@@ -289,3 +289,45 @@ describe('gemini', () => {
     expect(h.server.requests).toHaveLength(0);
   });
 });
+
+/*
+ * The worst case at the rates a request can be billed at: its service tier, and the long-context
+ * tier its input bound falls in. Each estimate is read from a refusal (budget just below it), so
+ * nothing is sent.
+ */
+describe('worst cases at tier and long-context rates', () => {
+  it("OpenAI service_tier 'priority' holds the priority rates: gpt-4o-mini $0.25 / $1 instead of $0.15 / $0.60", async () => {
+    const client = openai();
+    // 103 input tokens (as above) and max_tokens 5000: (103 × 0.25 + 5000 × 1) µ$ = 25.75 + 5,000 = $0.00502575.
+    const priority = await trace({ budget: '0.005' }, () =>
+      refusal(() => client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 5000, messages, service_tier: 'priority' })),
+    );
+    expect(priority.estimate).toBe(usdToString(sum(atMtok(103, '0.25'), atMtok(5000, '1'))));
+    expect(priority.estimate).toBe('0.00502575');
+    expect(priority.budget).toMatchObject({ limit: '0.005', spent: '0', reserved: '0', remaining: '0.005', model: 'gpt-4o-mini' });
+    // The same request at the standard tier is bounded at E = $0.00301545.
+    const standard = await trace({ budget: '0.003' }, () => refusal(() => client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 5000, messages })));
+    expect(standard.estimate).toBe(E_OPENAI);
+    expect(h.server.requests).toHaveLength(0);
+  });
+
+  /*
+   * gemini-2.5-pro: $1.25 in / $10 out up to 200k input tokens, $2.50 / $15 above. `contents` of
+   * n one-byte characters is bounded at n + 2 (the JSON string) + 64 input tokens:
+   *   n = 199,934 → 200,000 tokens: (200,000 × 1.25 + 1000 × 10) µ$ = 250,000 + 10,000 = $0.26;
+   *   n = 199,935 → 200,001 tokens: (200,001 × 2.50 + 1000 × 15) µ$ = 500,002.5 + 15,000 = $0.5150025.
+   */
+  it('a Gemini 2.5 Pro request whose input bound passes 200k tokens is held at the long-context rates', async () => {
+    const client = gemini();
+    const ask = (n: number) => client.models.generateContent({ model: 'gemini-2.5-pro', contents: 'x'.repeat(n), config: { maxOutputTokens: 1000 } });
+    const within = await trace({ budget: '0.25' }, () => refusal(() => ask(199_934)));
+    expect(within.estimate).toBe(usdToString(sum(atMtok(200_000, '1.25'), atMtok(1000, '10'))));
+    expect(within.estimate).toBe('0.26');
+    const over = await trace({ budget: '0.5' }, () => refusal(() => ask(199_935)));
+    expect(over.estimate).toBe(usdToString(sum(atMtok(200_001, '2.50'), atMtok(1000, '15'))));
+    expect(over.estimate).toBe('0.5150025');
+    expect(over.budget).toMatchObject({ limit: '0.5', remaining: '0.5', provider: 'gemini', model: 'gemini-2.5-pro' });
+    expect(h.server.requests).toHaveLength(0);
+    expect(statuses()).toEqual(['blocked', 'blocked']);
+  });
+});

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { configureKostrack, KostrackBudgetExceededError, KostrackConfigError, span, trace, usd, usdToString, type CallRecord } from '../../lib/core/index.js';
 import { PriceBook } from '../../lib/pricing/index.js';
+import { Span, Trace } from '../../lib/nest/index.js';
 import { wrap } from '../../lib/providers/index.js';
 import { json } from '../../loopback/loopback.server.js';
 import { chatUsageBody, openaiRoutes, type OpenAIScript } from '../../loopback/openai.loopback.js';
@@ -370,6 +371,56 @@ describe('bad budgets', () => {
     expect(ran).toBe(0);
     expect(h.sink.calls).toHaveLength(0);
     expect(h.sink.spans).toHaveLength(0);
+  });
+});
+
+describe('bad budgets on decorators', () => {
+  // A decorator validates its budget when the class is defined (the app fails at import, not at the first call).
+  const cases: [string, () => unknown, string][] = [
+    [
+      "@Trace({ budget: '-1' })",
+      () => {
+        class Agent {
+          @Trace({ budget: '-1' })
+          run() {}
+        }
+        return Agent;
+      },
+      'trace: budget limit must not be negative, got "-1"',
+    ],
+    [
+      "@Span('x', { budget: 'abc' })",
+      () => {
+        class Agent {
+          @Span('x', { budget: 'abc' })
+          step() {}
+        }
+        return Agent;
+      },
+      `span "x": budget limit must be a non-negative amount in USD like '0.50', got "abc"`,
+    ],
+    [
+      "@Trace({ budget: { limit: '1', mode: 'strict' } })",
+      () => {
+        class Agent {
+          @Trace({ budget: { limit: '1', mode: 'strict' as 'warn' } })
+          run() {}
+        }
+        return Agent;
+      },
+      `trace: budget mode must be 'enforce' or 'warn', got "strict"`,
+    ],
+  ];
+
+  it.each(cases)('%s throws KostrackConfigError when the class is defined', (_label, define, message) => {
+    let thrown: unknown;
+    try {
+      define();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(KostrackConfigError);
+    expect((thrown as Error).message).toBe(message);
   });
 });
 

@@ -11,7 +11,10 @@ import OpenAI from 'openai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { budgetGate } from '../../../lib/core/budget-gate.js';
 import { KostrackBudgetExceededError, startKostrack, trace, wrap } from '../../../lib/index.js';
+import type { AdmissionCounts, BudgetLedger } from '../../../lib/storage/budget.ledger.js';
+import type { BudgetLeaseOptions } from '../../../lib/storage/budget.options.js';
 
 export interface ChildPlan {
   url: string;
@@ -23,7 +26,7 @@ export interface ChildPlan {
   calls: number;
   maxTokens: number;
   limit: string;
-  budgetOptions?: { holdTtlMs?: number; timeoutMs?: number; refreshMs?: number };
+  budgetOptions?: { holdTtlMs?: number; timeoutMs?: number; refreshMs?: number; lease?: BudgetLeaseOptions };
   /** How long a query may wait for one of the pool's 4 connections (storage's default: 5,000 ms). */
   connectTimeoutMs?: number;
 }
@@ -37,6 +40,8 @@ export interface ChildReport {
   deadLettered: number;
   lostRows: number;
   warnings: string[];
+  /** How the budget ledger admitted the calls: database round trips per call, leases, calls admitted in memory. */
+  admissions: AdmissionCounts;
 }
 
 const plan = JSON.parse(process.argv[2]) as ChildPlan;
@@ -68,7 +73,8 @@ const settled = Promise.allSettled(
 process.stdout.write('STARTED\n');
 const outcomes = await settled;
 
-const report: ChildReport = { ok: 0, blocked: 0, failed: [], written: null, deadLettered: 0, lostRows: 0, warnings };
+const ledger = budgetGate() as BudgetLedger;
+const report: ChildReport = { ok: 0, blocked: 0, failed: [], written: null, deadLettered: 0, lostRows: 0, warnings, admissions: ledger.counts() };
 for (const o of outcomes) {
   if (o.status === 'fulfilled') report.ok++;
   else if (o.reason instanceof KostrackBudgetExceededError) report.blocked++;

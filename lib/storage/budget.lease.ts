@@ -1,0 +1,323 @@
+import type { CallRecord } from '../core/call-record.js';
+import { newId } from '../core/ids.js';
+import type { Usd } from '../core/money.js';
+import type { ResolvedLease } from './budget.options.js';
+import type { TelemetryItem } from './record.codec.js';
+
+/** What the database answered a lease request: admitted or not, and the room left to others (limit − spent − reserved, the least over the budgets). */
+export interface LeaseAnswer {
+  admitted: boolean;
+  room: Usd;
+}
+
+/** The ledger's side: the two statements a lease needs, with its timeouts, alerts and error handling. */
+export interface LeaseDatabase<T> {
+  /** One `kostrack_budget_admit()` of `amount`, held under `id` for `ttlMs`. Rejects as a call's admission would. */
+  request(target: T, amount: Usd, id: string, ttlMs: number): Promise<LeaseAnswer>;
+  /**
+   * Lowers the hold `id` to `hold` (0 deletes it) and adds `spent` to the scopes' spent money;
+   * resolves to the room left, or null when the hold is gone (it expired).
+   */
+  trim(target: T, id: string, hold: Usd, spent: Usd): Promise<Usd | null>;
+}
+
+/**
+ * One lease: a hold in `llm_budget_reservations` keyed by a random id, admitted like a call's.
+ * `hold` is what it holds once the trims sent so far apply; `inUse` the worst cases of its calls
+ * in flight plus the costs of its settled calls whose rows have not landed. Calls fit while
+ * `inUse` stays within `hold`, so everything its calls may cost is covered by the hold or, once
+ * their rows land, by `spent`: the database never counts less than the calls can cost.
+ */
+class Lease<T> {
+  inUse = 0n;
+  /** Calls admitted under it whose rows have not landed. */
+  calls = 0;
+  retired = false;
+  /** What the database holds for it as far as this process knows (lowered by each trim that succeeded). */
+  synced: Usd;
+  /** Cost to move from the hold into spent at the next trim (calls whose cost could not be read count at their worst case). */
+  spentToAdd = 0n;
+  syncing: Promise<void> | null = null;
+  dirty = false;
+
+  constructor(
+    readonly scope: LeaseScope<T>,
+    readonly id: string,
+    public hold: Usd,
+    /** After this (local clock), no more calls: a fresh lease is taken. */
+    readonly usableUntil: number,
+    /** When the database lets it expire (no later than this, by the local clock; used to forget it). */
+    readonly expiresBy: number,
+  ) {
+    this.synced = hold;
+  }
+
+  get available(): Usd {
+    return this.hold - this.inUse;
+  }
+
+  /** What the database should hold: a retired lease whose calls all landed holds nothing. */
+  get target(): Usd {
+    return this.retired && this.calls === 0 ? 0n : this.hold;
+  }
+}
+
+/** The budgets (with their scope values and periods) a set of calls falls under, and its lease. */
+class LeaseScope<T> {
+  active: Lease<T> | null = null;
+  /** A lease being asked for (true: admitted); callers that do not fit the current one wait for it. */
+  renewing: Promise<boolean> | null = null;
+  /** The room others left, from the last answer about this scope; null until one came. */
+  room: Usd | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly target: T,
+  ) {}
+}
+
+interface Entry<T> {
+  lease: Lease<T>;
+  /** The call's worst case until it settles, then its cost. */
+  value: Usd;
+}
+
+export interface LeaseCounts {
+  /** Leases asked of the database (`kostrack_budget_admit()` calls). */
+  requested: number;
+  /** Calls admitted in memory, under a lease. */
+  leased: number;
+  /** Hold changes sent (trims, returns). */
+  trims: number;
+}
+
+/**
+ * Local leases of durable budgets for one process. A call whose budgets are leasable takes its
+ * worst case from the scope's lease in memory; when it does not fit, one caller asks for a fresh
+ * lease (the others wait for it) after giving back what the old one does not need. A call that
+ * fits no lease worth taking (near the limit, where a lease would be smaller than the call) is
+ * admitted by the database on its own, as without leases.
+ *
+ * The writer adds each call's cost to `spent` when its row lands, as for any call; the lease's
+ * hold is lowered by that cost only afterwards ({@link landed}), so between the two the database
+ * counts the call twice (safe), never zero times.
+ */
+export class BudgetLeases<T> {
+  private readonly scopes = new Map<string, LeaseScope<T>>();
+  private readonly entries = new Map<string, Entry<T>>();
+  private readonly live = new Set<Lease<T>>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  readonly counts: LeaseCounts = { requested: 0, leased: 0, trims: 0 };
+
+  constructor(
+    private readonly options: ResolvedLease,
+    /** How long a call may run after its admission: a lease's hold outlives its last admission by this. */
+    private readonly holdTtlMs: number,
+    private readonly db: LeaseDatabase<T>,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.timer = setInterval(() => this.sweep(Date.now()), Math.max(50, Math.floor(options.ttlMs / 2)));
+    this.timer.unref();
+  }
+
+  /** Whether these budgets are leased (by name, when the options name them). */
+  covers(names: readonly string[]): boolean {
+    const only = this.options.budgets;
+    return !this.closed && (only === null || names.every((n) => only.has(n)));
+  }
+
+  /**
+   * Admits a call of worst case `estimate` under the lease of `key`: true when it was (in memory),
+   * false when the database must admit it on its own. Rejects when a lease could not be asked for
+   * (an outage, a deleted budget): the caller treats that as it treats its own admission failing.
+   */
+  async admit(key: string, target: T, estimate: Usd, spanId: string): Promise<boolean> {
+    let scope = this.scopes.get(key);
+    if (!scope) this.scopes.set(key, (scope = new LeaseScope(key, target)));
+    // Waits as long as leases keep coming (a burst takes several in turn); after two refused, the
+    // scope is nearly used up and the database admits this call on its own.
+    for (let refused = 0; refused < 2; ) {
+      if (this.take(scope, estimate, spanId)) return true;
+      if (!scope.renewing) {
+        if (this.sizeFor(scope, estimate) === null) {
+          // Near the limit, the call's own admission decides; what the lease has left goes back
+          // first (so that admission counts it), and the answer may show room for a lease after all.
+          if (!scope.active) return false;
+          await this.retire(scope);
+          continue;
+        }
+        const s = scope;
+        s.renewing = this.renew(s, estimate).finally(() => (s.renewing = null));
+      }
+      if (!(await scope.renewing)) refused++;
+    }
+    return this.take(scope, estimate, spanId);
+  }
+
+  /** The room seen by a call's own admission (the database's answer), for the size of the next lease. */
+  observe(key: string, room: Usd): void {
+    const scope = this.scopes.get(key);
+    if (scope) scope.room = room;
+  }
+
+  /** A leased call settled: its worst case becomes its cost, in memory. False: not a leased call. */
+  settle(spanId: string, cost: Usd): boolean {
+    const entry = this.entries.get(spanId);
+    if (!entry) return false;
+    entry.lease.inUse += cost - entry.value;
+    entry.value = cost;
+    return true;
+  }
+
+  /** The writer committed these rows: each leased call's hold moves out of its lease, as its cost is now spent. */
+  landed(items: readonly TelemetryItem[]): void {
+    const touched = new Set<Lease<T>>();
+    for (const item of items) {
+      if (item.kind !== 'call') continue;
+      const row = item.record as CallRecord;
+      const entry = this.entries.get(row.spanId);
+      if (!entry) continue;
+      this.entries.delete(row.spanId);
+      const { lease, value } = entry;
+      const cost = row.costUsd ?? 0n;
+      // As the ingest counts a call's own hold (batch.sql.ts): a call billed for what could not be
+      // read (no usage, a stream stopped early) counts at its worst case.
+      const residual = row.status !== 'blocked' && (row.costUsd === null || row.status === 'aborted') && value > cost ? value - cost : 0n;
+      lease.inUse -= value;
+      lease.calls--;
+      const counted = cost + residual;
+      lease.hold = lease.hold > counted ? lease.hold - counted : 0n;
+      lease.spentToAdd += residual;
+      touched.add(lease);
+    }
+    for (const lease of touched) this.sync(lease);
+  }
+
+  /**
+   * Stops leasing, and gives back what the leases hold beyond their calls not landed (those stay
+   * held until their rows land or the hold expires). Resolves once the database was told, or failed.
+   */
+  async returnAll(): Promise<void> {
+    this.closed = true;
+    for (const scope of this.scopes.values()) await scope.renewing?.catch(() => undefined);
+    for (const scope of this.scopes.values()) this.retire(scope);
+    this.scopes.clear();
+    await Promise.all([...this.live].map((l) => l.syncing));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+
+  private take(scope: LeaseScope<T>, estimate: Usd, spanId: string): boolean {
+    const lease = scope.active;
+    if (!lease || this.closed || Date.now() >= lease.usableUntil || lease.available < estimate) return false;
+    lease.inUse += estimate;
+    lease.calls++;
+    this.entries.set(spanId, { lease, value: estimate });
+    this.counts.leased++;
+    return true;
+  }
+
+  /** The configured amount, at most its share of the room last seen; null when that would not hold this call. */
+  private sizeFor(scope: LeaseScope<T>, estimate: Usd): Usd | null {
+    if (this.closed) return null;
+    let size = this.options.amount;
+    if (scope.room !== null) {
+      const part = (scope.room * this.options.sharePpm) / 1_000_000n;
+      if (part < size) size = part;
+    }
+    return size >= estimate && size > 0n ? size : null;
+  }
+
+  private async renew(scope: LeaseScope<T>, estimate: Usd): Promise<boolean> {
+    // What the old lease holds beyond its calls goes back first, so the new one can take it; the
+    // answer to that says what is left, which sizes the new one.
+    await this.retire(scope);
+    const size = this.sizeFor(scope, estimate);
+    if (size === null) return false;
+    const id = newId();
+    // Measured before asking: the database's expiry starts later, so this process stops using the lease first.
+    const asked = Date.now();
+    const ttl = this.options.ttlMs + this.holdTtlMs;
+    this.counts.requested++;
+    const answer = await this.db.request(scope.target, size, id, ttl);
+    scope.room = answer.room;
+    if (!answer.admitted) return false;
+    const lease = new Lease(scope, id, size, asked + this.options.ttlMs, asked + ttl);
+    this.live.add(lease);
+    scope.active = lease;
+    // Closed while it was asked for (shutdown): given back at once.
+    if (this.closed) this.retire(scope);
+    return true;
+  }
+
+  /** The scope's lease admits no more calls; its hold drops to what its calls not landed may still cost. */
+  private retire(scope: LeaseScope<T>): Promise<void> | null {
+    const lease = scope.active;
+    if (!lease) return null;
+    scope.active = null;
+    lease.retired = true;
+    if (lease.hold > lease.inUse) lease.hold = lease.inUse > 0n ? lease.inUse : 0n;
+    this.sync(lease);
+    return lease.syncing;
+  }
+
+  /**
+   * Brings the database's hold down to the lease's target, one statement at a time per lease (a
+   * change arriving meanwhile is sent after it). A failure leaves the hold larger than needed
+   * (safe); it is tried again at the next change or sweep.
+   */
+  private sync(lease: Lease<T>): void {
+    if (lease.syncing) {
+      lease.dirty = true;
+      return;
+    }
+    if (lease.target >= lease.synced && lease.spentToAdd === 0n) return this.forgetIfDone(lease);
+    lease.syncing = (async () => {
+      do {
+        lease.dirty = false;
+        const target = lease.target;
+        const spent = lease.spentToAdd;
+        if (target >= lease.synced && spent === 0n) continue;
+        lease.spentToAdd = 0n;
+        this.counts.trims++;
+        try {
+          const room = await this.db.trim(lease.scope.target, lease.id, target, spent);
+          if (room !== null) lease.scope.room = room;
+          if (target < lease.synced) lease.synced = target;
+          // The hold expired and was freed by an admission: nothing left to give back.
+          if (room === null) lease.synced = 0n;
+        } catch (e) {
+          // Counted again at the next try: added twice if this one did commit (more spent, the safe side), never lost.
+          lease.spentToAdd += spent;
+          this.warn(`Kostrack could not lower a budget lease's hold (${(e as Error)?.constructor?.name ?? 'error'}); it stays held until it is lowered or expires`);
+          break;
+        }
+      } while (lease.dirty);
+      lease.syncing = null;
+      this.forgetIfDone(lease);
+    })();
+  }
+
+  private forgetIfDone(lease: Lease<T>): void {
+    if (lease.retired && lease.calls === 0 && lease.synced === 0n && lease.spentToAdd === 0n) this.live.delete(lease);
+  }
+
+  /** Retires leases past their time, retries holds not yet lowered, forgets what the database let expire. */
+  private sweep(now: number): void {
+    for (const [key, scope] of this.scopes) {
+      if (scope.active && now >= scope.active.usableUntil) this.retire(scope);
+      if (!scope.active && !scope.renewing) this.scopes.delete(key);
+    }
+    for (const lease of this.live) {
+      if (now >= lease.expiresBy) {
+        // The database freed the hold (at the next admission on the scope); its calls no longer count against it.
+        this.live.delete(lease);
+        for (const [spanId, entry] of this.entries) if (entry.lease === lease) this.entries.delete(spanId);
+      } else if (!lease.syncing) this.sync(lease);
+    }
+  }
+}

@@ -1,0 +1,283 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { budgetGate } from '../../lib/core/budget-gate.js';
+import { KostrackConfigError } from '../../lib/core/errors.js';
+import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import type { BudgetLedger } from '../../lib/storage/budget.ledger.js';
+import { startKostrack, type KostrackHandle, type StartKostrackOptions } from '../../lib/storage/start-kostrack.js';
+import { chatCompletion, chatUsageBody, openaiRoutes, type OpenAIScript } from '../../loopback/openai.loopback.js';
+import { json } from '../../loopback/loopback.server.js';
+import { providerHarness, settle } from '../providers/provider-test.support.js';
+import { useTestDatabase } from '../support/database.js';
+import { tempWriterOptions } from '../storage/support/synthetic.js';
+
+/*
+ * A local lease of a durable budget (budgetOptions.lease), in one process, through startKostrack()
+ * on a real database (PostgreSQL with DATABASE_URL, else the embedded PGlite) and the real OpenAI
+ * SDK against the loopback. Several processes sharing one leased budget: budget-processes.spec.ts.
+ *
+ * gpt-4o-mini ($0.15 in, $0.60 out per 1M); [{ role: 'user', content: 'Say hello' }] with
+ * max_tokens 5000 is bounded at 103 input tokens, and the loopback answers usage 90 / 5000:
+ *   E = (103 × 0.15 + 5000 × 0.60) / 1M = $0.00301545 (the worst case a call takes from a lease);
+ *   C = (90 × 0.15 + 5000 × 0.60) / 1M = $0.0030135 (what it costs).
+ * A lease is a hold like a call's, keyed by a random id: `llm_budget_reservations` shows it.
+ */
+const E = usd('0.00301545');
+const C = usd('0.0030135');
+const $ = (v: bigint) => usdToString(v);
+
+const script: OpenAIScript = { model: 'gpt-4o-mini-2024-07-18', usage: chatUsageBody({ prompt: 90, completion: 5000 }) };
+const h = providerHarness((s) => openaiRoutes(s, script));
+const db = useTestDatabase('budget_lease');
+const body = { model: 'gpt-4o-mini', max_tokens: 5000, messages: [{ role: 'user' as const, content: 'Say hello' }] };
+const openai = () => wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${h.server.url}/v1`, maxRetries: 0 }));
+const money = (v: string | null | undefined) => usdToString(usd(v ?? '0'));
+
+let schemas = 0;
+/** Kostrack on a schema of its own, with one budget per user and day. */
+async function start(limit: string, lease: NonNullable<StartKostrackOptions['budgetOptions']>['lease']): Promise<{ k: KostrackHandle; schema: string; ledger: BudgetLedger }> {
+  const schema = `${db.schema}_${++schemas}`;
+  await db.pool.query(`CREATE SCHEMA "${schema}"`);
+  const k = await startKostrack({
+    database: db.url,
+    schema,
+    writer: tempWriterOptions(),
+    budgets: [{ name: 'user-day', scope: 'user_id', period: 'day', limit }],
+    budgetOptions: { lease },
+  });
+  return { k, schema, ledger: budgetGate() as BudgetLedger };
+}
+
+/** A user's usage row and holds (amount per hold, largest first); the schema's only user when none is named. */
+async function state(schema: string, user?: string): Promise<{ spent: string; reserved: string; holds: string[] }> {
+  const where = user === undefined ? '' : `WHERE scope_value = '${user}'`;
+  const u = await db.pool.query(`SELECT spent::text, reserved::text FROM "${schema}".llm_budget_usage ${where}`);
+  const r = await db.pool.query(`SELECT amount::text FROM "${schema}".llm_budget_reservations ${where} ORDER BY amount DESC`);
+  return { spent: money(u.rows[0]?.spent), reserved: money(u.rows[0]?.reserved), holds: r.rows.map((x) => money(x.amount)) };
+}
+
+/** Polls until the database shows `expected` (a lease's hold is lowered just after its calls' rows land); the bound only turns "never" into a failure. */
+async function shows(schema: string, expected: { spent: string; reserved: string; holds: string[] }, user?: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  let last = await state(schema, user);
+  while (JSON.stringify(last) !== JSON.stringify(expected)) {
+    if (Date.now() > end) expect(last).toEqual(expected);
+    await new Promise((r) => setTimeout(r, 20));
+    last = await state(schema, user);
+  }
+}
+
+const rowsOf = async (schema: string) =>
+  (await db.pool.query(`SELECT status, count(*)::int AS n, COALESCE(sum(cost_usd), 0)::text AS cost FROM "${schema}".llm_calls GROUP BY 1 ORDER BY 1`)).rows.map((r) => [r.status, r.n, money(r.cost)]);
+
+describe('a lease, call by call (limit $0.02; lease $0.01, share 1)', () => {
+  let ctx: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    ctx = await start('0.02', { amount: '0.01', share: 1 });
+  });
+  afterAll(async () => {
+    await ctx?.k.close();
+  });
+
+  /*
+   * Call 1 finds no lease and takes one of $0.01 (one admission); calls 1-3 fit it (3 × E =
+   * 0.00904635 ≤ 0.01). As each row lands the writer adds C to spent and the lease's hold drops by
+   * C. Call 4 does not fit what is left (0.01 − 3C = 0.0009595 < E): that remainder goes back and
+   * a second lease of $0.01 is taken (0.02 − 3C = 0.0109595 was left). Calls 4-6 fit it. Call 7:
+   * the room last seen is 0.02 − 6C − 0.0009595 = 0.0009595, too small for a lease that holds E,
+   * so the remainder goes back; the database's answer to that, sent after call 7 arrived, shows
+   * 0.02 − 6C = 0.001919 < E: call 7 is refused with it, as the database would have refused it
+   * then. The same 6 calls as without a lease (0.02 − 5C ≥ E > 0.02 − 6C), with 2 admissions.
+   */
+  it('admits in memory, lowers the hold as rows land, renews, and near the limit gives the rest back and refuses from that answer', async () => {
+    const client = openai();
+    const steps: [string, string, string[]][] = [
+      [$(C), $(usd('0.01') - C), [$(usd('0.01') - C)]],
+      [$(2n * C), $(usd('0.01') - 2n * C), [$(usd('0.01') - 2n * C)]],
+      [$(3n * C), $(usd('0.01') - 3n * C), [$(usd('0.01') - 3n * C)]],
+      [$(4n * C), $(usd('0.01') - C), [$(usd('0.01') - C)]],
+      [$(5n * C), $(usd('0.01') - 2n * C), [$(usd('0.01') - 2n * C)]],
+      [$(6n * C), $(usd('0.01') - 3n * C), [$(usd('0.01') - 3n * C)]],
+    ];
+    for (const [i, [spent, reserved, holds]] of steps.entries()) {
+      await trace({ tags: { user_id: 'ann' } }, () => client.chat.completions.create(body));
+      await settle(h.sink, i + 1);
+      await ctx.k.flush();
+      await shows(ctx.schema, { spent, reserved, holds });
+    }
+    expect(ctx.ledger.counts()).toMatchObject({ requested: 2, leased: 6, perCall: 0 });
+
+    const refused = await trace({ tags: { user_id: 'ann' } }, () => client.chat.completions.create(body)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(KostrackBudgetExceededError);
+    expect((refused as KostrackBudgetExceededError).budget).toMatchObject({ limit: '0.02', spent: $(6n * C), reserved: '0', estimate: $(E), remaining: '0.001919' });
+    expect(h.server.requests).toHaveLength(6);
+    expect(ctx.ledger.counts()).toMatchObject({ requested: 2, leased: 6, perCall: 0, refusedInMemory: 1 });
+    await ctx.k.flush();
+    await shows(ctx.schema, { spent: $(6n * C), reserved: '0', holds: [] });
+    expect(await rowsOf(ctx.schema)).toEqual([
+      ['blocked', 1, '0'],
+      ['ok', 6, $(6n * C)],
+    ]);
+  });
+});
+
+/*
+ * 30 calls at once, their responses held back until every admission is decided (so none settles
+ * meanwhile). Limit $0.05; lease $0.02, share 1.
+ *   lease 1: $0.02 (nothing seen yet); 6 calls fit (6E = 0.0180927; 7E > 0.02); 0.03 left.
+ *   call 7: lease 1 drops to its calls' 6E; 0.05 − 6E = 0.0319073 is left; lease 2: $0.02, 6 calls.
+ *   call 13: lease 2 drops to 6E; 0.05 − 12E = 0.0138146 left: lease 3 takes all of it (share 1), 4 calls (4E = 0.0120618).
+ *   call 17: lease 3's answer showed 0 left: no lease worth taking; lease 3 drops to 4E. Calls
+ *   17-30 arrived before lease 3 was asked for, and its answer had no room for E: each is refused
+ *   with that answer, without asking again (the database refused them at that instant).
+ * 16 calls reach the provider, as without a lease (16E = 0.0482472 ≤ 0.05 < 17E); 3 admissions for 30 calls.
+ */
+describe('a burst in one process (30 calls at once; limit $0.05, lease $0.02, share 1)', () => {
+  let ctx: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    ctx = await start('0.05', { amount: '0.02', share: 1 });
+  });
+  afterAll(async () => {
+    await ctx?.k.close();
+  });
+
+  it('admits exactly what fits with three database admissions; holds are the calls’ worst cases until they land; nothing held after', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    h.server.route('POST', /\/chat\/completions$/, async (_req, res) => {
+      await gate;
+      json(res, chatCompletion(script.model, script.usage));
+    });
+    const client = openai();
+    let blocked = 0;
+    const calls = Array.from({ length: 30 }, () =>
+      trace({ tags: { user_id: 'bob' } }, () => client.chat.completions.create(body)).then(
+        () => 'ok',
+        (e: unknown) => {
+          if (!(e instanceof KostrackBudgetExceededError)) throw e;
+          blocked++;
+          return 'blocked';
+        },
+      ),
+    );
+    const end = Date.now() + 30_000;
+    while (h.server.requests.length + blocked < 30 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect([h.server.requests.length, blocked]).toEqual([16, 14]);
+    expect(ctx.ledger.counts()).toMatchObject({ requested: 3, leased: 16, perCall: 0, refusedInMemory: 14 });
+    // Three leases, each down to what its calls may cost.
+    await shows(ctx.schema, { spent: '0', reserved: $(16n * E), holds: [$(6n * E), $(6n * E), $(4n * E)] });
+
+    open();
+    expect((await Promise.all(calls)).filter((o) => o === 'ok')).toHaveLength(16);
+    await settle(h.sink, 30);
+    await ctx.k.flush();
+    await shows(ctx.schema, { spent: $(16n * C), reserved: '0', holds: [] });
+    expect(await rowsOf(ctx.schema)).toEqual([
+      ['blocked', 14, '0'],
+      ['ok', 16, $(16n * C)],
+    ]);
+  });
+});
+
+describe('what a leased call costs when it fails or its cost cannot be read (limit $0.01; lease $0.01, share 1)', () => {
+  let ctx: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    ctx = await start('0.01', { amount: '0.01', share: 1 });
+  });
+  afterAll(async () => {
+    await ctx?.k.close();
+  });
+
+  it('an HTTP 500 costs nothing: the lease keeps its room and the next call is admitted', async () => {
+    h.server.route('POST', /\/chat\/completions$/, (_req, res) => json(res, { error: { message: 'boom', type: 'server_error' } }, 500));
+    const client = openai();
+    await expect(trace({ tags: { user_id: 'cat' } }, () => client.chat.completions.create(body))).rejects.toThrow();
+    await settle(h.sink, 1);
+    await ctx.k.flush();
+    h.server.reset(h.server.routeCount - 1);
+    await trace({ tags: { user_id: 'cat' } }, () => client.chat.completions.create(body));
+    await settle(h.sink, 2);
+    await ctx.k.flush();
+    expect(h.sink.calls.map((c) => [c.status, c.costUsd === null ? null : $(c.costUsd)])).toEqual([
+      ['error', '0'],
+      ['ok', $(C)],
+    ]);
+    await shows(ctx.schema, { spent: $(C), reserved: $(usd('0.01') - C), holds: [$(usd('0.01') - C)] }, 'cat');
+    expect(ctx.ledger.counts()).toMatchObject({ requested: 1, leased: 2, perCall: 0 });
+  });
+
+  /*
+   * user "dan", a scope of its own: lease $0.01. Each abandoned stream (status aborted, cost
+   * unknown) counts at its worst case, as a call's own hold does at ingest: spent E each, the hold
+   * 0.01 − k·E. After three, 0.01 − 3E = 0.00095365 < E: refused, 3 requests sent.
+   */
+  it('a loop of abandoned streams counts each at its worst case and is stopped', async () => {
+    script.stream = { gapMs: 20 };
+    const client = openai();
+    let error: unknown;
+    try {
+      await trace({ tags: { user_id: 'dan' } }, async () => {
+        for (let i = 0; i < 6; i++) {
+          try {
+            const stream = await client.chat.completions.create({ ...body, stream: true });
+            for await (const _ of stream) break;
+          } catch (e) {
+            error = e;
+            break;
+          }
+          await settle(h.sink, i + 1);
+          await ctx.k.flush();
+          const left = usd('0.01') - BigInt(i + 1) * E;
+          await shows(ctx.schema, { spent: $(BigInt(i + 1) * E), reserved: $(left), holds: [$(left)] }, 'dan');
+        }
+      });
+    } finally {
+      script.stream = undefined;
+    }
+    expect(error).toBeInstanceOf(KostrackBudgetExceededError);
+    expect(h.server.requests).toHaveLength(3);
+    expect(h.sink.calls.map((c) => [c.status, c.costUsd])).toEqual([
+      ['aborted', null],
+      ['aborted', null],
+      ['aborted', null],
+      ['blocked', 0n],
+    ]);
+  });
+});
+
+describe('shutdown and options', () => {
+  it('close() gives back what a lease holds beyond its calls: nothing stays reserved', async () => {
+    const ctx = await start('1', { amount: '0.5' });
+    try {
+      await trace({ tags: { user_id: 'eve' } }, () => openai().chat.completions.create(body));
+      await settle(h.sink, 1);
+      await ctx.k.flush();
+      // The first lease is the amount (nothing seen yet): 0.5, less the call once its row landed.
+      await shows(ctx.schema, { spent: $(C), reserved: $(usd('0.5') - C), holds: [$(usd('0.5') - C)] });
+    } finally {
+      await ctx.k.close();
+    }
+    expect(await state(ctx.schema)).toEqual({ spent: $(C), reserved: '0', holds: [] });
+  });
+
+  it('bad lease options are a KostrackConfigError naming the option', async () => {
+    const at = (lease: unknown) =>
+      startKostrack({ database: false, budgetOptions: { lease } } as never).then(
+        () => null,
+        (e: unknown) => (e instanceof KostrackConfigError ? e.message : e),
+      );
+    expect(await at({})).toBe("Kostrack: budgetOptions.lease.amount must be an amount in USD like '0.10', got undefined");
+    expect(await at({ amount: '0' })).toBe('Kostrack: budgetOptions.lease.amount must be more than 0');
+    expect(await at({ amount: '-1' })).toBe('Kostrack: budgetOptions.lease.amount must be more than 0');
+    expect(await at({ amount: 'ten cents' })).toBe(`Kostrack: budgetOptions.lease.amount must be an amount in USD like '0.10', got "ten cents"`);
+    expect(await at({ amount: '0.1', share: 0 })).toBe('Kostrack: budgetOptions.lease.share must be a number above 0 and at most 1, got 0');
+    expect(await at({ amount: '0.1', share: 1.5 })).toBe('Kostrack: budgetOptions.lease.share must be a number above 0 and at most 1, got 1.5');
+    expect(await at({ amount: '0.1', ttlMs: 0 })).toBe('Kostrack: budgetOptions.lease.ttlMs must be a whole number of milliseconds from 1 to 2147483647');
+    expect(await at({ amount: '0.1', budgets: [] })).toBe('Kostrack: budgetOptions.lease.budgets must be a non-empty list of budget names');
+    expect(await at({ amount: '0.1', size: 1 })).toBe('Kostrack: budgetOptions.lease has no option "size" (amount, share, ttlMs, budgets)');
+    expect(await at('0.1')).toBe("Kostrack: budgetOptions.lease must be an object like { amount: '0.10' }");
+  });
+});
