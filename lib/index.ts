@@ -36,6 +36,9 @@ export { startKostrack, type StartKostrackOptions, type KostrackHandle } from '.
 export { TelemetryStorage, type StorageHealth } from './storage/telemetry.storage.js';
 export { KostrackFlushTimeoutError, type WriterHealth } from './storage/batch.writer.js';
 export type { StorageOptions, DatabaseOption, PostgresConnectionOptions } from './storage/storage.options.js';
+export type { BudgetOptions, BudgetLeaseOptions } from './storage/budget.options.js';
+export type { BudgetDeclaration } from './storage/budget.declaration.js';
+export type { BudgetAlert } from './storage/budget.ledger.js';
 export { WRITER_DEFAULTS, type WriterOptions } from './storage/writer.options.js';
 export { startEmbeddedDatabase, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedDatabase, type EmbeddedDatabaseOptions } from './storage/embedded.database.js';
 export { kostrackMigrations } from './storage/migrations/typeorm.migrations.js';
