@@ -25,6 +25,9 @@ export function usd(value: string | number | bigint): Usd {
 
 /** Exact decimal string with trailing zeros trimmed (at least one digit after the point kept off). */
 export function usdToString(amount: Usd, minDecimals = 0): string {
+  // A string or number that reached here (an untyped host, a spool line) must fail as a bad row,
+  // not print as some other amount.
+  if (typeof amount !== 'bigint') throw new TypeError(`Not an amount in 1e-15 USD (a bigint): ${typeof amount}`);
   const negative = amount < 0n;
   // One conversion to digits and string slicing: the writer formats every call's cost with this,
   // and bigint division and remainder each allocate a new bigint.

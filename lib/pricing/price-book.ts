@@ -5,7 +5,7 @@ import { bundledCatalog, type CatalogData } from './catalog.data.js';
 import { compilePrice, costAt, countable, countsOk, flagsOf, inheritFees, ratesFor, scalePrice, withFee, type CompiledPrice } from './compiled-price.js';
 import { tierKind, tierPricesFor, tierTableIsDated } from './service-tier.prices.js';
 import { toolFeeFor, type WebSearchTool } from './tool-fee.prices.js';
-import { PRICE_BUCKETS, type PriceOverride } from './price-table.js';
+import { FEE_BUCKETS, PRICE_BUCKETS, type PriceOverride } from './price-table.js';
 import type { StoredPrice, StoredPriceSource } from './stored-price.source.js';
 import { batchDiscountOf, catalogProviderOf } from './provider-catalog.js';
 
@@ -70,6 +70,12 @@ interface TierHit {
   version: string | null;
   /** The standard catalog price it sits beside (table hits), to tell when long context is lost. */
   standard: CompiledPrice | null;
+  /**
+   * Whether its web search fee is the user's own (an override that names one). Otherwise the fee
+   * came from the catalog, and a tool the fee table prices apart (web_search_preview) takes that
+   * table's fee, as it would at the standard tier.
+   */
+  ownSearchFee: boolean;
 }
 
 /** What a call asks for, as {@link PriceBook.worstCase} bounds it. */
@@ -245,7 +251,7 @@ export class PriceBook {
     if (!batch && tier !== 'standard') {
       const t = this.tierPrice(entry, provider, model, tier, timeMs, stored !== null || entry.override !== null);
       if (t) {
-        if (searchTool === undefined || t.source !== 'tier') return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal));
+        if (searchTool === undefined || t.ownSearchFee) return priced(t.price, t.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal));
         const s = this.searchFee(entry, provider, t.price, searchTool);
         return priced(s.price, s.price, false, tokens, inputTotal, t.label, t.source, t.version, longContextFlag(t, inputTotal), s.flag);
       }
@@ -316,7 +322,7 @@ export class PriceBook {
           ? tierPricesFor(catalogProvider, entry.catalog.id, tier)
               .map((t): TierPrice => {
                 const price = compilePrice(t.spec, `tier ${provider}/${entry.catalog!.id}@${tier}`);
-                const hit: TierHit = { price, label: `kostrack-tiers:${entry.catalog!.id}@${tier}`, source: 'tier', version: entry.catalog!.version, standard: null };
+                const hit: TierHit = { price, label: `kostrack-tiers:${entry.catalog!.id}@${tier}`, source: 'tier', version: entry.catalog!.version, standard: null, ownSearchFee: false };
                 return { fromMs: t.from ? Date.parse(t.from) : -Infinity, price, feesFrom: null, hit };
               })
               .sort((a, b) => a.fromMs - b.fromMs)
@@ -326,7 +332,8 @@ export class PriceBook {
         // Tool fees do not depend on the tier: an override without them takes the catalog's.
         const standard = entry.catalog ? catalogPriceAt(entry.catalog, timeMs) : null;
         const price = standard ? inheritFees(o.compiled.price, standard) : o.compiled.price;
-        override = { price, label: `${o.compiled.label}@${tier}`, source: 'override', version: null, standard: null };
+        const ownSearchFee = o.compiled.price.fees[FEE_BUCKETS.indexOf('webSearches')] !== null;
+        override = { price, label: `${o.compiled.label}@${tier}`, source: 'override', version: null, standard: null, ownSearchFee };
       }
       if (!override && table.length === 0) return null;
       known = { override, table };

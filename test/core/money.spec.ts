@@ -28,3 +28,8 @@ describe('money', () => {
     expect(() => usd('')).toThrow(TypeError);
   });
 });
+
+it('usdToString refuses what is not a bigint instead of printing another amount', () => {
+  expect(() => usdToString('12' as never)).toThrow(/Not an amount in 1e-15 USD \(a bigint\): string/);
+  expect(() => usdToString(0.5 as never)).toThrow(TypeError);
+});

@@ -69,6 +69,15 @@ describe('web_search_preview on non-reasoning OpenAI models', () => {
     expect(book.price('openai', 'gpt-4o', U, 1_000, preview)).toMatchObject({ costUsd: usd('0.0428'), pricingSource: 'override', flags: null });
   });
 
+  it('a tier price of your own without a web search fee takes the preview fee, as the standard tier does', () => {
+    // Your gpt-4o priority $5 / $20, no fee of its own: 0.005 + 0.002 + 2 × $0.025 = $0.057 (not 2 × $0.01 from the catalog).
+    const book = new PriceBook({ overrides: [{ provider: 'openai', model: 'gpt-4o', serviceTier: 'priority', input: '5', output: '20' }] });
+    expect(book.price('openai', 'gpt-4o', U, 1_000, { ...preview, serviceTier: 'priority' })).toMatchObject({ costUsd: usd('0.057'), pricingSource: 'override', flags: null });
+    // With a fee of its own ($0.02): 0.005 + 0.002 + 0.04 = $0.047.
+    const own = new PriceBook({ overrides: [{ provider: 'openai', model: 'gpt-4o', serviceTier: 'priority', input: '5', output: '20', webSearch: '0.02' }] });
+    expect(own.price('openai', 'gpt-4o', U, 1_000, { ...preview, serviceTier: 'priority' }).costUsd).toBe(usd('0.047'));
+  });
+
   it('both tools offered: the catalog fee, flagged; a call without searches is not', () => {
     const book = new PriceBook();
     const p = book.price('openai', 'gpt-4o', U, 1_000, { webSearchTool: 'either' });
