@@ -2,7 +2,24 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
-type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
+/**
+ * What this file uses of a PGlite instance, written out instead of imported: the public
+ * declarations reach this module (through embedded.database.ts), and PGlite's own .d.ts needs
+ * @types/emscripten, which a host compiling with `skipLibCheck: false` does not have.
+ */
+export interface ClusterDatabase {
+  dumpDataDir(compression?: 'none'): Promise<Blob>;
+}
+
+/**
+ * PGlite's class as this file calls it. The constructor is only there to name the instance type
+ * (`InstanceType<C>`): callers get their real PGlite back, this file sees `ClusterDatabase`.
+ */
+export interface ClusterOpener {
+  new (...args: never[]): ClusterDatabase;
+  create(dataDir?: string): Promise<ClusterDatabase>;
+  create(options: { loadDataDir: Blob }): Promise<ClusterDatabase>;
+}
 
 /**
  * Opens the cluster in `dir` (null: in memory). A new cluster needs initdb, which is most of a first
@@ -15,11 +32,16 @@ type PGliteClass = typeof import('@electric-sql/pglite').PGlite;
  * extracted first (PGlite writes a loaded tar into a folder several times slower). Anything wrong
  * with the template (missing, unreadable cache folder, bad tar) falls back to a plain initdb.
  */
-export async function openCluster(
-  PGlite: PGliteClass,
+export async function openCluster<C extends ClusterOpener>(
+  PGlite: C,
   dir: string | null,
   templateFile: string | undefined = clusterTemplateFile(),
-): Promise<InstanceType<PGliteClass>> {
+): Promise<InstanceType<C>> {
+  // PGlite.create resolves to a PGlite: the cast gives back the type ClusterOpener narrowed away.
+  return (await openWith(PGlite, dir, templateFile)) as InstanceType<C>;
+}
+
+async function openWith(PGlite: ClusterOpener, dir: string | null, templateFile: string | undefined): Promise<ClusterDatabase> {
   const fresh = dir === null || readdirSync(dir).length === 0;
   if (!fresh) return PGlite.create(dir);
   let template: Buffer | undefined;
@@ -45,7 +67,7 @@ export async function openCluster(
 }
 
 /** Never fails the start: a read-only or missing cache folder only means the next start runs initdb too. */
-async function saveTemplate(db: InstanceType<PGliteClass>, file: string): Promise<void> {
+async function saveTemplate(db: ClusterDatabase, file: string): Promise<void> {
   // Written aside and renamed: processes starting at once never read half a template.
   const partial = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {

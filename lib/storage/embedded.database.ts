@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { KostrackConfigError } from '../core/errors.js';
-// PGlite's types stay in embedded.cluster.ts, which the public declarations never reach: a host
-// compiling without skipLibCheck must not type-check PGlite's own files.
+// PGlite's own types appear here only inside function bodies, and embedded.cluster.ts (which the
+// public declarations reach through clusterTemplateFile) types it structurally: a host compiling
+// with `skipLibCheck: false` must not type-check PGlite's files (they need @types/emscripten).
 import { openCluster } from './embedded.cluster.js';
 
 export { clusterTemplateFile } from './embedded.cluster.js';

@@ -3,18 +3,25 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConsumerApp, nestCompilerOptions } from './support/consumer-app.js';
 import { expectAdminServedTrace, expectWorkflowStored, useConsumerDatabase, usePackedApp, type WorkflowResult } from './support/package-spec.js';
+import { REPO_ROOT } from './support/packed-tarball.js';
+import { readmeExample, readmeInstall, readmeInstallWith } from './support/readme-install.js';
 
 /**
- * The packed tarball in a fresh Nest 12 project, as a user installs it: first with only the
- * required peers (no admin peers, no SDK but openai), then the same folder with the admin peers.
- * The folder also hosts the CommonJS consumers (a plain .cjs script and a Nest app compiled to
- * CommonJS), so one install serves them all.
+ * The packed tarball in a fresh Nest 12 project, as a user installs it: first the README's install
+ * line as printed (only the required peers; no admin peers, no SDK but openai), then the same folder
+ * with the admin peers, then the README's NestJS example's second SDK. The folder also hosts the
+ * CommonJS consumers (a plain .cjs script and a Nest app compiled to CommonJS) and a host that
+ * compiles with `skipLibCheck: false`, so one install serves them all.
  */
 const db = useConsumerDatabase('pkg12');
 let created: ConsumerApp | undefined;
 
-/** Required peers only: what the README's install line asks for, plus Express and one SDK. */
-const REQUIRED = ['@nestjs/common@^12', '@nestjs/core@^12', '@nestjs/platform-express@^12', 'reflect-metadata@^0.2', 'rxjs@^7.8', 'typeorm@^1.1', 'pg@^8.11', 'openai@^6'];
+/**
+ * Installed with the README's install line (read from its Install section, so the line users copy
+ * is the one tested; Nest's major is whatever it installs, and a test checks it is 12):
+ * what the fixture app itself needs, an HTTP platform and the SDK of its injected client.
+ */
+const APP_OWN = ['@nestjs/platform-express@^12', 'openai@^6'];
 const ADMIN_PEERS = ['@nestjs/swagger@^12', 'class-validator', 'class-transformer'];
 const ABSENT_BEFORE_ADMIN = ['@nestjs/swagger', 'class-validator', 'class-transformer', '@anthropic-ai/sdk', '@google/genai', '@nestjs/terminus', '@nestjs/event-emitter', '@opentelemetry/api'];
 
@@ -23,7 +30,7 @@ const STEP_TIMEOUT_MS = 660_000;
 
 const ready = usePackedApp(import.meta.url, async (tarball) => {
   const app = (created = ConsumerApp.create('nest12', { type: 'module' }));
-  await app.install('required peers', [tarball, ...REQUIRED]);
+  await app.install("the README's install line", [...readmeInstallWith(tarball), ...APP_OWN]);
   app.copyFixture('nest-app.ts', 'src/app.ts');
   app.copyFixture('plain-consumer.cjs', 'plain-consumer.cjs');
   app.copyFixture('require-scan.cjs', 'require-scan.cjs');
@@ -34,8 +41,11 @@ const ready = usePackedApp(import.meta.url, async (tarball) => {
   // A CommonJS Nest app the classic way (module commonjs, node10 resolution), run from its own "type": "commonjs" folder.
   app.writeJson('cjs/package.json', { type: 'commonjs' });
   app.writeJson('cjs/tsconfig.json', { compilerOptions: nestCompilerOptions({ module: 'commonjs', rootDir: '../src', outDir: 'out' }), include: ['../src'] });
-  // The three compiles are independent: run them side by side; each test awaits its own.
-  const compiled = { esm: app.tsc('tsconfig.json'), bundler: app.tsc('tsconfig.bundler.json'), cjs: app.tsc('cjs/tsconfig.json') };
+  // A host that type-checks its dependencies' declarations too: every type the package's .d.ts
+  // files reach must resolve with only the required peers installed.
+  app.writeJson('tsconfig.libcheck.json', { compilerOptions: nestCompilerOptions({ module: 'nodenext', moduleResolution: 'nodenext', skipLibCheck: false, noEmit: true }), include: ['src'] });
+  // The four compiles are independent: run them side by side; each test awaits its own.
+  const compiled = { esm: app.tsc('tsconfig.json'), bundler: app.tsc('tsconfig.bundler.json'), cjs: app.tsc('cjs/tsconfig.json'), libCheck: app.tsc('tsconfig.libcheck.json') };
   for (const c of Object.values(compiled)) c.catch(() => undefined);
   return { app, compiled };
 });
@@ -49,10 +59,25 @@ function runEnv(schema: string, extra: Record<string, string> = {}): Record<stri
 }
 
 describe('the packed tarball in a fresh Nest 12 app', () => {
+  it("the README's install line names exactly the required peers of package.json", () => {
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }> };
+    const required = Object.keys(manifest.peerDependencies).filter((p) => !manifest.peerDependenciesMeta[p]?.optional);
+    const [first, ...peers] = readmeInstall();
+    expect(first).toBe('@kostrack/nestjs');
+    expect(peers.sort()).toEqual(required.sort());
+  });
+
   it('installs with only the required peers: none of the optional ones come along', async () => {
     const { app } = await ready();
-    const installed = JSON.parse(readFileSync(app.path('node_modules/@kostrack/nestjs/package.json'), 'utf8')) as { version: string };
+    const installed = JSON.parse(readFileSync(app.path('node_modules/@kostrack/nestjs/package.json'), 'utf8')) as { version: string; scripts?: Record<string, string> };
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
+    // The repository's scripts stay home: a `prepare` in the manifest makes npm 11 warn in every install.
+    expect(installed.scripts).toBeUndefined();
+    const scriptWarnings = app.installOutput.join('\n').split('\n').filter((l) => /install-scripts|allowScripts/.test(l));
+    expect(scriptWarnings.filter((l) => l.includes('@kostrack/nestjs'))).toEqual([]);
+    // ...and packing put them back in the repository's package.json.
+    const repoScripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(Object.keys(repoScripts)).toEqual(expect.arrayContaining(['prepare', 'start', 'prepack', 'postpack']));
     expect(JSON.parse(readFileSync(app.path('node_modules/@nestjs/core/package.json'), 'utf8')).version).toMatch(/^12\./);
     expect(ABSENT_BEFORE_ADMIN.filter((p) => existsSync(app.path(`node_modules/${p}/package.json`)))).toEqual([]);
   }, STEP_TIMEOUT_MS);
@@ -89,6 +114,14 @@ describe('the packed tarball in a fresh Nest 12 app', () => {
   it('types resolve for a moduleResolution "bundler" consumer', async () => {
     const { compiled } = await ready();
     await compiled.bundler;
+  }, STEP_TIMEOUT_MS);
+
+  it('type-checks with skipLibCheck: false: the declarations name no type of PGlite (it needs @types/emscripten) or of an absent peer', async () => {
+    const { app, compiled } = await ready();
+    const dist = app.path('node_modules/@kostrack/nestjs/dist');
+    const declarations = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    expect(declarations.filter((f) => /@electric-sql\//.test(readFileSync(join(dist, f), 'utf8')))).toEqual([]);
+    await compiled.libCheck;
   }, STEP_TIMEOUT_MS);
 
   it(
@@ -175,6 +208,21 @@ describe('the packed tarball in a fresh Nest 12 app', () => {
       // Only modules that import an optional peer this app never installed may fail, and only for that.
       const optional = ['@opentelemetry/api', '@langchain/core', '@nestjs/terminus', '@nestjs/event-emitter', 'gpt-tokenizer', '@anthropic-ai/sdk', '@google/genai'];
       for (const f of scan.failures) expect(optional, JSON.stringify(f)).toContain(f.missing);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  // Compiled only: test/readme.spec.ts runs this example (against lib/, with a provider simulator);
+  // what is new here is the packed declarations, and a host that checks them (skipLibCheck: false).
+  it(
+    "the README's NestJS example, as printed, type-checks against the installed package and its SDKs",
+    async () => {
+      const { app } = await ready();
+      await app.install("the example's second SDK", ['@anthropic-ai/sdk']);
+      const file = 'examples/invoice-pipeline.module.ts';
+      app.write(`readme/${file}`, readmeExample(file));
+      app.writeJson('readme/tsconfig.json', { compilerOptions: nestCompilerOptions({ module: 'nodenext', moduleResolution: 'nodenext', skipLibCheck: false, noEmit: true }), include: ['examples'] });
+      await app.tsc('readme/tsconfig.json');
     },
     STEP_TIMEOUT_MS,
   );

@@ -35,6 +35,9 @@ export const installTimings: InstallTiming[] = [];
  * user would, fixture sources compiled with `tsc`, scripts run with `node` as child processes.
  */
 export class ConsumerApp {
+  /** What npm printed on each install (its warnings included). */
+  readonly installOutput: string[] = [];
+
   private constructor(
     readonly dir: string,
     private readonly label: string,
@@ -82,6 +85,7 @@ export class ConsumerApp {
           : `npm cannot reach the registry (npm ping exit ${ping.code}: ${tail(ping.stderr || ping.stdout, 5)}). These tests need the npm registry; they are never skipped`;
       throw new Error(`npm install for ${this.label} (${step}) failed after ${seconds.toFixed(1)} s. ${reach}.\n$ npm install ${specs.join(' ')}\n${tail(out.stderr)}\n${tail(out.stdout)}`);
     }
+    this.installOutput.push(out.stdout, out.stderr);
     installTimings.push({ label: `${this.label}: ${step}`, seconds });
     console.info(`[package] npm install ${this.label} (${step}): ${seconds.toFixed(1)} s`);
     return seconds;

@@ -1,5 +1,5 @@
-import { readdirSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
@@ -16,7 +16,9 @@ export function usePackedApp<T>(specUrl: string, setup: (tarball: string) => Pro
   let ready: Promise<T> | undefined;
   const specFile = fileURLToPath(specUrl);
   afterAll(() => {
-    const specs = readdirSync(dirname(specFile)).filter((f) => f.endsWith('.spec.ts')).length;
+    // Only the specs that install the tarball release it (others in the folder never pack).
+    const folder = dirname(specFile);
+    const specs = readdirSync(folder).filter((f) => f.endsWith('.spec.ts') && readFileSync(join(folder, f), 'utf8').includes('usePackedApp(')).length;
     releaseTarball(basename(specFile), specs);
   });
   return () => (ready ??= packedTarball().then(setup));
