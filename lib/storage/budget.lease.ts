@@ -65,8 +65,10 @@ class Lease<T> {
 /** The budgets (with their scope values and periods) a set of calls falls under, and its lease. */
 class LeaseScope<T> {
   active: Lease<T> | null = null;
-  /** A lease being asked for (true: admitted); callers that do not fit the current one wait for it. */
-  renewing: Promise<boolean> | null = null;
+  /** A lease being asked for; callers that do not fit the current one wait for it. */
+  renewing: Promise<Renewal> | null = null;
+  /** Calls in {@link BudgetLeases.admit} on this scope: the sweep keeps a busy scope (a lease it took later would be lost). */
+  busy = 0;
   /** The room others left, from the last answer about this scope; null until one came. */
   room: Usd | null = null;
 
@@ -75,6 +77,12 @@ class LeaseScope<T> {
     readonly target: T,
   ) {}
 }
+
+/** How a lease request ended: admitted (and usable), refused, or admitted but past its usable time on arrival (given back at once). */
+type Renewal = 'admitted' | 'refused' | 'late';
+
+/** A call asks for at most this many leases itself (each refused); then the database admits it on its own. */
+const MAX_OWN_RENEWALS = 2;
 
 interface Entry<T> {
   lease: Lease<T>;
@@ -133,12 +141,31 @@ export class BudgetLeases<T> {
    * (an outage, a deleted budget): the caller treats that as it treats its own admission failing.
    */
   async admit(key: string, target: T, estimate: Usd, spanId: string): Promise<boolean> {
+    // A call larger than a whole lease is admitted on its own; the lease stays for the calls it fits.
+    if (this.closed || estimate > this.options.amount) return false;
     let scope = this.scopes.get(key);
     if (!scope) this.scopes.set(key, (scope = new LeaseScope(key, target)));
-    // Waits as long as leases keep coming (a burst takes several in turn); after two refused, the
-    // scope is nearly used up and the database admits this call on its own.
-    for (let refused = 0; refused < 2; ) {
+    scope.busy++;
+    try {
+      return await this.admitIn(scope, estimate, spanId);
+    } finally {
+      scope.busy--;
+    }
+  }
+
+  /**
+   * Waits as long as leases keep coming (a burst takes several in turn: each renewal admits its
+   * own caller first, and the others wait in order, so every wait moves the queue on). A call falls
+   * back to its own admission after two refused leases (the scope is nearly used up), after asking
+   * for {@link MAX_OWN_RENEWALS} itself, or when a lease arrived already past its usable time (the
+   * database answered slower than `ttlMs`): never an endless loop.
+   */
+  private async admitIn(scope: LeaseScope<T>, estimate: Usd, spanId: string): Promise<boolean> {
+    let refused = 0;
+    let own = 0;
+    for (;;) {
       if (this.take(scope, estimate, spanId)) return true;
+      if (refused >= 2 || this.closed) return false;
       if (!scope.renewing) {
         if (this.sizeFor(scope, estimate) === null) {
           // Near the limit, the call's own admission decides; what the lease has left goes back
@@ -147,12 +174,23 @@ export class BudgetLeases<T> {
           await this.retire(scope);
           continue;
         }
+        if (own >= MAX_OWN_RENEWALS) return false;
+        own++;
         const s = scope;
-        s.renewing = this.renew(s, estimate).finally(() => (s.renewing = null));
+        const mine = this.renew(s, estimate, spanId);
+        s.renewing = mine.then((r) => r.outcome).finally(() => (s.renewing = null));
+        // Its failure reaches this call through `mine` and the waiters through `renewing`.
+        s.renewing.catch(() => undefined);
+        const r = await mine;
+        if (r.took) return true;
+        if (r.outcome === 'late') return false;
+        if (r.outcome === 'refused') refused++;
+        continue;
       }
-      if (!(await scope.renewing)) refused++;
+      const outcome = await scope.renewing;
+      if (outcome === 'late') return false;
+      if (outcome === 'refused') refused++;
     }
-    return this.take(scope, estimate, spanId);
   }
 
   /** The room seen by a call's own admission (the database's answer), for the size of the next lease. */
@@ -201,7 +239,8 @@ export class BudgetLeases<T> {
   async returnAll(): Promise<void> {
     this.closed = true;
     for (const scope of this.scopes.values()) await scope.renewing?.catch(() => undefined);
-    for (const scope of this.scopes.values()) this.retire(scope);
+    // Every lease, not only the scopes' current ones: one on a scope no longer listed is given back too.
+    for (const lease of this.live) this.retireLease(lease);
     this.scopes.clear();
     await Promise.all([...this.live].map((l) => l.syncing));
   }
@@ -232,12 +271,17 @@ export class BudgetLeases<T> {
     return size >= estimate && size > 0n ? size : null;
   }
 
-  private async renew(scope: LeaseScope<T>, estimate: Usd): Promise<boolean> {
+  /**
+   * Asks for a fresh lease after giving back what the old one does not need; its caller's call is
+   * taken from it before anyone else's, so each lease admitted admits at least that call. A lease
+   * that arrives past its usable time (the answer took longer than `ttlMs`) is given back at once.
+   */
+  private async renew(scope: LeaseScope<T>, estimate: Usd, spanId: string): Promise<{ outcome: Renewal; took: boolean }> {
     // What the old lease holds beyond its calls goes back first, so the new one can take it; the
     // answer to that says what is left, which sizes the new one.
     await this.retire(scope);
     const size = this.sizeFor(scope, estimate);
-    if (size === null) return false;
+    if (size === null) return { outcome: 'refused', took: false };
     const id = newId();
     // Measured before asking: the database's expiry starts later, so this process stops using the lease first.
     const asked = Date.now();
@@ -245,20 +289,26 @@ export class BudgetLeases<T> {
     this.counts.requested++;
     const answer = await this.db.request(scope.target, size, id, ttl);
     scope.room = answer.room;
-    if (!answer.admitted) return false;
+    if (!answer.admitted) return { outcome: 'refused', took: false };
     const lease = new Lease(scope, id, size, asked + this.options.ttlMs, asked + ttl);
     this.live.add(lease);
     scope.active = lease;
-    // Closed while it was asked for (shutdown): given back at once.
-    if (this.closed) this.retire(scope);
-    return true;
+    // Closed while it was asked for (shutdown), or too late to use: given back at once.
+    if (this.closed || Date.now() >= lease.usableUntil) {
+      this.retireLease(lease);
+      return { outcome: this.closed ? 'refused' : 'late', took: false };
+    }
+    return { outcome: 'admitted', took: this.take(scope, estimate, spanId) };
   }
 
   /** The scope's lease admits no more calls; its hold drops to what its calls not landed may still cost. */
   private retire(scope: LeaseScope<T>): Promise<void> | null {
-    const lease = scope.active;
-    if (!lease) return null;
-    scope.active = null;
+    return scope.active ? this.retireLease(scope.active) : null;
+  }
+
+  private retireLease(lease: Lease<T>): Promise<void> | null {
+    if (lease.scope.active === lease) lease.scope.active = null;
+    if (lease.retired) return lease.syncing;
     lease.retired = true;
     if (lease.hold > lease.inUse) lease.hold = lease.inUse > 0n ? lease.inUse : 0n;
     this.sync(lease);
@@ -310,9 +360,11 @@ export class BudgetLeases<T> {
   private sweep(now: number): void {
     for (const [key, scope] of this.scopes) {
       if (scope.active && now >= scope.active.usableUntil) this.retire(scope);
-      if (!scope.active && !scope.renewing) this.scopes.delete(key);
+      if (!scope.active && !scope.renewing && scope.busy === 0) this.scopes.delete(key);
     }
     for (const lease of this.live) {
+      // Any lease past its time, or not its scope's current one (nothing else would give it back).
+      if (!lease.retired && (now >= lease.usableUntil || lease.scope.active !== lease || this.scopes.get(lease.scope.key) !== lease.scope)) this.retireLease(lease);
       if (now >= lease.expiresBy) {
         // The database freed the hold (at the next admission on the scope); its calls no longer count against it.
         this.live.delete(lease);

@@ -341,6 +341,20 @@ export class BudgetLedger implements BudgetGate {
     }));
     this.loaded = true;
     this.index(this.budgets);
+    this.checkLeaseNames();
+  }
+
+  /** Names in `lease.budgets` no budget has (a typo would turn leasing off unseen): warned about once each. */
+  private readonly leaseNamesWarned = new Set<string>();
+  private checkLeaseNames(): void {
+    const only = this.options.lease?.budgets;
+    if (!only) return;
+    const known = new Set([...this.budgets, ...this.declared].map((b) => b.name));
+    for (const name of only) {
+      if (known.has(name) || this.leaseNamesWarned.has(name)) continue;
+      this.leaseNamesWarned.add(name);
+      this.options.warn(`Kostrack budgetOptions.lease.budgets names "${name}", which no budget has (declared or in the database); only the budgets named there are leased`);
+    }
   }
 
   private index(budgets: readonly LoadedBudget[]): void {

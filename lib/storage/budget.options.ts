@@ -12,9 +12,9 @@ export interface BudgetLeaseOptions {
   amount: string | number;
   /** And at most this share of what the scope had left when last seen, from 0 (exclusive) to 1. Default 0.1. */
   share?: number | undefined;
-  /** How long a lease admits calls before a fresh one is taken (what is left of it is given back). Default 30,000 ms. */
+  /** How long a lease admits calls before a fresh one is taken (what is left of it is given back). At least 1,000 ms; default 30,000 ms. */
   ttlMs?: number | undefined;
-  /** Only these budgets, by name. Default: every budget in `enforce` mode. */
+  /** Only these budgets, by name (a name no budget has is warned about once the list is loaded). Default: every budget in `enforce` mode. */
   budgets?: string[] | undefined;
 }
 
@@ -42,6 +42,8 @@ const KEYS = ['refreshMs', 'holdTtlMs', 'timeoutMs', 'lease'];
 const LEASE_KEYS = ['amount', 'share', 'ttlMs', 'budgets'];
 // Timers and the database's integer take at most 2^31 - 1 ms (about 24.8 days).
 const MAX_MS = 2_147_483_647;
+/** The shortest `lease.ttlMs`. */
+export const MIN_LEASE_TTL_MS = 1_000;
 
 function checkMs(value: unknown, name: string): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_MS)
@@ -84,6 +86,8 @@ export function resolveLease(input: unknown): ResolvedLease | null {
   if (sharePpm === 0n) throw new KostrackConfigError(`${where}.share must be at least 0.000001`);
   const ttlMs = l.ttlMs ?? 30_000;
   if (l.ttlMs !== undefined) checkMs(l.ttlMs, 'lease.ttlMs');
+  // A lease must outlast the round trip that asks for it (one that arrives past its time is given back unused).
+  if ((ttlMs as number) < MIN_LEASE_TTL_MS) throw new KostrackConfigError(`${where}.ttlMs must be at least ${MIN_LEASE_TTL_MS} ms (a lease must outlast the request that takes it), got ${String(ttlMs)}`);
   let budgets: Set<string> | null = null;
   if (l.budgets !== undefined) {
     if (!Array.isArray(l.budgets) || l.budgets.length === 0 || l.budgets.some((b) => typeof b !== 'string' || b === ''))

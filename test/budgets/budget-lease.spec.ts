@@ -1,8 +1,9 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { budgetGate } from '../../lib/core/budget-gate.js';
 import { KostrackConfigError } from '../../lib/core/errors.js';
 import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import { BudgetLeases, type LeaseDatabase } from '../../lib/storage/budget.lease.js';
 import type { BudgetLedger } from '../../lib/storage/budget.ledger.js';
 import { startKostrack, type KostrackHandle, type StartKostrackOptions } from '../../lib/storage/start-kostrack.js';
 import { chatCompletion, chatUsageBody, openaiRoutes, type OpenAIScript } from '../../loopback/openai.loopback.js';
@@ -276,8 +277,139 @@ describe('shutdown and options', () => {
     expect(await at({ amount: '0.1', share: 0 })).toBe('Kostrack: budgetOptions.lease.share must be a number above 0 and at most 1, got 0');
     expect(await at({ amount: '0.1', share: 1.5 })).toBe('Kostrack: budgetOptions.lease.share must be a number above 0 and at most 1, got 1.5');
     expect(await at({ amount: '0.1', ttlMs: 0 })).toBe('Kostrack: budgetOptions.lease.ttlMs must be a whole number of milliseconds from 1 to 2147483647');
+    expect(await at({ amount: '0.1', ttlMs: 999 })).toBe('Kostrack: budgetOptions.lease.ttlMs must be at least 1000 ms (a lease must outlast the request that takes it), got 999');
     expect(await at({ amount: '0.1', budgets: [] })).toBe('Kostrack: budgetOptions.lease.budgets must be a non-empty list of budget names');
     expect(await at({ amount: '0.1', size: 1 })).toBe('Kostrack: budgetOptions.lease has no option "size" (amount, share, ttlMs, budgets)');
     expect(await at('0.1')).toBe("Kostrack: budgetOptions.lease must be an object like { amount: '0.10' }");
+  });
+});
+
+describe('lease.budgets naming no budget', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('warns once per unknown name (a typo would turn leasing off unseen), and does not throw', async () => {
+    const warned: string[] = [];
+    vi.spyOn(process, 'emitWarning').mockImplementation(((w: string | Error, o?: { code?: string }) => {
+      if (o?.code === 'KOSTRACK') warned.push(String(w));
+    }) as typeof process.emitWarning);
+    const ctx = await start('1', { amount: '0.1', budgets: ['user-day', 'user-dya'] });
+    try {
+      await (ctx.ledger as unknown as { reload(): Promise<void> }).reload();
+      expect(warned.filter((m) => m.includes('lease.budgets'))).toEqual([
+        'Kostrack budgetOptions.lease.budgets names "user-dya", which no budget has (declared or in the database); only the budgets named there are leased',
+      ]);
+    } finally {
+      await ctx.k.close();
+    }
+  });
+});
+
+/*
+ * BudgetLeases against a database in memory: one scope, holds by id, room = limit − spent − holds.
+ * Each statement can be held back (`gate`) to put the sweep or a clock step at a chosen point.
+ */
+function memoryDb(limit: string) {
+  const st = { limit: usd(limit), spent: 0n, holds: new Map<string, bigint>(), requests: 0, trims: 0 };
+  const room = () => {
+    let r = st.limit - st.spent;
+    for (const v of st.holds.values()) r -= v;
+    return r < 0n ? 0n : r;
+  };
+  const hooks: { request?: () => void | Promise<void>; trim?: () => void | Promise<void> } = {};
+  const db: LeaseDatabase<string> = {
+    async request(_t, amount, id) {
+      // A loop of requests is the bug: stopped here rather than hanging the run.
+      if (++st.requests > 20) throw new Error('lease requested in a loop');
+      await hooks.request?.();
+      const ok = room() >= amount;
+      if (ok) st.holds.set(id, amount);
+      return { admitted: ok, room: room() };
+    },
+    async trim(_t, id, hold, spent) {
+      st.trims++;
+      await hooks.trim?.();
+      if (!st.holds.has(id)) return null;
+      if (hold <= 0n) st.holds.delete(id);
+      else if (st.holds.get(id)! > hold) st.holds.set(id, hold);
+      st.spent += spent;
+      return room();
+    },
+  };
+  return { st, db, room, hooks };
+}
+const holds = (st: { holds: Map<string, bigint> }) => [...st.holds.values()].map($);
+const landedRow = (spanId: string, cost: bigint) => ({ kind: 'call', record: { spanId, costUsd: cost, status: 'ok' } }) as never;
+
+describe('BudgetLeases (a database in memory)', () => {
+  let leases: BudgetLeases<string> | undefined;
+  afterEach(() => {
+    leases?.close();
+    leases = undefined;
+    vi.restoreAllMocks();
+  });
+
+  it('a lease that arrives past its usable time (the answer took longer than ttlMs) is given back, and the call is admitted on its own: one request, no loop', async () => {
+    let clock = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    const { st, db, hooks } = memoryDb('100');
+    // The database answers 5 ms later by the local clock; the lease is usable for 1 ms.
+    hooks.request = () => {
+      clock += 5;
+    };
+    leases = new BudgetLeases<string>({ amount: usd('1'), sharePpm: 1_000_000n, ttlMs: 1, budgets: null }, 600_000, db, () => undefined);
+    expect(await leases.admit('k', 'k', usd('0.01'), 'a')).toBe(false);
+    expect(st.requests).toBe(1);
+    await leases.returnAll();
+    expect(holds(st)).toEqual([]);
+    expect(leases.counts).toMatchObject({ requested: 1, leased: 0 });
+  });
+
+  it('a call larger than the lease amount is admitted on its own and leaves the lease alone', async () => {
+    const { st, db } = memoryDb('100');
+    leases = new BudgetLeases<string>({ amount: usd('0.10'), sharePpm: 100_000n, ttlMs: 30_000, budgets: null }, 600_000, db, () => undefined);
+    for (let i = 0; i < 10; i++) expect(await leases.admit('k', 'k', usd(i % 2 ? '0.2' : '0.01'), `s${i}`)).toBe(i % 2 === 0);
+    expect([st.requests, st.trims, holds(st)]).toEqual([1, 0, ['0.1']]);
+    expect(leases.counts).toMatchObject({ requested: 1, leased: 5 });
+  });
+
+  /*
+   * Limit $2; lease $1, share 1. Call a takes lease 1 ($1). Another replica spends $0.8; an answer
+   * shows $0.2 left. Call b ($0.8) fits no lease: lease 1 goes back down to a's $0.3, and while that
+   * trim is in flight the sweep runs. The trim's answer shows $0.9 left: b takes lease 2 ($0.9).
+   * Once both rows land and leasing stops, nothing may stay held.
+   */
+  it('a sweep while a call gives its lease back keeps the scope: the next lease is given back at shutdown', async () => {
+    const { st, db, hooks } = memoryDb('2');
+    leases = new BudgetLeases<string>({ amount: usd('1'), sharePpm: 1_000_000n, ttlMs: 30_000, budgets: null }, 600_000, db, () => undefined);
+    expect(await leases.admit('k', 'k', usd('0.3'), 'a')).toBe(true);
+    st.spent += usd('0.8');
+    leases.observe('k', usd('0.2'));
+    let release!: () => void;
+    const inTrim = new Promise<void>((r) => (hooks.trim = () => new Promise<void>((go) => (release = go, r()))));
+    const b = leases.admit('k', 'k', usd('0.8'), 'b');
+    await inTrim;
+    (leases as unknown as { sweep(now: number): void }).sweep(Date.now());
+    hooks.trim = undefined;
+    release();
+    expect(await b).toBe(true);
+    expect(holds(st)).toEqual(['0.3', '0.9']);
+    leases.settle('a', usd('0.1'));
+    leases.settle('b', usd('0.1'));
+    leases.landed([landedRow('a', usd('0.1')), landedRow('b', usd('0.1'))]);
+    await leases.returnAll();
+    // (The writer adds the rows' cost to spent; the lease only lowers its holds.)
+    expect([holds(st), $(st.spent)]).toEqual([[], '0.8']);
+  });
+
+  it('returnAll gives back a lease that is no longer its scope’s current one', async () => {
+    const { st, db } = memoryDb('10');
+    leases = new BudgetLeases<string>({ amount: usd('1'), sharePpm: 1_000_000n, ttlMs: 30_000, budgets: null }, 600_000, db, () => undefined);
+    expect(await leases.admit('k', 'k', usd('0.3'), 'a')).toBe(true);
+    // Detached as a sweep racing a retire used to leave it: current for a scope no longer listed.
+    (leases as unknown as { scopes: Map<string, unknown> }).scopes.delete('k');
+    await leases.returnAll();
+    expect(holds(st)).toEqual(['0.3']);
+    leases.landed([landedRow('a', usd('0.1'))]);
+    await vi.waitUntil(() => st.holds.size === 0);
   });
 });
