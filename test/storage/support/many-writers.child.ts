@@ -167,7 +167,10 @@ async function main(): Promise<void> {
   const warn = (m: string) => warnings.push(m);
   configureKostrack({ serviceId: SERVICE, warn });
   const storage = (await TelemetryStorage.open(
-    { database: url, schema, writer: { spoolDir, deadLetterFile, batchSize, maxQueue: 5000, flushIntervalMs: 10, retryBaseMs: 10, retryMaxMs: 200 } },
+    // A connect waits behind every statement queued on the embedded engine, which runs one at a
+    // time for all eight writers: on a busy machine that passed the default 5 s, and a writer's
+    // retry (nothing lost) failed the "no error" check. The options form keeps the URL's pool of 4.
+    { database: { type: 'postgres', url, connectTimeoutMS: 60_000 }, schema, writer: { spoolDir, deadLetterFile, batchSize, maxQueue: 5000, flushIntervalMs: 10, retryBaseMs: 10, retryMaxMs: 200 } },
     { warn },
   ))!;
   const batches = countBatches(storage.pool);
