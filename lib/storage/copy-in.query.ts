@@ -23,7 +23,7 @@ class CopyInQuery {
 
   constructor(
     readonly text: string,
-    private readonly data: string | Buffer,
+    private readonly data: Buffer,
     done: (error: Error | null) => void,
   ) {
     this.callback = done;
@@ -34,7 +34,7 @@ class CopyInQuery {
   }
 
   handleCopyInResponse(connection: CopyConnection): void {
-    const bytes = typeof this.data === 'string' ? Buffer.from(this.data, 'utf8') : this.data;
+    const bytes = this.data;
     for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES)
       connection.sendCopyFromChunk(bytes.subarray(offset, Math.min(bytes.length, offset + CHUNK_BYTES)));
     connection.endCopyFrom();
@@ -67,7 +67,7 @@ class CopyInQuery {
 }
 
 /** Runs `COPY … FROM STDIN` with `data` (COPY text format) on `client`; resolves to the rows copied. */
-export function copyIn(client: pg.ClientBase, sql: string, data: string | Buffer): Promise<number> {
+export function copyIn(client: pg.ClientBase, sql: string, data: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const query: CopyInQuery = new CopyInQuery(sql, data, (error) => (error ? reject(error) : resolve(query.rowCount)));
     (client as unknown as { query(q: CopyInQuery): unknown }).query(query);

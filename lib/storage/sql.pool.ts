@@ -5,7 +5,7 @@ export interface SqlRunner {
    * `COPY … FROM STDIN` with `data` in COPY text format; resolves to the rows copied. Absent when
    * the connection cannot stream COPY (then the writer uses plain statements).
    */
-  copyFrom?(sql: string, data: string | Buffer): Promise<number>;
+  copyFrom?(sql: string, data: Buffer): Promise<number>;
   /**
    * `sql` as a named prepared statement of this connection: parsed and planned once per connection,
    * not per call. For large statements run many times (the writer's batch rollups). Absent where
