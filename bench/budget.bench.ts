@@ -38,7 +38,7 @@ import { requestBound } from '../lib/providers/request-bound.js';
 import { checkBudget } from '../lib/storage/budget.declaration.js';
 import { BudgetLedger } from '../lib/storage/budget.ledger.js';
 import { resolveLease } from '../lib/storage/budget.options.js';
-import type { BatchWriter } from '../lib/storage/batch.writer.js';
+import type { BatchWriter, LeaseLanding } from '../lib/storage/batch.writer.js';
 import type { CallRecord } from '../lib/core/call-record.js';
 import { runMigrations } from '../lib/storage/migrations/migration.runner.js';
 import { PgSqlPool } from '../lib/storage/pg.pool.js';
@@ -207,9 +207,11 @@ async function durableSection(): Promise<string[]> {
     const leaseAmount = '0.10';
     const leased = new BudgetLedger(pool, schema, { warn: (m) => warnings.push(m), timeoutMs: 60_000, refreshMs: 3_600_000, lease: resolveLease({ amount: leaseAmount }) });
     await leased.start([]);
-    // The writer's side: rows "land" in batches of 256, as its commit hook would report them.
-    const hook = { onCommitted: null } as unknown as BatchWriter;
-    leased.watch(hook);
+    // The writer's side: rows "land" in batches of 256, as its commit hook would report them (no
+    // rows are stored here, so no statement moves their cost out of the holds: the lease gives
+    // back what is left when it is retired).
+    let hook: LeaseLanding | undefined;
+    leased.watch({ watchLeases: (l: LeaseLanding) => (hook = l) } as unknown as BatchWriter);
     let landing: CallRecord[] = [];
     const admitLeased = async (tags: Record<string, string>) => {
       const spanId = newId();
@@ -219,7 +221,7 @@ async function durableSection(): Promise<string[]> {
       if (landing.length >= 256) {
         const batch = landing;
         landing = [];
-        hook.onCommitted!(batch.map((record) => ({ kind: 'call' as const, record })));
+        hook!.landed(batch.map((record) => ({ kind: 'call' as const, record })));
       }
     };
     const leaseCases: (Latency & { db: number })[] = [];

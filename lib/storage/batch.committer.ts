@@ -1,5 +1,5 @@
 import type { CallRecord, SpanRecord } from '../core/call-record.js';
-import { batchStatements, CALL_COLUMN_COUNT, callColumns, hourlyParams, noRows, rollupParams, spanColumns, type BatchStatements } from './batch.sql.js';
+import { batchStatements, CALL_COLUMN_COUNT, callColumns, hourlyParams, leaseParams, noRows, rollupParams, spanColumns, type BatchStatements, type LeaseHolds } from './batch.sql.js';
 import { CallPartitions, isNoPartitionError } from './call.partitions.js';
 import { quoteSchema } from './schema.name.js';
 import { encodeCallsCopy, type EncodedCalls } from './calls.copy.js';
@@ -40,6 +40,8 @@ export class BatchCommitter {
 
   readonly partitions: CallPartitions;
   private readonly s: string;
+  /** Which calls of a batch a budget lease admitted (budget.lease.ts): their cost leaves the lease's hold as their rows go in. */
+  leaseHolds: ((calls: readonly CallRecord[]) => LeaseHolds | null) | null = null;
 
   constructor(
     private readonly pool: SqlPool,
@@ -103,7 +105,11 @@ export class BatchCommitter {
         if (copied) return copied;
       }
     }
-    const params = encode(() => [...(calls.length ? callColumns(calls) : noRows(CALL_COLUMN_COUNT)), ...(spans.length ? spanColumns(spans) : noRows(13))]);
+    const params = encode(() => [
+      ...(calls.length ? callColumns(calls) : noRows(CALL_COLUMN_COUNT)),
+      ...(spans.length ? spanColumns(spans) : noRows(13)),
+      ...leaseParams(this.leaseHoldsOf(calls)),
+    ]);
     // One statement is atomic on its own: no BEGIN/COMMIT round trips.
     const [row] = await this.pool.query<Committed>(this.sql.batch, params);
     return { calls: row.calls, spans: row.spans };
@@ -131,6 +137,7 @@ export class BatchCommitter {
           copy.minTime,
           copy.maxTime,
           ...hourlyParams(copy.hourly),
+          ...leaseParams(this.leaseHoldsOf(calls)),
         ];
         // Prepared once per connection: planning this statement of many CTEs cost 3–7 ms a batch,
         // a fifth of running it on 5,000 calls.
@@ -155,6 +162,10 @@ export class BatchCommitter {
       }
       throw e;
     }
+  }
+
+  private leaseHoldsOf(calls: readonly CallRecord[]): LeaseHolds | null {
+    return calls.length > 0 && this.leaseHolds ? this.leaseHolds(calls) : null;
   }
 
   /** PGlite (WASM PostgreSQL) serves plain statements on a socket but not COPY FROM STDIN. */

@@ -157,14 +157,26 @@ function hourlyUpsert(s: string): string {
 )`;
 }
 
+/** What a call of `budget_calls c` that held `held` counts beyond its cost: its hold, when its cost could not be read. */
+function residual(held: string): string {
+  return `CASE WHEN c.status <> 'blocked' AND (c.cost_usd IS NULL OR c.status = 'aborted') THEN GREATEST(${held} - COALESCE(c.cost_usd, 0), 0) ELSE 0 END`;
+}
+
 /**
  * Budget usage from `budget_calls` (the calls this statement inserted): each call adds its cost to
  * every budget whose scope it is in, for the period it was made in, and the worst case its call
  * held (`llm_budget_reservations`, keyed by span id) is given back, all in one upsert per usage
  * row, in key order (admission locks the same rows in the same order). Only inserted rows come
  * here, so a replay adds nothing twice.
+ *
+ * A call admitted under a lease (budget.lease.ts) held no row of its own: the three arrays from
+ * `$p` name it, its lease's hold and the worst case it took. What it counts (its cost, or its worst
+ * case when its cost could not be read) leaves the lease's hold in this same statement. Lowered by
+ * the lease afterwards, in a statement of its own, a landed call was counted as spent and as held
+ * at once for a round trip; a burst near the limit was refused on that double count (a replica
+ * read no room with $0.14 of a $1.00 budget unused).
  */
-function budgetCtes(s: string): string {
+function budgetCtes(s: string, p: number): string {
   return `budget_hits AS (
   -- By scope: each call is looked up under the few tags budgets are kept on, and only the budgets
   -- of its own value (or of every value) are read, through llm_budgets_scope_value_idx. Joining
@@ -179,15 +191,29 @@ function budgetCtes(s: string): string {
 ), budget_released AS (
   DELETE FROM ${s}.llm_budget_reservations r USING budget_calls c WHERE r.span_id = c.span_id
   RETURNING r.span_id, r.budget_id, r.scope_value, r.period_start, r.amount
+), lease_calls AS (
+  SELECT m.lease_id, sum(COALESCE(c.cost_usd, 0) + x.residual) AS counted, sum(x.residual) AS residual
+    FROM unnest($${p}::uuid[], $${p + 1}::uuid[], $${p + 2}::numeric[]) AS m(span_id, lease_id, held)
+    JOIN budget_calls c ON c.span_id = m.span_id
+    CROSS JOIN LATERAL (SELECT ${residual('m.held')} AS residual) x
+   GROUP BY m.lease_id
+), lease_held AS (
+  -- Locked before any usage row, as the lease's own trim (budget.lease.sql.ts) locks them.
+  SELECT r.span_id, r.budget_id, r.amount, l.counted, l.residual
+    FROM ${s}.llm_budget_reservations r JOIN lease_calls l ON l.lease_id = r.span_id
+   ORDER BY r.span_id, r.budget_id FOR UPDATE OF r
+), lease_lowered AS (
+  UPDATE ${s}.llm_budget_reservations r SET amount = GREATEST(h.amount - h.counted, 0)
+    FROM lease_held h WHERE r.span_id = h.span_id AND r.budget_id = h.budget_id
+  RETURNING r.budget_id, r.scope_value, r.period_start, h.residual, h.amount - r.amount AS released
 ), budget_deltas AS (
   SELECT budget_id, scope_value, period_start, sum(cost) AS cost, sum(calls) AS calls, sum(held) AS released FROM (
     SELECT budget_id, scope_value, period_start, cost, calls, 0::numeric AS held FROM budget_hits
     -- A call billed for what could not be read (no usage, or a stream stopped early) counts at the
     -- worst case it held, as run budgets count it: the hold becomes spent instead of vanishing.
-    UNION ALL SELECT r.budget_id, r.scope_value, r.period_start,
-           CASE WHEN c.status <> 'blocked' AND (c.cost_usd IS NULL OR c.status = 'aborted') THEN GREATEST(r.amount - COALESCE(c.cost_usd, 0), 0) ELSE 0 END,
-           0, r.amount
+    UNION ALL SELECT r.budget_id, r.scope_value, r.period_start, ${residual('r.amount')}, 0, r.amount
       FROM budget_released r JOIN budget_calls c ON c.span_id = r.span_id
+    UNION ALL SELECT budget_id, scope_value, period_start, residual, 0, released FROM lease_lowered
   ) d GROUP BY budget_id, scope_value, period_start
 ), budget_up AS (
   INSERT INTO ${s}.llm_budget_usage AS u (budget_id, scope_value, period_start, spent, calls)
@@ -240,7 +266,7 @@ WITH call_in AS (
     FROM ins_calls GROUP BY 1, 2, 3, 4, 5, 6, 7
 ), budget_calls AS (
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ins_calls WHERE EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, CALL_COLUMN_COUNT + 1)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
+), ${budgetCtes(s, CALL_COLUMN_COUNT + 14)}, ${spanCtes(s, CALL_COLUMN_COUNT + 1)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
 SELECT (SELECT count(*) FROM ins_calls)::int AS calls, (SELECT count(*) FROM ins_spans)::int AS spans`;
 
   const afterCopy = `
@@ -262,7 +288,7 @@ WITH sums_in AS (
   -- within the batch's time range so only its month's partition is searched.
   SELECT span_id, time, cost_usd, tags, service_id, status FROM ${s}.llm_calls
    WHERE span_id = ANY($25::uuid[]) AND time >= $26::timestamptz AND time <= $27::timestamptz AND EXISTS (SELECT 1 FROM ${s}.llm_budgets)
-), ${budgetCtes(s)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
+), ${budgetCtes(s, 42)}, ${spanCtes(s, 12)}, ${traceUpsert(s)}, ${hourlyUpsert(s)}, ${userlessUpsert(s, 'totals_up', 'llm_cost_hourly_totals', 'hour')}, ${userlessUpsert(s, 'daily_up', 'llm_cost_daily', 'day')}
 SELECT (SELECT count(*) FROM ins_spans)::int AS spans`;
   const copyCalls = `COPY ${s}.llm_calls (${COPY_CALL_COLUMNS}) FROM STDIN`;
   const afterCopyName = `kostrack_after_copy_${createHash('sha1').update(afterCopy).digest('hex').slice(0, 16)}`;
@@ -337,6 +363,18 @@ export function noRows(columns: number): unknown[][] {
 /** Parameters of the call sums in {@link BatchStatements.afterCopy} ($1–$11). */
 export function rollupParams(r: CallRollups): unknown[][] {
   return [r.traceIds, r.serviceIds, r.costs, r.calls, r.unpriced, r.errors, r.inputTokens, r.outputTokens, r.cachedTokens, r.firstAt, r.lastAt];
+}
+
+/** Calls admitted under a budget lease: their span ids, their leases' hold ids, the worst case each took (see budgetCtes). */
+export interface LeaseHolds {
+  spanIds: string[];
+  leaseIds: string[];
+  held: string[];
+}
+
+/** The last three parameters of both statements ($39–$41 of `batch`, $42–$44 of `afterCopy`). */
+export function leaseParams(h: LeaseHolds | null): unknown[][] {
+  return h ? [h.spanIds, h.leaseIds, h.held] : noRows(3);
 }
 
 /** Parameters of the hourly sums in {@link BatchStatements.afterCopy} ($28–$41). */

@@ -1,6 +1,7 @@
 import type { CallRecord, SpanRecord, TelemetrySink } from '../core/call-record.js';
 import { drainRecords } from '../core/deferred-records.js';
 import { BatchCommitter } from './batch.committer.js';
+import type { LeaseHolds } from './batch.sql.js';
 import { DeadLetterFile } from './dead-letter.file.js';
 import { DiskSpool, SpoolWriteError } from './disk.spool.js';
 import { describeError } from './error.classifier.js';
@@ -14,6 +15,14 @@ import type { ResolvedWriterOptions } from './writer.options.js';
 import { WriterStats, type WriterHealth } from './writer.stats.js';
 
 export type { WriterHealth } from './writer.stats.js';
+
+/** What the writer tells a durable budget's leases, and asks of them (see {@link BatchWriter.watchLeases}). */
+export interface LeaseLanding {
+  /** The calls of a batch about to be committed that a lease admitted, with their leases and worst cases. */
+  holdsOf(calls: readonly CallRecord[]): LeaseHolds | null;
+  /** Rows a batch committed (their leases' holds were lowered by the same statement). */
+  landed(items: readonly TelemetryItem[]): void;
+}
 
 /** `flush()` / `drain()` ran out of time; nothing is lost, the rows are still queued or spooled. */
 export class KostrackFlushTimeoutError extends Error {
@@ -50,6 +59,7 @@ export class BatchWriter implements TelemetrySink {
   private readonly deadLetter: DeadLetterFile;
   private readonly stats: WriterStats;
   private readonly rows: PoisonRowIsolator;
+  private readonly committer: BatchCommitter;
   private readonly replayer: SpoolReplayer;
   private readonly backoff: RetryBackoff;
   private readonly options: ResolvedWriterOptions;
@@ -64,12 +74,7 @@ export class BatchWriter implements TelemetrySink {
   private closed = false;
   private spooledAfterClose = 0;
   private exitHooks: { beforeExit: () => void; exit: () => void } | null = null;
-  /**
-   * Told of each batch that committed, just before its rows leave memory: a durable budget's
-   * lease gives back what its calls' rows now count as spent (budget.lease.ts). Rows the batch
-   * dead-lettered are among them; rows replayed from the spool are not.
-   */
-  onCommitted: ((items: readonly TelemetryItem[]) => void) | null = null;
+  private leases: LeaseLanding | null = null;
 
   constructor(init: BatchWriterInit) {
     this.options = init.options;
@@ -77,7 +82,8 @@ export class BatchWriter implements TelemetrySink {
     this.spool = new DiskSpool(init.options.spoolDir);
     this.deadLetter = new DeadLetterFile(init.options.deadLetterFile);
     this.stats = new WriterStats(this.warn, init.options.stallAfterMs, () => `rows past ${this.options.maxQueue} go to ${this.options.spoolDir}`);
-    this.rows = new PoisonRowIsolator(new BatchCommitter(init.pool, init.schema), this.deadLetter, this.stats, this.warn);
+    this.committer = new BatchCommitter(init.pool, init.schema);
+    this.rows = new PoisonRowIsolator(this.committer, this.deadLetter, this.stats, this.warn);
     this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'reading or sealing a spool segment for replay'));
     this.backoff = new RetryBackoff(init.options.retryBaseMs, init.options.retryMaxMs);
     this.prepare = init.prepare ?? null;
@@ -407,10 +413,21 @@ export class BatchWriter implements TelemetrySink {
       }
       if (outcome === 'down') failed = true;
       if (failed) continue;
-      this.onCommitted?.(this.queue.peek(oldest.count));
+      if (this.leases) this.leases.landed(this.queue.peek(oldest.count).filter((item) => !this.rows.rejected(item)));
       this.queue.drop(oldest.count);
       sent -= oldest.count;
     }
+  }
+
+  /**
+   * A durable budget's leases (budget.lease.ts): each batch's statement takes the cost of the calls
+   * they admitted out of their holds, and `landed` is told of the rows committed (not those
+   * dead-lettered) just before they leave memory. Rows replayed from the spool are not reported;
+   * their leases' holds expire.
+   */
+  watchLeases(leases: LeaseLanding): void {
+    this.leases = leases;
+    this.committer.leaseHolds = (calls) => leases.holdsOf(calls);
   }
 
   /** Moves every row still in memory to the spool (shutdown, process exit). */

@@ -1,7 +1,6 @@
 /**
- * Lowers the hold of lease `$1` to `$2` (0 deletes it) and adds `$3` to the scopes' spent money
- * (calls whose cost could not be read count at their worst case, as the ingest counts a call's own
- * hold). `reserved` drops by what the hold gave back. Holds are locked before usage rows, in the
+ * Lowers the hold of lease `$1` to `$2` (0 deletes it); `reserved` drops by what the hold gave
+ * back. (Its calls' costs leave the hold in the statement that stores their rows, batch.sql.ts.) Holds are locked before usage rows, in the
  * order the writer and a call's settle take them; admission takes usage rows first but skips
  * locked holds, so none of them wait on each other in a cycle. A hold already gone (it expired and
  * an admission freed it) changes nothing: no rows. Returns each scope's state after the change.
@@ -18,8 +17,7 @@ export function leaseTrimSql(s: string): string {
   RETURNING 1
 )
 UPDATE ${s}.llm_budget_usage u
-   SET reserved = GREATEST(u.reserved - GREATEST(h.amount - GREATEST($2::numeric, 0), 0), 0),
-       spent = trim_scale(u.spent + $3::numeric)
+   SET reserved = GREATEST(u.reserved - GREATEST(h.amount - GREATEST($2::numeric, 0), 0), 0)
   FROM held h JOIN ${s}.llm_budgets b ON b.id = h.budget_id
  WHERE u.budget_id = h.budget_id AND u.scope_value = h.scope_value AND u.period_start = h.period_start
 RETURNING u.budget_id::text, u.scope_value, b.limit_usd::text, u.spent::text, u.reserved::text`;

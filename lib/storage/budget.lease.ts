@@ -1,6 +1,7 @@
 import type { CallRecord } from '../core/call-record.js';
 import { newId } from '../core/ids.js';
-import type { Usd } from '../core/money.js';
+import { usdToString, type Usd } from '../core/money.js';
+import type { LeaseHolds } from './batch.sql.js';
 import type { ResolvedLease } from './budget.options.js';
 import type { TelemetryItem } from './record.codec.js';
 
@@ -14,11 +15,8 @@ export interface LeaseAnswer {
 export interface LeaseDatabase<T> {
   /** One `kostrack_budget_admit()` of `amount`, held under `id` for `ttlMs`. Rejects as a call's admission would. */
   request(target: T, amount: Usd, id: string, ttlMs: number): Promise<LeaseAnswer>;
-  /**
-   * Lowers the hold `id` to `hold` (0 deletes it) and adds `spent` to the scopes' spent money;
-   * resolves to the room left, or null when the hold is gone (it expired).
-   */
-  trim(target: T, id: string, hold: Usd, spent: Usd): Promise<Usd | null>;
+  /** Lowers the hold `id` to `hold` (0 deletes it); resolves to the room left, or null when the hold is gone (it expired). */
+  trim(target: T, id: string, hold: Usd): Promise<Usd | null>;
 }
 
 /**
@@ -26,17 +24,22 @@ export interface LeaseDatabase<T> {
  * `hold` is what it holds once the trims sent so far apply; `inUse` the worst cases of its calls
  * in flight plus the costs of its settled calls whose rows have not landed. Calls fit while
  * `inUse` stays within `hold`, so everything its calls may cost is covered by the hold or, once
- * their rows land, by `spent`: the database never counts less than the calls can cost.
+ * their rows land, by `spent` (the statement that stores a row moves its cost from the hold to
+ * spent): the database never counts less than the calls can cost.
  */
 class Lease<T> {
   inUse = 0n;
   /** Calls admitted under it whose rows have not landed. */
   calls = 0;
   retired = false;
-  /** What the database holds for it as far as this process knows (lowered by each trim that succeeded). */
+  /** What the database holds for it as far as this process knows (lowered by each trim that succeeded and each batch that landed). */
   synced: Usd;
-  /** Cost to move from the hold into spent at the next trim (calls whose cost could not be read count at their worst case). */
-  spentToAdd = 0n;
+  /**
+   * Its hold row is gone (a trim to 0 deleted it, or it expired). Until then a retired lease with
+   * no calls left sends that trim even when `synced` reads 0: a trim sent before a batch landed
+   * but applied after it sets the hold above what `synced` then says.
+   */
+  deleted = false;
   syncing: Promise<void> | null = null;
   dirty = false;
 
@@ -59,6 +62,12 @@ class Lease<T> {
   /** What the database should hold: a retired lease whose calls all landed holds nothing. */
   get target(): Usd {
     return this.retired && this.calls === 0 ? 0n : this.hold;
+  }
+
+  /** Whether the database's hold may be above {@link target}. */
+  get stale(): boolean {
+    const target = this.target;
+    return target < this.synced || (target === 0n && !this.deleted);
   }
 }
 
@@ -106,9 +115,9 @@ export interface LeaseCounts {
  * fits no lease worth taking (near the limit, where a lease would be smaller than the call) is
  * admitted by the database on its own, as without leases.
  *
- * The writer adds each call's cost to `spent` when its row lands, as for any call; the lease's
- * hold is lowered by that cost only afterwards ({@link landed}), so between the two the database
- * counts the call twice (safe), never zero times.
+ * The statement that stores a leased call's row adds its cost to `spent` and lowers the lease's
+ * hold by as much ({@link holdsOf} names the calls to it), so the database counts each call once,
+ * never twice or zero times; {@link landed} then brings this process's view in line.
  */
 export class BudgetLeases<T> {
   private readonly scopes = new Map<string, LeaseScope<T>>();
@@ -208,7 +217,24 @@ export class BudgetLeases<T> {
     return true;
   }
 
-  /** The writer committed these rows: each leased call's hold moves out of its lease, as its cost is now spent. */
+  /** Of a batch about to be written, the calls admitted under a lease: the statement moves their cost out of their leases' holds. */
+  holdsOf(calls: readonly CallRecord[]): LeaseHolds | null {
+    if (this.entries.size === 0) return null;
+    const holds: LeaseHolds = { spanIds: [], leaseIds: [], held: [] };
+    for (const call of calls) {
+      const entry = this.entries.get(call.spanId);
+      if (!entry) continue;
+      holds.spanIds.push(call.spanId);
+      holds.leaseIds.push(entry.lease.id);
+      holds.held.push(usdToString(entry.value));
+    }
+    return holds.spanIds.length > 0 ? holds : null;
+  }
+
+  /**
+   * These rows were committed by a statement that moved each leased call's cost from its lease's
+   * hold into spent ({@link holdsOf}); this process's view of the hold follows.
+   */
   landed(items: readonly TelemetryItem[]): void {
     const touched = new Set<Lease<T>>();
     for (const item of items) {
@@ -219,14 +245,14 @@ export class BudgetLeases<T> {
       this.entries.delete(row.spanId);
       const { lease, value } = entry;
       const cost = row.costUsd ?? 0n;
-      // As the ingest counts a call's own hold (batch.sql.ts): a call billed for what could not be
-      // read (no usage, a stream stopped early) counts at its worst case.
+      // As the statement counted it (batch.sql.ts): a call billed for what could not be read (no
+      // usage, a stream stopped early) counts at its worst case.
       const residual = row.status !== 'blocked' && (row.costUsd === null || row.status === 'aborted') && value > cost ? value - cost : 0n;
       lease.inUse -= value;
       lease.calls--;
       const counted = cost + residual;
       lease.hold = lease.hold > counted ? lease.hold - counted : 0n;
-      lease.spentToAdd += residual;
+      lease.synced = lease.synced > counted ? lease.synced - counted : 0n;
       touched.add(lease);
     }
     for (const lease of touched) this.sync(lease);
@@ -325,24 +351,24 @@ export class BudgetLeases<T> {
       lease.dirty = true;
       return;
     }
-    if (lease.target >= lease.synced && lease.spentToAdd === 0n) return this.forgetIfDone(lease);
+    if (!lease.stale) return this.forgetIfDone(lease);
     lease.syncing = (async () => {
       do {
         lease.dirty = false;
         const target = lease.target;
-        const spent = lease.spentToAdd;
-        if (target >= lease.synced && spent === 0n) continue;
-        lease.spentToAdd = 0n;
+        if (!lease.stale) continue;
         this.counts.trims++;
         try {
-          const room = await this.db.trim(lease.scope.target, lease.id, target, spent);
+          const room = await this.db.trim(lease.scope.target, lease.id, target);
           if (room !== null) lease.scope.room = room;
           if (target < lease.synced) lease.synced = target;
+          if (target === 0n) lease.deleted = true;
           // The hold expired and was freed by an admission: nothing left to give back.
-          if (room === null) lease.synced = 0n;
+          if (room === null) {
+            lease.synced = 0n;
+            lease.deleted = true;
+          }
         } catch (e) {
-          // Counted again at the next try: added twice if this one did commit (more spent, the safe side), never lost.
-          lease.spentToAdd += spent;
           this.warn(`Kostrack could not lower a budget lease's hold (${(e as Error)?.constructor?.name ?? 'error'}); it stays held until it is lowered or expires`);
           break;
         }
@@ -353,7 +379,7 @@ export class BudgetLeases<T> {
   }
 
   private forgetIfDone(lease: Lease<T>): void {
-    if (lease.retired && lease.calls === 0 && lease.synced === 0n && lease.spentToAdd === 0n) this.live.delete(lease);
+    if (lease.retired && lease.calls === 0 && lease.deleted) this.live.delete(lease);
   }
 
   /** Retires leases past their time, retries holds not yet lowered, forgets what the database let expire. */

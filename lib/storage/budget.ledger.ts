@@ -138,7 +138,7 @@ export class BudgetLedger implements BudgetGate {
     this.holdTtlMs = options.holdTtlMs ?? 600_000;
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.leases = options.lease
-      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold, spent) => this.trimLease(t, id, hold, spent) }, options.warn)
+      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold) => this.trimLease(t, id, hold) }, options.warn)
       : null;
   }
 
@@ -177,20 +177,23 @@ export class BudgetLedger implements BudgetGate {
   }
 
   /**
-   * With a lease: the writer tells this ledger which rows committed, so leases give back what
-   * their calls now count as spent. Without one the writer is left as it is.
+   * With a lease: the writer's statement moves leased calls' costs out of their leases' holds, and
+   * tells this ledger which rows committed. Without one the writer is left as it is.
    */
   watch(writer: BatchWriter): void {
     const leases = this.leases;
     if (!leases) return;
-    writer.onCommitted = (items) => {
-      try {
-        leases.landed(items);
-      } catch (e) {
-        // The pump must go on; the leases' holds stay larger than needed until they expire.
-        this.options.warn(`Kostrack could not account a committed batch to budget leases (${errorClassOf(e)})`);
-      }
-    };
+    writer.watchLeases({
+      holdsOf: (calls) => leases.holdsOf(calls),
+      landed: (items) => {
+        try {
+          leases.landed(items);
+        } catch (e) {
+          // The pump must go on; the leases' holds stay larger than needed until they expire.
+          this.options.warn(`Kostrack could not account a committed batch to budget leases (${errorClassOf(e)})`);
+        }
+      },
+    });
   }
 
   /**
@@ -469,10 +472,10 @@ export class BudgetLedger implements BudgetGate {
   }
 
   /** Lowers a lease's hold (its calls' rows landed, or it was retired); see leaseTrimSql. */
-  private async trimLease(t: LeaseTarget, id: string, hold: Usd, spent: Usd): Promise<Usd | null> {
+  private async trimLease(t: LeaseTarget, id: string, hold: Usd): Promise<Usd | null> {
     const seq = ++this.sent;
     const rows = await this.withTimeout(
-      this.pool.query<{ budget_id: string; scope_value: string; limit_usd: string; spent: string; reserved: string }>(leaseTrimSql(this.s), [id, usdToString(hold), usdToString(spent)]),
+      this.pool.query<{ budget_id: string; scope_value: string; limit_usd: string; spent: string; reserved: string }>(leaseTrimSql(this.s), [id, usdToString(hold)]),
     );
     if (rows.length === 0) return null;
     this.alertsFrom(t, rows);

@@ -17,7 +17,7 @@ export class PoisonRowIsolator {
    * Rows already dead-lettered: a batch is resent whole after an outage (or kept because an
    * earlier batch failed), and its rejected rows must not be dead-lettered (or counted) again.
    */
-  private readonly rejected = new WeakSet<TelemetryItem>();
+  private readonly rejectedItems = new WeakSet<TelemetryItem>();
 
   constructor(
     private readonly committer: BatchCommitter,
@@ -26,8 +26,13 @@ export class PoisonRowIsolator {
     private readonly warn: (message: string) => void,
   ) {}
 
+  /** Whether the row was dead-lettered (it was not stored). */
+  rejected(item: TelemetryItem): boolean {
+    return this.rejectedItems.has(item);
+  }
+
   async write(batch: readonly TelemetryItem[]): Promise<Outcome> {
-    const items = batch.some((item) => this.rejected.has(item)) ? batch.filter((item) => !this.rejected.has(item)) : batch;
+    const items = batch.some((item) => this.rejectedItems.has(item)) ? batch.filter((item) => !this.rejectedItems.has(item)) : batch;
     if (items.length === 0) return 'ok';
     const settled = this.stats.beginWrite();
     let failure: unknown;
@@ -60,7 +65,7 @@ export class PoisonRowIsolator {
    * every row behind it).
    */
   reject(item: TelemetryItem, reason: { code: string | null; message: string }): void {
-    this.rejected.add(item);
+    this.rejectedItems.add(item);
     this.stats.markRejected(reason);
     try {
       this.deadLetter.write(item, reason);

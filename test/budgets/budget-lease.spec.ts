@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { budgetGate } from '../../lib/core/budget-gate.js';
 import { KostrackConfigError } from '../../lib/core/errors.js';
 import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import type { CallRecord } from '../../lib/core/call-record.js';
 import { BudgetLeases, type LeaseDatabase } from '../../lib/storage/budget.lease.js';
+import type { TelemetryItem } from '../../lib/storage/record.codec.js';
 import type { BudgetLedger } from '../../lib/storage/budget.ledger.js';
 import { startKostrack, type KostrackHandle, type StartKostrackOptions } from '../../lib/storage/start-kostrack.js';
 import { chatCompletion, chatUsageBody, openaiRoutes, type OpenAIScript } from '../../loopback/openai.loopback.js';
@@ -106,7 +108,9 @@ describe('a lease, call by call (limit $0.02; lease $0.01, share 1)', () => {
       await ctx.k.flush();
       await shows(ctx.schema, { spent, reserved, holds });
     }
-    expect(ctx.ledger.counts()).toMatchObject({ requested: 2, leased: 6, perCall: 0 });
+    // The statement that stored each row moved its cost out of the hold (the states above); the
+    // only hold change sent on its own is lease 1's remainder going back when call 4 renewed.
+    expect(ctx.ledger.counts()).toMatchObject({ requested: 2, leased: 6, perCall: 0, trims: 1 });
 
     const refused = await trace({ tags: { user_id: 'ann' } }, () => client.chat.completions.create(body)).then(
       () => null,
@@ -325,20 +329,32 @@ function memoryDb(limit: string) {
       if (ok) st.holds.set(id, amount);
       return { admitted: ok, room: room() };
     },
-    async trim(_t, id, hold, spent) {
+    async trim(_t, id, hold) {
       st.trims++;
       await hooks.trim?.();
       if (!st.holds.has(id)) return null;
       if (hold <= 0n) st.holds.delete(id);
       else if (st.holds.get(id)! > hold) st.holds.set(id, hold);
-      st.spent += spent;
       return room();
     },
   };
   return { st, db, room, hooks };
 }
 const holds = (st: { holds: Map<string, bigint> }) => [...st.holds.values()].map($);
-const landedRow = (spanId: string, cost: bigint) => ({ kind: 'call', record: { spanId, costUsd: cost, status: 'ok' } }) as never;
+const landedRow = (spanId: string, cost: bigint) => ({ kind: 'call', record: { spanId, costUsd: cost, status: 'ok' } }) as TelemetryItem;
+
+/** What the writer's statement does with a batch (batch.sql.ts): every row's cost becomes spent, and a leased call's leaves its lease's hold. */
+function store(leases: BudgetLeases<string>, st: ReturnType<typeof memoryDb>['st'], rows: TelemetryItem[]): void {
+  const calls = rows.map((r) => r.record as CallRecord);
+  const mapped = leases.holdsOf(calls);
+  for (const call of calls) {
+    st.spent += call.costUsd ?? 0n;
+    const i = mapped?.spanIds.indexOf(call.spanId) ?? -1;
+    const id = i >= 0 ? mapped!.leaseIds[i] : undefined;
+    const hold = id === undefined ? undefined : st.holds.get(id);
+    if (id !== undefined && hold !== undefined) st.holds.set(id, hold > call.costUsd! ? hold - call.costUsd! : 0n);
+  }
+}
 
 describe('BudgetLeases (a database in memory)', () => {
   let leases: BudgetLeases<string> | undefined;
@@ -395,10 +411,43 @@ describe('BudgetLeases (a database in memory)', () => {
     expect(holds(st)).toEqual(['0.3', '0.9']);
     leases.settle('a', usd('0.1'));
     leases.settle('b', usd('0.1'));
-    leases.landed([landedRow('a', usd('0.1')), landedRow('b', usd('0.1'))]);
+    const rows = [landedRow('a', usd('0.1')), landedRow('b', usd('0.1'))];
+    store(leases, st, rows);
+    // The statement moved each call's $0.1 out of its lease's hold: nothing counted twice.
+    expect([holds(st), $(st.spent)]).toEqual([['0.2', '0.8'], '1']);
+    leases.landed(rows);
     await leases.returnAll();
-    // (The writer adds the rows' cost to spent; the lease only lowers its holds.)
-    expect([holds(st), $(st.spent)]).toEqual([[], '0.8']);
+    expect([holds(st), $(st.spent)]).toEqual([[], '1']);
+  });
+
+  /*
+   * Limit $10; lease $1. Calls a and b ($0.3 each) take lease 1. Shutdown retires it: a trim to
+   * their $0.6 is sent, and is held back while a's row is stored (the hold drops to $0.7); it then
+   * applies ($0.6) and answers before the writer reports a's row, so this process reads $0.3 held
+   * while the database holds $0.6. Once b's row lands too, the hold must still be deleted.
+   */
+  it('a trim applied after a batch landed, answered before the writer reported it: the hold is deleted once every call landed', async () => {
+    const { st, db, hooks } = memoryDb('10');
+    leases = new BudgetLeases<string>({ amount: usd('1'), sharePpm: 1_000_000n, ttlMs: 30_000, budgets: null }, 600_000, db, () => undefined);
+    expect(await leases.admit('k', 'k', usd('0.3'), 'a')).toBe(true);
+    expect(await leases.admit('k', 'k', usd('0.3'), 'b')).toBe(true);
+    let release!: () => void;
+    const inTrim = new Promise<void>((r) => (hooks.trim = () => new Promise<void>((go) => (release = go, r()))));
+    const returned = leases.returnAll();
+    await inTrim;
+    hooks.trim = undefined;
+    const a = [landedRow('a', usd('0.3'))];
+    store(leases, st, a);
+    expect(holds(st)).toEqual(['0.7']);
+    release();
+    await returned;
+    expect(holds(st)).toEqual(['0.6']);
+    leases.landed(a);
+    const b = [landedRow('b', usd('0.3'))];
+    store(leases, st, b);
+    leases.landed(b);
+    await vi.waitUntil(() => st.holds.size === 0);
+    expect([$(st.spent), st.trims]).toEqual(['0.6', 2]);
   });
 
   it('returnAll gives back a lease that is no longer its scope’s current one', async () => {
@@ -409,7 +458,9 @@ describe('BudgetLeases (a database in memory)', () => {
     (leases as unknown as { scopes: Map<string, unknown> }).scopes.delete('k');
     await leases.returnAll();
     expect(holds(st)).toEqual(['0.3']);
-    leases.landed([landedRow('a', usd('0.1'))]);
+    const a = [landedRow('a', usd('0.1'))];
+    store(leases, st, a);
+    leases.landed(a);
     await vi.waitUntil(() => st.holds.size === 0);
   });
 });
