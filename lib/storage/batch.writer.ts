@@ -84,7 +84,7 @@ export class BatchWriter implements TelemetrySink {
     this.stats = new WriterStats(this.warn, init.options.stallAfterMs, () => `rows past ${this.options.maxQueue} go to ${this.options.spoolDir}`);
     this.committer = new BatchCommitter(init.pool, init.schema);
     this.rows = new PoisonRowIsolator(this.committer, this.deadLetter, this.stats, this.warn);
-    this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'reading or sealing a spool segment for replay'));
+    this.replayer = new SpoolReplayer(this.spool, this.rows, init.options.batchSize, (e) => this.spoolFailed(e, 'reading or sealing a spool segment for replay'), (items) => this.landed(items));
     this.backoff = new RetryBackoff(init.options.retryBaseMs, init.options.retryMaxMs);
     this.prepare = init.prepare ?? null;
     if (init.reachableAtStart !== undefined) this.stats.reachable = init.reachableAtStart;
@@ -413,7 +413,7 @@ export class BatchWriter implements TelemetrySink {
       }
       if (outcome === 'down') failed = true;
       if (failed) continue;
-      if (this.leases) this.leases.landed(this.queue.peek(oldest.count).filter((item) => !this.rows.rejected(item)));
+      this.landed(this.queue.peek(oldest.count));
       this.queue.drop(oldest.count);
       sent -= oldest.count;
     }
@@ -422,12 +422,15 @@ export class BatchWriter implements TelemetrySink {
   /**
    * A durable budget's leases (budget.lease.ts): each batch's statement takes the cost of the calls
    * they admitted out of their holds, and `landed` is told of the rows committed (not those
-   * dead-lettered) just before they leave memory. Rows replayed from the spool are not reported;
-   * their leases' holds expire.
+   * dead-lettered), from memory or from the spool.
    */
   watchLeases(leases: LeaseLanding): void {
     this.leases = leases;
     this.committer.leaseHolds = (calls) => leases.holdsOf(calls);
+  }
+
+  private landed(items: readonly TelemetryItem[]): void {
+    this.leases?.landed(items.filter((item) => !this.rows.rejected(item)));
   }
 
   /** Moves every row still in memory to the spool (shutdown, process exit). */

@@ -17,6 +17,8 @@ export class SpoolReplayer {
     private readonly batchSize: number,
     /** Sealing or reading a segment failed (a disk error); reported, not thrown. */
     private readonly onSpoolError: (error: unknown) => void,
+    /** A batch was written (committed, or its bad rows dead-lettered). */
+    private readonly onWritten: (items: readonly TelemetryItem[]) => void = () => undefined,
   ) {}
 
   /** A segment is claimed and not finished. */
@@ -68,6 +70,7 @@ export class SpoolReplayer {
       }
     }
     if ((await this.rows.write(replay.pending)) === 'down') return 'down';
+    this.onWritten(replay.pending);
     replay.pending = null;
     return 'progress';
   }

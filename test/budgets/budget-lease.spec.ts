@@ -13,6 +13,7 @@ import { json } from '../../loopback/loopback.server.js';
 import { providerHarness, settle } from '../providers/provider-test.support.js';
 import { useTestDatabase } from '../support/database.js';
 import { tempWriterOptions } from '../storage/support/synthetic.js';
+import { TcpProxy } from '../storage/support/tcp.proxy.js';
 
 /*
  * A local lease of a durable budget (budgetOptions.lease), in one process, through startKostrack()
@@ -285,6 +286,75 @@ describe('shutdown and options', () => {
     expect(await at({ amount: '0.1', budgets: [] })).toBe('Kostrack: budgetOptions.lease.budgets must be a non-empty list of budget names');
     expect(await at({ amount: '0.1', size: 1 })).toBe('Kostrack: budgetOptions.lease has no option "size" (amount, share, ttlMs, budgets)');
     expect(await at('0.1')).toBe("Kostrack: budgetOptions.lease must be an object like { amount: '0.10' }");
+  });
+});
+
+/*
+ * Limit $0.02; lease $0.01, share 1; a writer queue of one row. Call 1 takes the lease and its row
+ * lands. The database is cut (a TCP proxy between the app and PostgreSQL): calls 2 and 3 fit the
+ * lease in memory (3E = 0.00904635 ≤ 0.01), and their rows, past the queue's one, go to the disk
+ * spool. Once it is back the spool is replayed: each replayed statement moves its calls' cost out
+ * of the lease's hold as a batch from memory does (the hold is 0.01 − 3C with no trim sent), and
+ * the lease hears of those rows, so at close its hold is deleted rather than left to expire.
+ */
+describe('leased calls whose rows waited in the spool', () => {
+  it('the replay moves their cost out of the lease, and close() leaves nothing held', async () => {
+    const schema = `${db.schema}_${++schemas}`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const proxy = TcpProxy.forUrl(db.url);
+    await proxy.start();
+    const k = await startKostrack({
+      database: proxy.urlFor(db.url),
+      schema,
+      writer: tempWriterOptions({ maxQueue: 1, batchSize: 1 }),
+      budgets: [{ name: 'user-day', scope: 'user_id', period: 'day', limit: '0.02' }],
+      budgetOptions: { lease: { amount: '0.01', share: 1 } },
+    });
+    const ledger = budgetGate() as BudgetLedger;
+    const before = h.server.requests.length;
+    try {
+      const client = openai();
+      await trace({ tags: { user_id: 'sam' } }, () => client.chat.completions.create(body));
+      await k.flush();
+      await shows(schema, { spent: $(C), reserved: $(usd('0.01') - C), holds: [$(usd('0.01') - C)] }, 'sam');
+      await proxy.stop();
+      for (let i = 0; i < 2; i++) await trace({ tags: { user_id: 'sam' } }, () => client.chat.completions.create(body));
+      expect(h.server.requests.length - before).toBe(3);
+      expect(k.health().spooledRows).toBeGreaterThan(0);
+      await proxy.start();
+      await k.flush(60_000);
+      expect(await state(schema, 'sam')).toEqual({ spent: $(3n * C), reserved: $(usd('0.01') - 3n * C), holds: [$(usd('0.01') - 3n * C)] });
+      expect(ledger.counts()).toMatchObject({ requested: 1, leased: 3, perCall: 0, trims: 0 });
+    } finally {
+      await k.close();
+      await proxy.stop();
+    }
+    expect(await state(schema, 'sam')).toEqual({ spent: $(3n * C), reserved: '0', holds: [] });
+    expect(await rowsOf(schema)).toEqual([['ok', 3, $(3n * C)]]);
+  });
+});
+
+/*
+ * A leased call whose row PostgreSQL rejects (a NUL in a tag: jsonb cannot hold it) is
+ * dead-lettered, not stored: its cost never reaches spent. The lease is not told it landed, so the
+ * hold keeps covering it (C once settled) until the hold expires, as a call's own hold would; told
+ * it landed, the lease gave that money back and it was counted nowhere.
+ */
+describe('a leased call whose row is dead-lettered', () => {
+  it('stays covered by the hold after close(); the good row is spent', async () => {
+    const ctx = await start('1', { amount: '0.1' });
+    try {
+      const client = openai();
+      await trace({ tags: { user_id: 'pat' } }, () => client.chat.completions.create(body));
+      await trace({ tags: { user_id: 'pat', note: 'a\u0000b' } }, () => client.chat.completions.create(body));
+      await ctx.k.flush();
+      // The call and its trace's root span (same tags).
+      expect(ctx.k.health()).toMatchObject({ deadLettered: 2 });
+    } finally {
+      await ctx.k.close();
+    }
+    expect(await state(ctx.schema, 'pat')).toEqual({ spent: $(C), reserved: $(C), holds: [$(C)] });
+    expect(await rowsOf(ctx.schema)).toEqual([['ok', 1, $(C)]]);
   });
 });
 
