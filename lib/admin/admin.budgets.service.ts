@@ -1,7 +1,8 @@
 import { BadRequestException, ConflictException, Inject, Injectable, InternalServerErrorException, Logger, NotFoundException } from '@nestjs/common';
 import { KostrackConfigError } from '../core/errors.js';
 import { usd, usdToString } from '../core/money.js';
-import { checkBudget, periodEnd, periodStart, type BudgetPeriod, type CheckedBudget } from '../storage/budget.declaration.js';
+import { checkBudget, type CheckedBudget } from '../storage/budget.declaration.js';
+import { periodEnd, periodStart, type BudgetPeriod } from '../storage/budget.period.js';
 import type { SqlPool } from '../storage/sql.pool.js';
 import { iso, money } from './admin.rows.js';
 import { AdminQueryService } from './admin.query.service.js';
@@ -13,7 +14,7 @@ import { parseIsoTime } from './dto/query-values.js';
 import { SqlParams } from './sql.params.js';
 
 const DAY_MS = 86_400_000;
-const BUDGET_SELECT = `id::text AS id, name, scope_tag, scope_value, period, limit_usd::text AS limit_usd, mode, unpriced, when_database_down, alerts,
+const BUDGET_SELECT = `id::text AS id, name, scope_tag, scope_value, period, time_zone, limit_usd::text AS limit_usd, mode, unpriced, when_database_down, alerts,
   source, created_at, updated_at`;
 
 interface BudgetRow {
@@ -22,6 +23,7 @@ interface BudgetRow {
   scope_tag: string;
   scope_value: string | null;
   period: BudgetPeriod;
+  time_zone: string;
   limit_usd: string;
   mode: string;
   unpriced: string;
@@ -68,9 +70,9 @@ export class AdminBudgetsService {
     const { pool, s } = this.queries.db();
     const rows = await this.write<BudgetRow>(
       pool,
-      `INSERT INTO ${s}.llm_budgets (name, scope_tag, scope_value, period, limit_usd, mode, unpriced, when_database_down, alerts, source)
-       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9::int[], 'api') RETURNING ${BUDGET_SELECT}`,
-      [b.name, b.scope, b.value, b.period, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts],
+      `INSERT INTO ${s}.llm_budgets (name, scope_tag, scope_value, period, limit_usd, mode, unpriced, when_database_down, alerts, source, time_zone)
+       VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9::int[], 'api', $10) RETURNING ${BUDGET_SELECT}`,
+      [b.name, b.scope, b.value, b.period, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts, b.timeZone],
       () => this.conflict(pool, s, b),
     );
     await this.changed();
@@ -88,6 +90,7 @@ export class AdminBudgetsService {
       scope: current.scope_tag,
       ...(current.scope_value !== null ? { value: current.scope_value } : {}),
       period: current.period,
+      timeZone: current.time_zone,
       limit: body.limit ?? current.limit_usd,
       mode: body.mode ?? current.mode,
       unpriced: body.unpriced ?? current.unpriced,
@@ -207,6 +210,8 @@ export class AdminBudgetsService {
     } catch (e) {
       const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : '';
       if (code === '23505' && onConflict) return onConflict();
+      // A time zone ICU knows and this server's tz database does not (checked by the table).
+      if (code === '22023' && /time zone/i.test(String((e as Error)?.message))) throw new BadRequestException(`timeZone: PostgreSQL says ${(e as Error).message}`);
       if (code.startsWith('22') || code === '23514') throw new BadRequestException('A budget value is out of range');
       this.logger.error(`Admin budget write failed (${code || (e as Error)?.constructor?.name || 'error'}): ${(e as Error)?.message ?? e}`);
       throw new InternalServerErrorException('Kostrack admin query failed');
@@ -232,7 +237,7 @@ export class AdminBudgetsService {
    */
   private async withUsage(pool: SqlPool, s: string, rows: BudgetRow[], now: Date, q: BudgetsQuery): Promise<BudgetDto[]> {
     if (rows.length === 0) return [];
-    const starts = rows.map((r) => periodStart(r.period, now.getTime()));
+    const starts = rows.map((r) => periodStart(r.period, now.getTime(), r.time_zone));
     const p = new SqlParams();
     const ids = p.add(rows.map((r) => r.id));
     const at = p.add(starts.map((d) => d.toISOString()));
@@ -259,7 +264,7 @@ export class AdminBudgetsService {
     }
     return rows.map((r, i) => {
       const start = starts[i];
-      const resetsAt = iso(periodEnd(r.period, start));
+      const resetsAt = iso(periodEnd(r.period, start, r.time_zone));
       const limit = usd(r.limit_usd);
       const line = (scopeValue: string, spent: string, reserved: string, calls: number): BudgetUsageDto => {
         const left = limit - usd(spent) - usd(reserved);
@@ -282,6 +287,7 @@ export class AdminBudgetsService {
         scope: r.scope_tag,
         value: r.scope_value,
         period: r.period,
+        timeZone: r.time_zone,
         limit: money(r.limit_usd),
         mode: r.mode,
         unpriced: r.unpriced,

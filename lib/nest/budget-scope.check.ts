@@ -3,7 +3,7 @@ import { KostrackBudgetExceededError, type BudgetRefusal } from '../core/run-bud
 import { runtime } from '../core/runtime.js';
 import { errorClassOf } from '../core/span-lifecycle.js';
 import type { Tags } from '../core/tags.js';
-import { periodEnd, periodStart } from '../storage/budget.declaration.js';
+import { periodEnd, periodStart } from '../storage/budget.period.js';
 import type { BudgetLedger } from '../storage/budget.ledger.js';
 import { describeError } from '../storage/error.classifier.js';
 import { quoteSchema } from '../storage/schema.name.js';
@@ -58,7 +58,7 @@ export function budgetScopeCheck(
 
 async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, hits: Hit[], timeoutMs: number): Promise<void> {
   const now = Date.now();
-  const starts = hits.map((h) => periodStart(h.budget.period, now));
+  const starts = hits.map((h) => periodStart(h.budget.period, now, h.budget.timeZone));
   const s = quoteSchema(storage.schema);
   let rows: ScopeRow[];
   try {
@@ -100,8 +100,8 @@ async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, hi
 }
 
 function resetsLater(start: Date, hit: Hit, otherStart: Date, other: Hit): boolean {
-  const a = periodEnd(hit.budget.period, start)?.getTime() ?? Infinity;
-  const b = periodEnd(other.budget.period, otherStart)?.getTime() ?? Infinity;
+  const a = periodEnd(hit.budget.period, start, hit.budget.timeZone)?.getTime() ?? Infinity;
+  const b = periodEnd(other.budget.period, otherStart, other.budget.timeZone)?.getTime() ?? Infinity;
   return a > b;
 }
 
@@ -112,7 +112,7 @@ function refused(hit: Hit, start: Date, state: { limit: bigint; spent: bigint; r
   const spent = state?.spent ?? 0n;
   const reserved = state?.reserved ?? 0n;
   const left = limit - spent - reserved;
-  const resetsAt = periodEnd(budget.period, start)?.toISOString() ?? null;
+  const resetsAt = periodEnd(budget.period, start, budget.timeZone)?.toISOString() ?? null;
   const refusal: BudgetRefusal = {
     scope: budget.scope,
     scopeValue: hit.value,

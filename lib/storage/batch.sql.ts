@@ -181,7 +181,7 @@ function budgetCtes(s: string, p: number): string {
   -- By scope: each call is looked up under the few tags budgets are kept on, and only the budgets
   -- of its own value (or of every value) are read, through llm_budgets_scope_value_idx. Joining
   -- every call with every budget made a flush 25x slower at 5,000 per-user budgets.
-  SELECT b.id AS budget_id, x.v AS scope_value, ${s}.kostrack_period_start(b.period, c.time) AS period_start,
+  SELECT b.id AS budget_id, x.v AS scope_value, ${s}.kostrack_period_start(b.period, c.time, b.time_zone) AS period_start,
          COALESCE(c.cost_usd, 0) AS cost, (c.status <> 'blocked')::int AS calls
     FROM budget_calls c
     CROSS JOIN (SELECT DISTINCT scope_tag FROM ${s}.llm_budgets) k

@@ -1,12 +1,13 @@
 import { KostrackConfigError } from '../core/errors.js';
 import { usd, usdToString } from '../core/money.js';
+import { isTimeZoneName, type BudgetPeriod } from './budget.period.js';
 
-export type BudgetPeriod = 'hour' | 'day' | 'month' | 'total';
+export type { BudgetPeriod } from './budget.period.js';
 
 /**
  * A durable budget: a limit on what a scope (the calls whose `scope` tag has a value, e.g. each
- * `user_id`, or one value of it) may spend per UTC `period`, shared by every process through
- * PostgreSQL. `scope: 'service'` means the row's `service_id`.
+ * `user_id`, or one value of it) may spend per `period` (in UTC unless `timeZone` says otherwise),
+ * shared by every process through PostgreSQL. `scope: 'service'` means the row's `service_id`.
  */
 export interface BudgetDeclaration {
   /** Unique; how the budget is named in errors, the API and `budget_status`. */
@@ -16,6 +17,11 @@ export interface BudgetDeclaration {
   /** Only this value of the tag; absent: every value has its own limit. */
   value?: string | undefined;
   period: BudgetPeriod;
+  /**
+   * The IANA time zone whose calendar the periods follow, e.g. `'America/New_York'`: a day from
+   * midnight to midnight there (23 or 25 hours across a daylight-saving change). Default `'UTC'`.
+   */
+  timeZone?: string | undefined;
   /** USD, exact decimal. */
   limit: string | number;
   /** `enforce` (default) refuses; `warn` lets calls through and warns once per scope and period. */
@@ -37,6 +43,8 @@ export interface CheckedBudget {
   scope: string;
   value: string | null;
   period: BudgetPeriod;
+  /** An IANA name, as given ('UTC' by default). */
+  timeZone: string;
   limit: string;
   mode: 'enforce' | 'warn';
   unpriced: 'refuse' | 'allow';
@@ -48,7 +56,7 @@ const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 // A tag key (tags.ts), which `__proto__` cannot be.
 const SCOPE = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const PERIODS = new Set(['hour', 'day', 'month', 'total']);
-const KEYS = new Set(['name', 'scope', 'value', 'period', 'limit', 'mode', 'unpriced', 'whenDatabaseDown', 'alerts']);
+const KEYS = new Set(['name', 'scope', 'value', 'period', 'timeZone', 'limit', 'mode', 'unpriced', 'whenDatabaseDown', 'alerts']);
 
 /** Throws {@link KostrackConfigError} naming what is wrong; `where` says where it was declared. */
 export function checkBudget(input: unknown, where: string): CheckedBudget {
@@ -62,6 +70,11 @@ export function checkBudget(input: unknown, where: string): CheckedBudget {
   if (b.value !== undefined && b.value !== null && (typeof b.value !== 'string' || b.value === '' || b.value.length > 256))
     throw new KostrackConfigError(`${at}: value must be a non-empty string of at most 256 characters`);
   if (typeof b.period !== 'string' || !PERIODS.has(b.period)) throw new KostrackConfigError(`${at}: period must be hour, day, month or total, got ${JSON.stringify(b.period)}`);
+  let timeZone = 'UTC';
+  if (b.timeZone !== undefined) {
+    if (typeof b.timeZone !== 'string' || !isTimeZoneName(b.timeZone)) throw new KostrackConfigError(`${at}: timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC', got ${JSON.stringify(b.timeZone)}`);
+    timeZone = b.timeZone;
+  }
   let limit: bigint;
   try {
     if (typeof b.limit !== 'string' && typeof b.limit !== 'number') throw new TypeError();
@@ -87,6 +100,7 @@ export function checkBudget(input: unknown, where: string): CheckedBudget {
     scope: b.scope,
     value: (b.value as string | undefined) ?? null,
     period: b.period as BudgetPeriod,
+    timeZone,
     limit: usdToString(limit),
     mode: oneOf('mode', ['enforce', 'warn'] as const, 'enforce'),
     unpriced: oneOf('unpriced', ['refuse', 'allow'] as const, 'refuse'),
@@ -109,33 +123,4 @@ export function checkBudgets(input: unknown, where: string): CheckedBudget[] {
     seen.set(key, b.name);
   }
   return checked;
-}
-
-/** The start of the UTC period `at` falls in (the epoch for `total`). */
-export function periodStart(period: BudgetPeriod, at: number): Date {
-  const d = new Date(at);
-  switch (period) {
-    case 'hour':
-      return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours()));
-    case 'day':
-      return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-    case 'month':
-      return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
-    default:
-      return new Date(0);
-  }
-}
-
-/** When a period that started at `start` ends (null for `total`). */
-export function periodEnd(period: BudgetPeriod, start: Date): Date | null {
-  switch (period) {
-    case 'hour':
-      return new Date(start.getTime() + 3_600_000);
-    case 'day':
-      return new Date(start.getTime() + 86_400_000);
-    case 'month':
-      return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
-    default:
-      return null;
-  }
 }

@@ -4,7 +4,8 @@ import { KostrackBudgetExceededError, type BudgetRefusal } from '../core/run-bud
 import { errorClassOf } from '../core/span-lifecycle.js';
 import { describeError, isConnectionError, sqlState } from './error.classifier.js';
 import type { Tags } from '../core/tags.js';
-import { periodEnd, periodStart, type BudgetPeriod, type CheckedBudget } from './budget.declaration.js';
+import type { CheckedBudget } from './budget.declaration.js';
+import { periodEnd, periodStart, type BudgetPeriod } from './budget.period.js';
 import { BudgetLeases, type LeaseAnswer, type LeaseCounts } from './budget.lease.js';
 import { leaseTrimSql } from './budget.lease.sql.js';
 import type { ResolvedLease } from './budget.options.js';
@@ -285,8 +286,8 @@ export class BudgetLedger implements BudgetGate {
     if (other?.source === 'options') {
       try {
         await this.pool.query(
-          `UPDATE ${this.s}.llm_budgets SET name = $2, limit_usd = $3, mode = $4, unpriced = $5, when_database_down = $6, alerts = $7::int[], updated_at = now() WHERE name = $1`,
-          [other.name, b.name, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts],
+          `UPDATE ${this.s}.llm_budgets SET name = $2, limit_usd = $3, mode = $4, unpriced = $5, when_database_down = $6, alerts = $7::int[], time_zone = $8, updated_at = now() WHERE name = $1`,
+          [other.name, b.name, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts, b.timeZone],
         );
         this.options.warn(`Kostrack budget "${other.name}" (${what}) is now declared as "${b.name}": renamed, its spending kept`);
         return;
@@ -307,12 +308,12 @@ export class BudgetLedger implements BudgetGate {
   /** Creates or changes a budget by name. */
   async upsert(b: CheckedBudget, source: 'options' | 'api'): Promise<void> {
     await this.pool.query(
-      `INSERT INTO ${this.s}.llm_budgets (name, scope_tag, scope_value, period, limit_usd, mode, unpriced, when_database_down, alerts, source)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10)
+      `INSERT INTO ${this.s}.llm_budgets (name, scope_tag, scope_value, period, limit_usd, mode, unpriced, when_database_down, alerts, source, time_zone)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10, $11)
        ON CONFLICT (name) DO UPDATE SET scope_tag = EXCLUDED.scope_tag, scope_value = EXCLUDED.scope_value, period = EXCLUDED.period,
          limit_usd = EXCLUDED.limit_usd, mode = EXCLUDED.mode, unpriced = EXCLUDED.unpriced, when_database_down = EXCLUDED.when_database_down,
-         alerts = EXCLUDED.alerts, updated_at = now()`,
-      [b.name, b.scope, b.value, b.period, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts, source],
+         alerts = EXCLUDED.alerts, time_zone = EXCLUDED.time_zone, updated_at = now()`,
+      [b.name, b.scope, b.value, b.period, b.limit, b.mode, b.unpriced, b.whenDatabaseDown, b.alerts, source, b.timeZone],
     );
   }
 
@@ -329,13 +330,15 @@ export class BudgetLedger implements BudgetGate {
       unpriced: 'refuse' | 'allow';
       when_database_down: 'allow' | 'refuse';
       alerts: number[];
-    }>(`SELECT id::text, name, scope_tag, scope_value, period, limit_usd::text, mode, unpriced, when_database_down, alerts FROM ${this.s}.llm_budgets ORDER BY id`);
+      time_zone: string;
+    }>(`SELECT id::text, name, scope_tag, scope_value, period, limit_usd::text, mode, unpriced, when_database_down, alerts, time_zone FROM ${this.s}.llm_budgets ORDER BY id`);
     this.budgets = rows.map((r) => ({
       id: r.id,
       name: r.name,
       scope: r.scope_tag,
       value: r.scope_value,
       period: r.period,
+      timeZone: r.time_zone,
       limit: usdToString(usd(r.limit_usd)),
       mode: r.mode,
       unpriced: r.unpriced,
@@ -511,7 +514,7 @@ export class BudgetLedger implements BudgetGate {
       hits = loaded;
     }
     const now = Date.now();
-    const starts = hits.map((h) => periodStart(h.budget.period, now));
+    const starts = hits.map((h) => periodStart(h.budget.period, now, h.budget.timeZone));
     const target: LeaseTarget = { hits, starts };
     const key = this.leases ? leaseKey(target) : '';
     const arrived = this.sent;
@@ -590,7 +593,7 @@ export class BudgetLedger implements BudgetGate {
   }
 
   private refusal(hit: Hit, state: { spent: Usd; reserved: Usd; limit: Usd; start: Date } | null, estimate: Usd | null, call: GateCall, unavailable = false): BudgetRefusal {
-    const start = state?.start ?? periodStart(hit.budget.period, Date.now());
+    const start = state?.start ?? periodStart(hit.budget.period, Date.now(), hit.budget.timeZone);
     const limit = state?.limit ?? usd(hit.budget.limit);
     const spent = state?.spent ?? 0n;
     const reserved = state?.reserved ?? 0n;
@@ -599,7 +602,7 @@ export class BudgetLedger implements BudgetGate {
       scope: hit.budget.scope,
       scopeValue: hit.value,
       period: hit.budget.period,
-      resetsAt: periodEnd(hit.budget.period, start)?.toISOString() ?? null,
+      resetsAt: periodEnd(hit.budget.period, start, hit.budget.timeZone)?.toISOString() ?? null,
       spanName: hit.budget.name,
       // The limit the database answered with (changed through the API since the list was read, it is the one that counts).
       limit: usdToString(limit),

@@ -100,13 +100,14 @@ WITH RECURSIVE v AS (
             -- +1: one more unpriced call; -1: one fewer.
             (v.new_cost IS NULL)::int - (v.old_cost IS NULL)::int AS du
 ), budget_calls AS (
-  -- Every budget period is whole hours, so calls of one hour, scope and landing count together;
-  -- a row from before version 6 has no landing time and is taken alone (by its own time).
-  SELECT date_trunc('hour', time, 'UTC') AS hour, service_id, tags, COALESCE(recorded_at, time) AS landed, sum(d) AS d
+  -- Every budget period, in any time zone, is whole quarter hours (zones are offset from UTC by
+  -- multiples of 15 minutes: +05:30, +05:45), so calls of one quarter, scope and landing count
+  -- together; a row from before version 6 has no landing time and is taken alone (by its own time).
+  SELECT date_bin('15 minutes', time, 'epoch') AS quarter, service_id, tags, COALESCE(recorded_at, time) AS landed, sum(d) AS d
     FROM changed GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0
 ), budget_up AS (
   UPDATE ${s}.llm_budget_usage u SET spent = trim_scale(u.spent + x.d)
-    FROM (SELECT b.id AS budget_id, k.v AS scope_value, ${s}.kostrack_period_start(b.period, c.hour) AS period_start, sum(c.d) AS d
+    FROM (SELECT b.id AS budget_id, k.v AS scope_value, ${s}.kostrack_period_start(b.period, c.quarter, b.time_zone) AS period_start, sum(c.d) AS d
             FROM budget_calls c
            CROSS JOIN (SELECT DISTINCT scope_tag FROM ${s}.llm_budgets) t
            CROSS JOIN LATERAL (SELECT CASE WHEN t.scope_tag = 'service' THEN c.service_id ELSE c.tags ->> t.scope_tag END AS v) k

@@ -123,7 +123,7 @@ describe.each<Platform>(['express', 'fastify'])('the budgets admin API on %s', (
     for (const op of [paths['/kostrack/budgets'].get, paths['/kostrack/budgets'].post, paths['/kostrack/budgets/{name}'].put, paths['/kostrack/budgets/{name}'].delete])
       expect(op.security).toEqual([{ 'kostrack-api-key': [] }]);
     const schemas = doc.components!.schemas as Record<string, { properties: Record<string, unknown>; required?: string[] }>;
-    expect(Object.keys(schemas.CreateBudgetBody.properties).sort()).toEqual(['alerts', 'limit', 'mode', 'name', 'period', 'scope', 'unpriced', 'value', 'whenDatabaseDown']);
+    expect(Object.keys(schemas.CreateBudgetBody.properties).sort()).toEqual(['alerts', 'limit', 'mode', 'name', 'period', 'scope', 'timeZone', 'unpriced', 'value', 'whenDatabaseDown']);
     expect(schemas.CreateBudgetBody.required!.sort()).toEqual(['limit', 'name', 'period', 'scope']);
     // What cannot change is not offered.
     expect(Object.keys(schemas.UpdateBudgetBody.properties).sort()).toEqual(['alerts', 'limit', 'mode', 'unpriced', 'whenDatabaseDown']);
@@ -153,6 +153,7 @@ describe.each<Platform>(['express', 'fastify'])('the budgets admin API on %s', (
       scope: 'user_id',
       value: null,
       period: 'day',
+      timeZone: 'UTC',
       limit: '0.01',
       mode: 'enforce',
       unpriced: 'refuse',
@@ -291,6 +292,9 @@ describe.each<Platform>(['express', 'fastify'])('the budgets admin API on %s', (
       [{ ...valid, unpriced: 'maybe' }, ['unpriced must be refuse or allow']],
       [{ ...valid, whenDatabaseDown: 'retry' }, ['whenDatabaseDown must be allow or refuse']],
       [{ ...valid, color: 'red' }, ['property color should not exist']],
+      [{ ...valid, timeZone: 5 }, ["timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC'"]],
+      [{ ...valid, timeZone: 'Mars/Olympus_Mons' }, `budget (feature-month): timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC', got "Mars/Olympus_Mons"`],
+      [{ ...valid, timeZone: '+05:30' }, `budget (feature-month): timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC', got "+05:30"`],
     ];
     for (const [body, message] of cases) {
       const res = await post('budgets', body);
@@ -303,6 +307,7 @@ describe.each<Platform>(['express', 'fastify'])('the budgets admin API on %s', (
       [{ period: 'month' }, [`period ${FIXED}`]],
       [{ value: 'ann' }, [`value ${FIXED}`]],
       [{ name: 'renamed' }, [`name ${FIXED}`]],
+      [{ timeZone: 'Asia/Tokyo' }, [`timeZone ${FIXED}`]],
       [{ alerts: [2000] }, [ALERTS_MESSAGE]],
     ];
     for (const [body, message] of changes) {
@@ -339,8 +344,13 @@ describe.each<Platform>(['express', 'fastify'])('the budgets admin API on %s', (
     });
     const again = await post('budgets', { name: 'ann-day-2', scope: 'user_id', value: 'ann', period: 'day', limit: '2' });
     expect([again.status, again.body.message]).toEqual([409, 'budgets "ann-day" and "ann-day-2" would overlap (same scope, value and period); change "ann-day" instead']);
-    // Another period of the same scope is no overlap.
-    expect((await post('budgets', { name: 'user-month', scope: 'user_id', period: 'month', limit: '100' })).status).toBe(201);
+    // Another period of the same scope is no overlap; this one follows Kolkata's calendar (UTC+05:30, no daylight saving).
+    const month = await post('budgets', { name: 'user-month', scope: 'user_id', period: 'month', limit: '100', timeZone: 'Asia/Kolkata' });
+    const IST = 19_800_000;
+    const local = new Date(Date.now() + IST);
+    const kolkata = (m: number) => new Date(Date.UTC(local.getUTCFullYear(), m, 1) - IST).toISOString();
+    expect(month.status).toBe(201);
+    expect(month.body).toMatchObject({ period: 'month', timeZone: 'Asia/Kolkata', periodStart: kolkata(local.getUTCMonth()), resetsAt: kolkata(local.getUTCMonth() + 1) });
     expect((await get('budgets')).body.budgets.map((b: { name: string }) => b.name)).toEqual(['ann-day', 'user-day', 'user-month']);
   });
 

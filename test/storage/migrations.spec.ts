@@ -150,7 +150,7 @@ it('version 9 adds llm_calls.attempts: a smallint with no default, NULL on the r
     `INSERT INTO "${s}".llm_calls (span_id, time, service_id, provider, model, operation, pricing_source, input_tokens, output_tokens,
             cached_tokens, cost_usd, latency_ms, status, streamed) VALUES ('0b7e3f5c-1a2d-4e6f-8a9b-0c1d2e3f4a5c', now(), 'api', 'openai', 'gpt-4o', 'x', 'catalog', 1, 1, 0, 0.5, 1, 'ok', false)`,
   );
-  expect(await runMigrations(p, s)).toEqual(['KostrackCallAttempts1767916800000']);
+  expect(await runMigrations(p, s, 9)).toEqual(['KostrackCallAttempts1767916800000']);
   const column = await db.pool.query(
     `SELECT data_type, column_default, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'llm_calls' AND column_name = 'attempts'`,
     [s],
@@ -162,4 +162,38 @@ it('version 9 adds llm_calls.attempts: a smallint with no default, NULL on the r
   for (const sql of MIGRATION_STEPS[8].down(s)) await db.pool.query(sql);
   for (const sql of MIGRATION_STEPS[8].up(s)) await db.pool.query(sql);
   expect((await db.pool.query(`SELECT attempts FROM "${s}".llm_calls`)).rows).toEqual([{ attempts: null }]);
+});
+
+it('version 10 gives every budget a time zone (UTC for those already there, their usage untouched), refuses an unknown one, and is reversible', async () => {
+  const s = schema();
+  const p = pool();
+  expect(await runMigrations(p, s, 9)).toEqual(ALL.slice(0, 9));
+  await db.pool.query(`INSERT INTO "${s}".llm_budgets (name, scope_tag, period, limit_usd) VALUES ('user-day', 'user_id', 'day', 1)`);
+  await db.pool.query(
+    `INSERT INTO "${s}".llm_budget_usage (budget_id, scope_value, period_start, spent, calls)
+     SELECT id, 'ann', "${s}".kostrack_period_start('day', now()), 0.25, 3 FROM "${s}".llm_budgets`,
+  );
+  expect(await runMigrations(p, s)).toEqual(['KostrackBudgetTimeZones1768003200000']);
+  const status = async () =>
+    (await db.pool.query(`SELECT name, scope_value, spent_usd::text AS spent, calls, period_start = date_trunc('day', now(), 'UTC') AS utc_day, time_zone FROM "${s}".budget_status`)).rows;
+  expect(await status()).toEqual([{ name: 'user-day', scope_value: 'ann', spent: '0.25', calls: 3, utc_day: true, time_zone: 'UTC' }]);
+  // New York's day, by the functions: 2026-03-08 (spring forward) has 23 hours; 2026-11-01 (fall back) 25.
+  const day = async (at: string, zone: string) =>
+    (await db.pool.query(`SELECT to_json("${s}".kostrack_period_start('day', $1, $2)) AS start, to_json("${s}".kostrack_period_end('day', "${s}".kostrack_period_start('day', $1, $2), $2)) AS "end"`, [at, zone])).rows[0];
+  expect(await day('2026-03-08T12:00:00Z', 'America/New_York')).toEqual({ start: '2026-03-08T05:00:00+00:00', end: '2026-03-09T04:00:00+00:00' });
+  expect(await day('2026-11-01T12:00:00Z', 'America/New_York')).toEqual({ start: '2026-11-01T04:00:00+00:00', end: '2026-11-02T05:00:00+00:00' });
+  expect(await day('2026-06-30T19:00:00Z', 'Asia/Kolkata')).toEqual({ start: '2026-06-30T18:30:00+00:00', end: '2026-07-01T18:30:00+00:00' });
+  const refused = async (zone: string) =>
+    db.pool.query(`UPDATE "${s}".llm_budgets SET time_zone = $1`, [zone]).then(
+      () => 'accepted',
+      (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+    );
+  expect(await refused('Mars/Olympus_Mons')).toBe('22023: time zone "Mars/Olympus_Mons" not recognized');
+  expect(await refused('+05:30')).toMatch(/^23514: new row for relation "llm_budgets" violates check constraint "llm_budgets_time_zone_check"/);
+  expect(await refused('Asia/Kolkata')).toBe('accepted');
+  // Down and up again: the step is reversible, the budgets and their usage kept.
+  for (const sql of MIGRATION_STEPS[9].down(s)) await db.pool.query(sql);
+  expect((await db.pool.query(`SELECT name, spent_usd::text AS spent FROM "${s}".budget_status`)).rows).toEqual([{ name: 'user-day', spent: '0.25' }]);
+  for (const sql of MIGRATION_STEPS[9].up(s)) await db.pool.query(sql);
+  expect(await status()).toEqual([{ name: 'user-day', scope_value: 'ann', spent: '0.25', calls: 3, utc_day: true, time_zone: 'UTC' }]);
 });

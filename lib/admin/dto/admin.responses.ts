@@ -194,6 +194,7 @@ export class BudgetDto {
   @ApiProperty({ description: 'A tag key, or `service`' }) scope: string;
   @ApiProperty({ nullable: true, type: String, description: 'Only this value of the tag; null: each value has its own limit' }) value: string | null;
   @ApiProperty({ enum: ['hour', 'day', 'month', 'total'] }) period: string;
+  @ApiProperty({ example: 'UTC', description: 'The IANA time zone whose calendar the periods follow' }) timeZone: string;
   @ApiProperty({ example: '5' }) limit: string;
   @ApiProperty({ enum: ['enforce', 'warn'] }) mode: string;
   @ApiProperty({ enum: ['refuse', 'allow'] }) unpriced: string;
@@ -203,7 +204,7 @@ export class BudgetDto {
   source: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
-  @ApiProperty({ format: 'date-time', description: 'Start of the current period (UTC)' }) periodStart: string;
+  @ApiProperty({ format: 'date-time', description: 'Start of the current period (an instant, in UTC notation)' }) periodStart: string;
   @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'End of the current period; null for `total`' }) resetsAt: string | null;
   @ApiProperty({ description: 'Scope values with usage this period (usage lists at most `limit` of them)' }) scopeValues: number;
   @ApiProperty({ type: [BudgetUsageDto], description: 'The current period per scope value, most spent first' }) usage: BudgetUsageDto[];

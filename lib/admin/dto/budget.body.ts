@@ -15,6 +15,7 @@ const SCOPE = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const LIMIT = /^\d{1,15}(?:\.\d{1,15})?$/;
 const LIMIT_MESSAGE = "limit must be an amount in USD like '5.00' (at most 15 decimals, not negative)";
 const ALERTS_MESSAGE = 'alerts must be whole percentages from 1 to 1000, e.g. [50, 80, 100]';
+const TIME_ZONE_MESSAGE = "timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC'";
 // JSON numbers are read through their shortest decimal form, like the `budgets` option.
 const toDecimal = Transform(({ value }) => (typeof value === 'number' && Number.isFinite(value) ? String(value) : value));
 
@@ -69,9 +70,14 @@ export class CreateBudgetBody extends BudgetPolicyFields {
   @IsString({ message: 'value must be a non-empty string of at most 256 characters' })
   value?: string | null | undefined;
 
-  @ApiProperty({ enum: BUDGET_PERIODS, description: 'A UTC hour, day or month, or `total` (never resets)' })
+  @ApiProperty({ enum: BUDGET_PERIODS, description: 'An hour, day or month of the `timeZone` calendar (UTC by default), or `total` (never resets)' })
   @IsIn(BUDGET_PERIODS, { message: 'period must be hour, day, month or total' })
   period: 'hour' | 'day' | 'month' | 'total';
+
+  @ApiPropertyOptional({ example: 'America/New_York', default: 'UTC', description: 'The IANA time zone whose calendar the periods follow; fixed once made, like the period' })
+  @IsOptional()
+  @IsString({ message: TIME_ZONE_MESSAGE })
+  timeZone?: string | undefined;
 
   @ApiProperty({ example: '5.00', description: 'USD, a decimal string (a JSON number is read through its shortest decimal form)' })
   @toDecimal
@@ -96,6 +102,7 @@ export class UpdateBudgetBody extends BudgetPolicyFields {
   @ApiHideProperty() @Equals(undefined, { message: `scope ${FIXED}` }) scope?: never | undefined;
   @ApiHideProperty() @Equals(undefined, { message: `value ${FIXED}` }) value?: never | undefined;
   @ApiHideProperty() @Equals(undefined, { message: `period ${FIXED}` }) period?: never | undefined;
+  @ApiHideProperty() @Equals(undefined, { message: `timeZone ${FIXED}` }) timeZone?: never | undefined;
 }
 
 /** Fields of {@link UpdateBudgetBody} that change something. */

@@ -113,8 +113,14 @@ export function budgetsUp(schema: string): string[] {
             ORDER BY 1, 2, 3;
        END
        $$`,
-    // The current period of each budget (per scope value): what is spent, what live holds take, what is left.
-    `CREATE OR REPLACE VIEW ${s}.budget_status AS
+    budgetStatusViewV4(s),
+    `CREATE INDEX IF NOT EXISTS llm_budget_usage_period_idx ON ${s}.llm_budget_usage (budget_id, period_start)`,
+  ];
+}
+
+/** The current period of each budget (per scope value), in UTC: what is spent, what live holds take, what is left. */
+export function budgetStatusViewV4(s: string): string {
+  return `CREATE OR REPLACE VIEW ${s}.budget_status AS
        SELECT b.id AS budget_id, b.name, b.scope_tag, COALESCE(u.scope_value, b.scope_value) AS scope_value, b.period, b.mode,
               b.limit_usd, COALESCE(u.spent, 0) AS spent_usd, COALESCE(h.held, 0) AS reserved_usd,
               GREATEST(b.limit_usd - COALESCE(u.spent, 0) - COALESCE(h.held, 0), 0) AS remaining_usd,
@@ -124,9 +130,7 @@ export function budgetsUp(schema: string): string[] {
          LEFT JOIN ${s}.llm_budget_usage u ON u.budget_id = b.id AND u.period_start = ${s}.kostrack_period_start(b.period, now())
          LEFT JOIN LATERAL (SELECT sum(r.amount) AS held FROM ${s}.llm_budget_reservations r
                              WHERE r.budget_id = u.budget_id AND r.scope_value = u.scope_value AND r.period_start = u.period_start
-                               AND r.expires_at >= now()) h ON true`,
-    `CREATE INDEX IF NOT EXISTS llm_budget_usage_period_idx ON ${s}.llm_budget_usage (budget_id, period_start)`,
-  ];
+                               AND r.expires_at >= now()) h ON true`;
 }
 
 export function budgetsDown(schema: string): string[] {

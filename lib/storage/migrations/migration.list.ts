@@ -7,6 +7,7 @@ import { repricingDown, repricingUp } from './0006-repricing.migration.js';
 import { providerCostsDown, providerCostsUp } from './0007-provider-costs.migration.js';
 import { dailyRollupDown, dailyRollupUp } from './0008-daily-rollup.migration.js';
 import { callAttemptsDown, callAttemptsUp } from './0009-call-attempts.migration.js';
+import { budgetTimeZonesDown, budgetTimeZonesUp } from './0010-budget-time-zones.migration.js';
 
 /** One schema version. `name` follows TypeORM's `<Name><timestamp>` convention so hosts can run the same list. */
 export interface KostrackMigrationStep {
@@ -26,4 +27,5 @@ export const MIGRATION_STEPS: readonly KostrackMigrationStep[] = [
   { name: 'KostrackProviderCosts1767744000000', timestamp: 1767744000000, up: providerCostsUp, down: providerCostsDown },
   { name: 'KostrackDailyRollup1767830400000', timestamp: 1767830400000, up: dailyRollupUp, down: dailyRollupDown },
   { name: 'KostrackCallAttempts1767916800000', timestamp: 1767916800000, up: callAttemptsUp, down: callAttemptsDown },
+  { name: 'KostrackBudgetTimeZones1768003200000', timestamp: 1768003200000, up: budgetTimeZonesUp, down: budgetTimeZonesDown },
 ];

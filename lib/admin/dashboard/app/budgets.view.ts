@@ -27,7 +27,7 @@ function card(b: Budget): HTMLElement {
   return h(
     'section',
     { class: 'card budget', 'data-testid': `budget-${b.name}` },
-    h('h3', {}, b.name, h('span', { class: 'muted' }, ` · ${usdExact(b.limit)} per ${b.period === 'total' ? 'all time' : b.period} · ${scope}${b.mode === 'warn' ? ' · warn only' : ''}`)),
+    h('h3', {}, b.name, h('span', { class: 'muted' }, ` · ${usdExact(b.limit)} per ${b.period === 'total' ? 'all time' : b.period}${b.period !== 'total' && b.timeZone !== 'UTC' ? ` (${b.timeZone})` : ''} · ${scope}${b.mode === 'warn' ? ' · warn only' : ''}`)),
     h('p', { class: 'muted' }, b.resetsAt ? ['Resets ', time(b.resetsAt)] : 'Never resets', ` · ${rules.filter(Boolean).join(' · ')}`),
     table({ class: 'budget-usage' }, ['Scope', 'Spent', 'Held', 'Left', 'Calls', 'Used'], rows, [1, 2, 3, 4]),
     b.scopeValues > b.usage.length ? h('p', { class: 'muted small' }, `${b.usage.length} of ${b.scopeValues} scope values shown (most spent first).`) : null,

@@ -177,6 +177,7 @@ export interface Budget {
   scope: string;
   value: string | null;
   period: string;
+  timeZone: string;
   limit: string;
   mode: string;
   unpriced: string;

@@ -1,0 +1,176 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import { checkBudget } from '../../lib/storage/budget.declaration.js';
+import { isTimeZoneName, periodEnd, periodStart } from '../../lib/storage/budget.period.js';
+import { runMigrations } from '../../lib/storage/migrations/migration.runner.js';
+import { PgSqlPool } from '../../lib/storage/pg.pool.js';
+import { startKostrack } from '../../lib/storage/start-kostrack.js';
+import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
+import { providerHarness } from '../providers/provider-test.support.js';
+import { useTestDatabase } from '../support/database.js';
+import { tempWriterOptions } from '../storage/support/synthetic.js';
+
+/*
+ * A budget's period in its time zone is computed twice: by this process when it admits a call
+ * (budget.period.ts) and by PostgreSQL when the call's row lands (kostrack_period_start, with
+ * date_trunc(period, at, zone)). The hold and the spending meet on one usage row only if the two
+ * agree to the millisecond, also in the hours a daylight-saving change skips or repeats, in zones
+ * offset by half and quarter hours, and where the change falls at midnight (Santiago, Havana,
+ * Beirut, Cairo: a day then starts at 01:00, or twice). Compared here against the database the
+ * suite runs on (PostgreSQL with DATABASE_URL, else the embedded PGlite, whose zone data is its own).
+ */
+const db = useTestDatabase('budget_period');
+const h = providerHarness((srv) => openaiRoutes(srv, { model: 'gpt-4o-mini-2024-07-18', usage: chatUsageBody({ prompt: 90, completion: 5000 }) }));
+
+const ZONES = [
+  'America/New_York', 'Europe/London', 'Europe/Berlin', 'Australia/Sydney', 'Asia/Kolkata', 'Asia/Kathmandu',
+  'Australia/Lord_Howe', 'America/Santiago', 'America/Havana', 'Asia/Beirut', 'Africa/Cairo', 'America/Sao_Paulo',
+  'Pacific/Chatham', 'America/St_Johns', 'Pacific/Apia', 'Asia/Tokyo', 'Etc/GMT+5', 'UTC',
+];
+const HOUR = 3_600_000;
+
+/** Instants around every offset change of `zone` from 2024 to 2026 (found by stepping an hour at a time), and a spread over the years between. */
+function instants(zone: string): number[] {
+  const format = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+  const offset = (t: number) => format.formatToParts(new Date(t)).find((p) => p.type === 'timeZoneName')!.value;
+  const at: number[] = [];
+  const from = Date.UTC(2024, 0, 1);
+  const to = Date.UTC(2027, 0, 1);
+  let last = offset(from);
+  for (let t = from; t < to; t += HOUR) {
+    const now = offset(t);
+    if (now !== last) for (let d = -26 * HOUR; d <= 26 * HOUR; d += 17 * 60_000) at.push(t + d);
+    last = now;
+  }
+  for (let t = from; t < to; t += 31 * HOUR + 7 * 60_000) at.push(t);
+  return at;
+}
+
+describe('periods in a time zone: this process and PostgreSQL agree', () => {
+  it('start and end of every hour, day and month around each daylight-saving change of 18 zones, 2024-2026', { timeout: 120_000 }, async () => {
+    const pool = new PgSqlPool({ connectionString: db.url, max: 1 }, () => undefined);
+    try {
+      await runMigrations(pool, db.schema);
+      let compared = 0;
+      const wrong: string[] = [];
+      for (const zone of ZONES) {
+        const at = instants(zone);
+        for (const period of ['hour', 'day', 'month'] as const) {
+          const rows = await db.pool.query(
+            `SELECT to_json(p.s) AS s, to_json("${db.schema}".kostrack_period_end($1, p.s, $2)) AS e
+               FROM unnest($3::float8[]) WITH ORDINALITY AS a(ms, i)
+               CROSS JOIN LATERAL (SELECT "${db.schema}".kostrack_period_start($1, to_timestamp(a.ms / 1000.0), $2) AS s) p ORDER BY a.i`,
+            [period, zone, at],
+          );
+          rows.rows.forEach((r: { s: string; e: string }, i: number) => {
+            const start = periodStart(period, at[i], zone);
+            const js = [start.toISOString(), periodEnd(period, start, zone)!.toISOString()];
+            const sql = [new Date(r.s).toISOString(), new Date(r.e).toISOString()];
+            compared++;
+            if (js[0] !== sql[0] || js[1] !== sql[1]) wrong.push(`${zone} ${period} at ${new Date(at[i]).toISOString()}: js ${js} sql ${sql}`);
+          });
+        }
+      }
+      expect(wrong.slice(0, 10)).toEqual([]);
+      expect(compared).toBeGreaterThan(40_000);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('days of 23 and 25 hours, a day that starts at 01:00, a half-hour zone, and months', () => {
+    const day = (iso: string, zone: string) => {
+      const s = periodStart('day', Date.parse(iso), zone);
+      return [s.toISOString(), periodEnd('day', s, zone)!.toISOString()];
+    };
+    // New York: 2026-03-08 loses an hour, 2026-11-01 gains one.
+    expect(day('2026-03-08T12:00:00Z', 'America/New_York')).toEqual(['2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z']);
+    expect(day('2026-11-01T12:00:00Z', 'America/New_York')).toEqual(['2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z']);
+    // Santiago moved its clocks from 24:00 to 01:00 on 2024-09-08: that day began at 01:00 local (04:00Z).
+    expect(day('2024-09-08T12:00:00Z', 'America/Santiago')).toEqual(['2024-09-08T04:00:00.000Z', '2024-09-09T03:00:00.000Z']);
+    // Kolkata is UTC+05:30: its day begins at 18:30Z.
+    expect(day('2026-06-30T19:00:00Z', 'Asia/Kolkata')).toEqual(['2026-06-30T18:30:00.000Z', '2026-07-01T18:30:00.000Z']);
+    const month = periodStart('month', Date.parse('2026-03-01T03:00:00Z'), 'America/New_York');
+    // Still February in New York (22:00 on the 28th).
+    expect([month.toISOString(), periodEnd('month', month, 'America/New_York')!.toISOString()]).toEqual(['2026-02-01T05:00:00.000Z', '2026-03-01T05:00:00.000Z']);
+    expect(periodStart('total', Date.now(), 'Asia/Tokyo').toISOString()).toBe('1970-01-01T00:00:00.000Z');
+    expect(periodEnd('total', new Date(0), 'Asia/Tokyo')).toBeNull();
+  });
+
+  it('a declared timeZone must be an IANA name; it is kept as written; UTC by default', () => {
+    const at = (timeZone: unknown) => {
+      try {
+        return checkBudget({ name: 'b', scope: 'user_id', period: 'day', limit: '1', timeZone }, 'budgets[0]').timeZone;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(at(undefined)).toBe('UTC');
+    expect(at('Asia/Kolkata')).toBe('Asia/Kolkata');
+    expect(at('America/New_York')).toBe('America/New_York');
+    const message = (v: string) => `budgets[0] (b): timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC', got ${v}`;
+    expect(at('Mars/Olympus_Mons')).toBe(message('"Mars/Olympus_Mons"'));
+    // POSIX would read the offset with its sign reversed.
+    expect(at('+05:30')).toBe(message('"+05:30"'));
+    expect(at('')).toBe(message('""'));
+    expect(at(5)).toBe(message('5'));
+    expect(at(null)).toBe(message('null'));
+    expect([isTimeZoneName('UTC'), isTimeZoneName('Etc/GMT+5'), isTimeZoneName('x'.repeat(65))]).toEqual([true, true, false]);
+  });
+});
+
+/*
+ * A budget per user and day in Pacific/Kiritimati (UTC+14, so its day never lines up with UTC's:
+ * it begins at 10:00Z), through startKostrack() and the real OpenAI SDK against the loopback.
+ * gpt-4o-mini, max_tokens 5000, 'Say hello': each call holds E = $0.00301545 and costs
+ * C = $0.0030135 (see durable-budget.spec.ts). Limit $0.01: three calls fit, the fourth is refused.
+ * The holds the process took and the spending the rows' statement added meet on one usage row,
+ * that of the Kiritimati day, and the refusal says the budget resets at the next midnight there.
+ */
+describe('a budget per user and Kiritimati day, end to end', () => {
+  it('holds and spending meet on the Kiritimati day’s row; the refusal resets at midnight there', async () => {
+    // Not across a Kiritimati midnight (10:00Z, a UTC hour's end) while it runs.
+    const left = 3_600_000 - (Date.now() % 3_600_000);
+    if (left < 20_000) await new Promise((r) => setTimeout(r, left + 50));
+    const schema = `${db.schema}_e2e`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const k = await startKostrack({
+      database: db.url,
+      schema,
+      writer: tempWriterOptions(),
+      budgets: [{ name: 'user-day-kiritimati', scope: 'user_id', period: 'day', limit: '0.01', timeZone: 'Pacific/Kiritimati' }],
+    });
+    try {
+      const client = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${h.server.url}/v1`, maxRetries: 0 }));
+      let refusal: KostrackBudgetExceededError | undefined;
+      await trace({ tags: { user_id: 'kai' } }, async () => {
+        for (let i = 0; i < 5 && !refusal; i++)
+          await client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 5000, messages: [{ role: 'user', content: 'Say hello' }] }).catch((e: unknown) => {
+            refusal = e as KostrackBudgetExceededError;
+          });
+      });
+      expect(refusal).toBeInstanceOf(KostrackBudgetExceededError);
+      expect(h.server.requests).toHaveLength(3);
+      await k.flush();
+      const usage = await db.pool.query(
+        `SELECT u.spent::text AS spent, u.reserved::text AS reserved, u.calls, to_json(u.period_start) AS start,
+                to_json("${schema}".kostrack_period_end('day', u.period_start, b.time_zone)) AS "end",
+                u.period_start = (SELECT "${schema}".kostrack_period_start('day', min(time), 'Pacific/Kiritimati') FROM "${schema}".llm_calls) AS rows_day
+           FROM "${schema}".llm_budget_usage u JOIN "${schema}".llm_budgets b ON b.id = u.budget_id`,
+      );
+      expect(usage.rows).toHaveLength(1);
+      const [row] = usage.rows;
+      const C = usd('0.0030135');
+      expect([usdToString(usd(row.spent)), usdToString(usd(row.reserved)), row.calls, row.rows_day]).toEqual([usdToString(3n * C), '0', 3, true]);
+      const start = new Date(row.start);
+      // Kiritimati's midnight is 10:00Z, and its day lasts 24 hours.
+      expect([start.getUTCHours(), start.getUTCMinutes(), Date.parse(row.end) - start.getTime()]).toEqual([10, 0, 86_400_000]);
+      expect(refusal!.budget).toMatchObject({ spanName: 'user-day-kiritimati', period: 'day', resetsAt: new Date(row.end).toISOString(), limit: '0.01' });
+      const status = await db.pool.query(`SELECT to_json(period_start) AS start, time_zone FROM "${schema}".budget_status`);
+      expect(status.rows.map((r) => [new Date(r.start).toISOString(), r.time_zone])).toEqual([[start.toISOString(), 'Pacific/Kiritimati']]);
+    } finally {
+      await k.close();
+    }
+  });
+});
