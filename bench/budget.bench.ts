@@ -207,12 +207,27 @@ async function durableSection(): Promise<string[]> {
     const leaseAmount = '0.10';
     const leased = new BudgetLedger(pool, schema, { warn: (m) => warnings.push(m), timeoutMs: 60_000, refreshMs: 3_600_000, lease: resolveLease({ amount: leaseAmount }) });
     await leased.start([]);
-    // The writer's side: rows "land" in batches of 256, as its commit hook would report them (no
-    // rows are stored here, so no statement moves their cost out of the holds: the lease gives
-    // back what is left when it is retired).
+    // The writer's side: rows "land" in batches of 256. No rows are stored here; what the writer's
+    // statement does to budgets for them is done by one statement per batch (their cost leaves
+    // their leases' holds and becomes spent, as in batch.sql.ts), then the lease is told.
     let hook: LeaseLanding | undefined;
+    const land = async (calls: CallRecord[]) => {
+      const holds = hook!.holdsOf(calls);
+      if (holds)
+        await pool.query(
+          `WITH l AS (SELECT lease_id, sum(held) AS c FROM unnest($1::uuid[], $2::numeric[]) AS m(lease_id, held) GROUP BY 1),
+           held AS (SELECT r.span_id, r.budget_id, r.amount, l.c FROM ${s}.llm_budget_reservations r JOIN l ON l.lease_id = r.span_id ORDER BY 1, 2 FOR UPDATE OF r),
+           low AS (UPDATE ${s}.llm_budget_reservations r SET amount = GREATEST(h.amount - h.c, 0) FROM held h WHERE r.span_id = h.span_id AND r.budget_id = h.budget_id
+                   RETURNING r.budget_id, r.scope_value, r.period_start, h.amount - r.amount AS released, h.c)
+           UPDATE ${s}.llm_budget_usage u SET reserved = GREATEST(u.reserved - low.released, 0), spent = u.spent + low.c
+             FROM low WHERE u.budget_id = low.budget_id AND u.scope_value = low.scope_value AND u.period_start = low.period_start`,
+          [holds.leaseIds, holds.held],
+        );
+      hook!.landed(calls.map((record) => ({ kind: 'call' as const, record })));
+    };
     leased.watch({ watchLeases: (l: LeaseLanding) => (hook = l) } as unknown as BatchWriter);
     let landing: CallRecord[] = [];
+    const lands: Promise<unknown>[] = [];
     const admitLeased = async (tags: Record<string, string>) => {
       const spanId = newId();
       await leased.admit(leased.match(tags, 'bench'), E, { spanId, provider: 'openai', model: 'gpt-4o-mini', tags, serviceId: 'bench' });
@@ -221,7 +236,8 @@ async function durableSection(): Promise<string[]> {
       if (landing.length >= 256) {
         const batch = landing;
         landing = [];
-        hook!.landed(batch.map((record) => ({ kind: 'call' as const, record })));
+        // In the background, as the writer commits beside the calls.
+        lands.push(land(batch).catch((e: unknown) => void warnings.push(`landing failed: ${String(e)}`)));
       }
     };
     const leaseCases: (Latency & { db: number })[] = [];
@@ -234,6 +250,7 @@ async function durableSection(): Promise<string[]> {
       else await Promise.all(Array.from({ length: CONCURRENCY }, async () => { for (let i = 0; i < PER_WORKER; i++) await timed(() => admitLeased({ user_id: 'lease-hot' }), ms); }));
       const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
       const after = leased.counts();
+      await Promise.all(lands.splice(0));
       leaseCases.push({
         label: concurrent ? `${CONCURRENCY} concurrent, ONE scope (${(CONCURRENCY * PER_WORKER).toLocaleString('en')} admissions)` : `sequential, one scope (${SEQUENTIAL.toLocaleString('en')} admissions)`,
         ms,

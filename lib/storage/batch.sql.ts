@@ -365,7 +365,7 @@ export function rollupParams(r: CallRollups): unknown[][] {
   return [r.traceIds, r.serviceIds, r.costs, r.calls, r.unpriced, r.errors, r.inputTokens, r.outputTokens, r.cachedTokens, r.firstAt, r.lastAt];
 }
 
-/** Calls admitted under a budget lease: their span ids, their leases' hold ids, the worst case each took (see budgetCtes). */
+/** Calls admitted under a budget lease: their span ids, their leases' hold ids, what each takes of its lease (its worst case, or its cost once settled; see budgetCtes). */
 export interface LeaseHolds {
   spanIds: string[];
   leaseIds: string[];

@@ -17,6 +17,11 @@ export interface LeaseDatabase<T> {
   request(target: T, amount: Usd, id: string, ttlMs: number): Promise<LeaseAnswer>;
   /** Lowers the hold `id` to `hold` (0 deletes it); resolves to the room left, or null when the hold is gone (it expired). */
   trim(target: T, id: string, hold: Usd): Promise<Usd | null>;
+  /**
+   * Reads the scopes after rows under a lease landed, for the alerts their spending crossed (no
+   * other statement about the scope may follow them). Never rejects.
+   */
+  look(target: T): Promise<void>;
 }
 
 /**
@@ -42,6 +47,8 @@ class Lease<T> {
   deleted = false;
   syncing: Promise<void> | null = null;
   dirty = false;
+  /** Trims sent so far (see {@link Entry.trimsBefore}). */
+  trimsSent = 0;
 
   constructor(
     readonly scope: LeaseScope<T>,
@@ -80,6 +87,9 @@ class LeaseScope<T> {
   busy = 0;
   /** The room others left, from the last answer about this scope; null until one came. */
   room: Usd | null = null;
+  /** A {@link LeaseDatabase.look} in flight, and whether rows landed since it was sent. */
+  looking: Promise<void> | null = null;
+  lookAgain = false;
 
   constructor(
     readonly key: string,
@@ -97,6 +107,14 @@ interface Entry<T> {
   lease: Lease<T>;
   /** The call's worst case until it settles, then its cost. */
   value: Usd;
+  /**
+   * `lease.trimsSent` when a statement first carried the call's row, -1 if a trim was in flight
+   * then, null before. A trim sets the hold to a target; one that applies after the row's statement
+   * lowered the hold undoes that lowering. So the row's landing lowers `synced` only when no trim
+   * was in flight or sent since; otherwise `synced` stays where it was (an upper bound) and the next
+   * trim sets the hold to what the calls not landed need.
+   */
+  trimsBefore: number | null;
 }
 
 export interface LeaseCounts {
@@ -116,8 +134,9 @@ export interface LeaseCounts {
  * admitted by the database on its own, as without leases.
  *
  * The statement that stores a leased call's row adds its cost to `spent` and lowers the lease's
- * hold by as much ({@link holdsOf} names the calls to it), so the database counts each call once,
- * never twice or zero times; {@link landed} then brings this process's view in line.
+ * hold by as much ({@link holdsOf} names the calls to it), so a landed call is not also counted as
+ * held; {@link landed} then brings this process's view in line (see {@link Entry.trimsBefore} for
+ * a trim that crosses the statement).
  */
 export class BudgetLeases<T> {
   private readonly scopes = new Map<string, LeaseScope<T>>();
@@ -221,9 +240,13 @@ export class BudgetLeases<T> {
   holdsOf(calls: readonly CallRecord[]): LeaseHolds | null {
     if (this.entries.size === 0) return null;
     const holds: LeaseHolds = { spanIds: [], leaseIds: [], held: [] };
+    const seen = new Set<string>();
     for (const call of calls) {
       const entry = this.entries.get(call.spanId);
-      if (!entry) continue;
+      // Once per call: the statement would lower the hold once per listing.
+      if (!entry || seen.has(call.spanId)) continue;
+      seen.add(call.spanId);
+      entry.trimsBefore ??= entry.lease.syncing ? -1 : entry.lease.trimsSent;
       holds.spanIds.push(call.spanId);
       holds.leaseIds.push(entry.lease.id);
       holds.held.push(usdToString(entry.value));
@@ -252,10 +275,28 @@ export class BudgetLeases<T> {
       lease.calls--;
       const counted = cost + residual;
       lease.hold = lease.hold > counted ? lease.hold - counted : 0n;
-      lease.synced = lease.synced > counted ? lease.synced - counted : 0n;
+      if (entry.trimsBefore === lease.trimsSent) lease.synced = lease.synced > counted ? lease.synced - counted : 0n;
       touched.add(lease);
     }
-    for (const lease of touched) this.sync(lease);
+    for (const lease of touched) {
+      this.sync(lease);
+      this.look(lease.scope);
+    }
+  }
+
+  /** One read at a time per scope; rows landing meanwhile ask for one more after it. */
+  private look(scope: LeaseScope<T>): void {
+    if (scope.looking) {
+      scope.lookAgain = true;
+      return;
+    }
+    scope.looking = (async () => {
+      do {
+        scope.lookAgain = false;
+        await this.db.look(scope.target);
+      } while (scope.lookAgain && !this.closed);
+      scope.looking = null;
+    })();
   }
 
   /**
@@ -281,7 +322,7 @@ export class BudgetLeases<T> {
     if (!lease || this.closed || Date.now() >= lease.usableUntil || lease.available < estimate) return false;
     lease.inUse += estimate;
     lease.calls++;
-    this.entries.set(spanId, { lease, value: estimate });
+    this.entries.set(spanId, { lease, value: estimate, trimsBefore: null });
     this.counts.leased++;
     return true;
   }
@@ -358,6 +399,7 @@ export class BudgetLeases<T> {
         const target = lease.target;
         if (!lease.stale) continue;
         this.counts.trims++;
+        lease.trimsSent++;
         try {
           const room = await this.db.trim(lease.scope.target, lease.id, target);
           if (room !== null) lease.scope.room = room;

@@ -8,6 +8,7 @@ import type { CheckedBudget } from './budget.declaration.js';
 import { periodEnd, periodStart, type BudgetPeriod } from './budget.period.js';
 import { BudgetLeases, type LeaseAnswer, type LeaseCounts } from './budget.lease.js';
 import { leaseTrimSql } from './budget.lease.sql.js';
+import { holdDropSql, holdSettleSql } from './budget.hold.sql.js';
 import type { ResolvedLease } from './budget.options.js';
 import type { BatchWriter } from './batch.writer.js';
 import { quoteSchema } from './schema.name.js';
@@ -139,7 +140,7 @@ export class BudgetLedger implements BudgetGate {
     this.holdTtlMs = options.holdTtlMs ?? 600_000;
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.leases = options.lease
-      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold) => this.trimLease(t, id, hold) }, options.warn)
+      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold) => this.trimLease(t, id, hold), look: (t) => this.lookLease(t) }, options.warn)
       : null;
   }
 
@@ -488,6 +489,29 @@ export class BudgetLedger implements BudgetGate {
     return roomOf(rows);
   }
 
+  /**
+   * After a lease's rows landed: the scopes' spending, for their alerts. Only budgets with alerts
+   * are read (without a lease, the statement that admits or settles the next call reads them).
+   */
+  private async lookLease(t: LeaseTarget): Promise<void> {
+    const alerting = t.hits.map((h, i) => ({ h, start: t.starts[i] })).filter(({ h }) => h.budget.alerts.length > 0);
+    if (alerting.length === 0) return;
+    try {
+      const rows = await this.withTimeout(
+        this.pool.query<{ budget_id: string; scope_value: string; limit_usd: string; spent: string }>(
+          `SELECT u.budget_id::text, u.scope_value, b.limit_usd::text, u.spent::text
+             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS k(b, v, p)
+             JOIN ${this.s}.llm_budget_usage u ON u.budget_id = k.b AND u.scope_value = k.v AND u.period_start = k.p
+             JOIN ${this.s}.llm_budgets b ON b.id = u.budget_id`,
+          [alerting.map(({ h }) => h.budget.id), alerting.map(({ h }) => h.value), alerting.map(({ start }) => start.toISOString())],
+        ),
+      );
+      this.alertsFrom(t, rows);
+    } catch {
+      // Read again when the next rows land, or at the next lease asked for.
+    }
+  }
+
   /** Thresholds crossed, from an answer's rows (by budget and scope value). */
   private alertsFrom(t: LeaseTarget, rows: readonly { budget_id: string; scope_value: string; limit_usd: string; spent: string }[]): void {
     for (const row of rows) {
@@ -572,18 +596,7 @@ export class BudgetLedger implements BudgetGate {
     // A call admitted under a lease settles in memory; the lease gives its cost back once its row lands.
     if (this.leases?.settle(spanId, cost)) return;
     const done: Promise<unknown> = this.pool
-      .query(
-        `WITH held AS (
-           SELECT budget_id, scope_value, period_start, amount FROM ${this.s}.llm_budget_reservations WHERE span_id = $1 AND amount > $2::numeric FOR UPDATE
-         ), shrunk AS (
-           UPDATE ${this.s}.llm_budget_reservations r SET amount = $2::numeric FROM held h
-            WHERE r.span_id = $1 AND r.budget_id = h.budget_id
-           RETURNING h.budget_id, h.scope_value, h.period_start, h.amount - $2::numeric AS freed
-         )
-         UPDATE ${this.s}.llm_budget_usage u SET reserved = GREATEST(u.reserved - s.freed, 0)
-           FROM shrunk s WHERE u.budget_id = s.budget_id AND u.scope_value = s.scope_value AND u.period_start = s.period_start`,
-        [spanId, usdToString(cost)],
-      )
+      .query(holdSettleSql(this.s), [spanId, usdToString(cost)])
       .catch((e: unknown) => {
         // The hold stays at the worst case until the row lands (or expires): conservative, not wrong.
         this.options.warn(`Kostrack could not settle a budget hold (${errorClassOf(e)}); it is released when the call's row is written`);
@@ -627,14 +640,7 @@ export class BudgetLedger implements BudgetGate {
     asked
       .then((rows) => {
         if (!rows.some((r) => r.admitted)) return;
-        return this.pool.query(
-          `WITH gone AS (
-             DELETE FROM ${this.s}.llm_budget_reservations WHERE span_id = $1 RETURNING budget_id, scope_value, period_start, amount
-           )
-           UPDATE ${this.s}.llm_budget_usage u SET reserved = GREATEST(u.reserved - g.amount, 0)
-             FROM gone g WHERE u.budget_id = g.budget_id AND u.scope_value = g.scope_value AND u.period_start = g.period_start`,
-          [spanId],
-        );
+        return this.pool.query(holdDropSql(this.s), [spanId]);
       })
       // Not answered at all, or the release failed: the hold expires with holdTtlMs.
       .catch(() => undefined);

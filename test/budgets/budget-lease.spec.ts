@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { budgetGate } from '../../lib/core/budget-gate.js';
 import { KostrackConfigError } from '../../lib/core/errors.js';
-import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import { KostrackBudgetExceededError, trace, usd, usdToString, wrap, type BudgetAlert } from '../../lib/index.js';
 import type { CallRecord } from '../../lib/core/call-record.js';
 import { BudgetLeases, type LeaseDatabase } from '../../lib/storage/budget.lease.js';
 import type { TelemetryItem } from '../../lib/storage/record.codec.js';
@@ -358,6 +358,45 @@ describe('a leased call whose row is dead-lettered', () => {
   });
 });
 
+/*
+ * Alerts under a lease. Limit $0.02, alerts at 25% and 50%; lease $0.01, share 1. Calls 1-2 fit
+ * lease 1 (2E ≤ 0.01) and need no statement of their own; once their rows land, spent is
+ * 2C = 0.006027 (30%): the 25% alert fires then, not at the lease's next renewal. Calls 3-4: spent
+ * 4C = 0.012054 (60%) fires the 50% alert (3C = 0.0090405 is 45%).
+ */
+describe('alerts of a leased budget', () => {
+  it('fire as the rows land, each once', async () => {
+    const schema = `${db.schema}_${++schemas}`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const alerts: BudgetAlert[] = [];
+    const k = await startKostrack({
+      database: db.url,
+      schema,
+      writer: tempWriterOptions(),
+      budgets: [{ name: 'user-day', scope: 'user_id', period: 'day', limit: '0.02', alerts: [25, 50] }],
+      budgetOptions: { lease: { amount: '0.01', share: 1 } },
+      onBudgetAlert: (a) => void alerts.push(a),
+    });
+    try {
+      const client = openai();
+      for (let i = 0; i < 2; i++) await trace({ tags: { user_id: 'ida' } }, () => client.chat.completions.create(body));
+      await k.flush();
+      await vi.waitUntil(() => alerts.length === 1, { timeout: 30_000 });
+      expect((budgetGate() as BudgetLedger).counts()).toMatchObject({ requested: 1, leased: 2, trims: 0 });
+      for (let i = 0; i < 2; i++) await trace({ tags: { user_id: 'ida' } }, () => client.chat.completions.create(body));
+      await k.flush();
+      await vi.waitUntil(() => alerts.length === 2, { timeout: 30_000 });
+      expect(alerts.map((a) => [a.budget, a.scopeValue, a.threshold, a.limit, money(a.spent)])).toEqual([
+        ['user-day', 'ida', 25, '0.02', $(2n * C)],
+        ['user-day', 'ida', 50, '0.02', $(4n * C)],
+      ]);
+    } finally {
+      await k.close();
+    }
+    expect(alerts).toHaveLength(2);
+  });
+});
+
 describe('lease.budgets naming no budget', () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -407,6 +446,7 @@ function memoryDb(limit: string) {
       else if (st.holds.get(id)! > hold) st.holds.set(id, hold);
       return room();
     },
+    async look() {},
   };
   return { st, db, room, hooks };
 }
@@ -493,10 +533,12 @@ describe('BudgetLeases (a database in memory)', () => {
   /*
    * Limit $10; lease $1. Calls a and b ($0.3 each) take lease 1. Shutdown retires it: a trim to
    * their $0.6 is sent, and is held back while a's row is stored (the hold drops to $0.7); it then
-   * applies ($0.6) and answers before the writer reports a's row, so this process reads $0.3 held
-   * while the database holds $0.6. Once b's row lands too, the hold must still be deleted.
+   * applies ($0.6, undoing the row's lowering: a counts as spent and held) and answers before the
+   * writer reports a's row. The row's statement went out while a trim was in flight, so its landing
+   * does not lower what this process takes the database to hold ($0.6): the next trim sets the hold
+   * to b's $0.3. (Lowered, this process read $0.3 while the database held $0.6 until b landed.)
    */
-  it('a trim applied after a batch landed, answered before the writer reported it: the hold is deleted once every call landed', async () => {
+  it('a trim applied after a batch landed, answered before the writer reported it: the next trim corrects the hold, and it is deleted once every call landed', async () => {
     const { st, db, hooks } = memoryDb('10');
     leases = new BudgetLeases<string>({ amount: usd('1'), sharePpm: 1_000_000n, ttlMs: 30_000, budgets: null }, 600_000, db, () => undefined);
     expect(await leases.admit('k', 'k', usd('0.3'), 'a')).toBe(true);
@@ -513,11 +555,12 @@ describe('BudgetLeases (a database in memory)', () => {
     await returned;
     expect(holds(st)).toEqual(['0.6']);
     leases.landed(a);
+    await vi.waitUntil(() => holds(st)[0] === '0.3');
     const b = [landedRow('b', usd('0.3'))];
     store(leases, st, b);
     leases.landed(b);
     await vi.waitUntil(() => st.holds.size === 0);
-    expect([$(st.spent), st.trims]).toEqual(['0.6', 2]);
+    expect([$(st.spent), st.trims]).toEqual(['0.6', 3]);
   });
 
   it('returnAll gives back a lease that is no longer its scope’s current one', async () => {
