@@ -237,7 +237,17 @@ export class AdminBudgetsService {
    */
   private async withUsage(pool: SqlPool, s: string, rows: BudgetRow[], now: Date, q: BudgetsQuery): Promise<BudgetDto[]> {
     if (rows.length === 0) return [];
-    const starts = rows.map((r) => periodStart(r.period, now.getTime(), r.time_zone));
+    // Periods as PostgreSQL computes them (the rows' spending is counted by those): the same as this
+    // process computes when both know the zone, and an answer when this process does not.
+    const periods = await this.queries.run<{ id: string; start: Date; end: Date | null }>(
+      pool,
+      `SELECT b.id::text AS id, p.start, ${s}.kostrack_period_end(b.period, p.start, b.time_zone) AS "end"
+         FROM ${s}.llm_budgets b CROSS JOIN LATERAL (SELECT ${s}.kostrack_period_start(b.period, $2::timestamptz, b.time_zone) AS start) p
+        WHERE b.id = ANY($1::bigint[])`,
+      [rows.map((r) => r.id), now.toISOString()],
+    );
+    const byId = new Map(periods.map((p) => [p.id, p]));
+    const starts = rows.map((r) => byId.get(r.id)?.start ?? periodStart(r.period, now.getTime()));
     const p = new SqlParams();
     const ids = p.add(rows.map((r) => r.id));
     const at = p.add(starts.map((d) => d.toISOString()));
@@ -264,7 +274,7 @@ export class AdminBudgetsService {
     }
     return rows.map((r, i) => {
       const start = starts[i];
-      const resetsAt = iso(periodEnd(r.period, start, r.time_zone));
+      const resetsAt = iso(byId.get(r.id)?.end ?? periodEnd(r.period, start));
       const limit = usd(r.limit_usd);
       const line = (scopeValue: string, spent: string, reserved: string, calls: number): BudgetUsageDto => {
         const left = limit - usd(spent) - usd(reserved);

@@ -66,10 +66,16 @@ export class KostrackStorageLifecycle implements OnModuleInit, BeforeApplication
     // Budget alerts go to onBudgetAlert and, when the app has EventEmitterModule, to `kostrack.budget.alert`.
     const emitter = await findEventEmitter(this.moduleRef);
     // The module's PriceBook also prices from llm_prices, loaded before the app serves.
-    this.attachment = await attachStorage(this.storage, this.priceBook, (message) => this.logger.warn(message), {
+    const storage = this.storage;
+    this.attachment = await attachStorage(storage, this.priceBook, (message) => this.logger.warn(message), {
       budgets: resolved.budgets,
       onBudgetAlert: budgetAlertHandler(this.options.onBudgetAlert, emitter),
       budgetOptions: this.options.budgetOptions,
+    }).catch(async (e: unknown) => {
+      // The app does not start (a declared budget the database refuses); storage must not keep it alive.
+      this.storage = null;
+      await storage.close().catch(() => undefined);
+      throw e;
     });
   }
 

@@ -18,10 +18,10 @@ export interface LeaseDatabase<T> {
   /** Lowers the hold `id` to `hold` (0 deletes it); resolves to the room left, or null when the hold is gone (it expired). */
   trim(target: T, id: string, hold: Usd): Promise<Usd | null>;
   /**
-   * Reads the scopes after rows under a lease landed, for the alerts their spending crossed (no
-   * other statement about the scope may follow them). Never rejects.
+   * Reads the scopes after rows under their leases landed, for the alerts their spending crossed
+   * (no other statement about a scope may follow them). Never rejects.
    */
-  look(target: T): Promise<void>;
+  look(targets: T[]): Promise<void>;
 }
 
 /**
@@ -87,9 +87,6 @@ class LeaseScope<T> {
   busy = 0;
   /** The room others left, from the last answer about this scope; null until one came. */
   room: Usd | null = null;
-  /** A {@link LeaseDatabase.look} in flight, and whether rows landed since it was sent. */
-  looking: Promise<void> | null = null;
-  lookAgain = false;
 
   constructor(
     readonly key: string,
@@ -280,22 +277,26 @@ export class BudgetLeases<T> {
     }
     for (const lease of touched) {
       this.sync(lease);
-      this.look(lease.scope);
+      this.toLook.set(lease.scope.key, lease.scope.target);
     }
+    this.look();
   }
 
-  /** One read at a time per scope; rows landing meanwhile ask for one more after it. */
-  private look(scope: LeaseScope<T>): void {
-    if (scope.looking) {
-      scope.lookAgain = true;
-      return;
-    }
-    scope.looking = (async () => {
-      do {
-        scope.lookAgain = false;
-        await this.db.look(scope.target);
-      } while (scope.lookAgain && !this.closed);
-      scope.looking = null;
+  /** Scopes whose rows landed since the last read was sent. */
+  private readonly toLook = new Map<string, T>();
+  private looking = false;
+
+  /** One read at a time for the whole process, of every scope touched since the last one. */
+  private look(): void {
+    if (this.looking || this.toLook.size === 0) return;
+    this.looking = true;
+    void (async () => {
+      while (this.toLook.size > 0 && !this.closed) {
+        const targets = [...this.toLook.values()];
+        this.toLook.clear();
+        await this.db.look(targets);
+      }
+      this.looking = false;
     })();
   }
 

@@ -9,6 +9,8 @@ import { periodEnd, periodStart, type BudgetPeriod } from './budget.period.js';
 import { BudgetLeases, type LeaseAnswer, type LeaseCounts } from './budget.lease.js';
 import { leaseTrimSql } from './budget.lease.sql.js';
 import { holdDropSql, holdSettleSql } from './budget.hold.sql.js';
+import { BudgetZoneCheck, BudgetZoneError } from './budget.zone-check.js';
+import { KostrackConfigError } from '../core/errors.js';
 import type { ResolvedLease } from './budget.options.js';
 import type { BatchWriter } from './batch.writer.js';
 import { quoteSchema } from './schema.name.js';
@@ -98,7 +100,7 @@ const UNIQUE_VIOLATION = '23505';
 
 /** Why the database could not be asked, for a warning: the timeout, the SQLSTATE or socket error code (ECONNREFUSED), else the error's class. */
 function reasonOf(error: unknown): string {
-  if (error instanceof AdmissionTimeout) return error.message;
+  if (error instanceof AdmissionTimeout || error instanceof BudgetZoneError) return error.message;
   return describeError(error).code ?? errorClassOf(error);
 }
 
@@ -122,6 +124,7 @@ export class BudgetLedger implements BudgetGate {
   private readonly timeoutMs: number;
   /** Null unless `budgetOptions.lease` is set: then calls under enforced budgets are admitted in memory. */
   private readonly leases: BudgetLeases<LeaseTarget> | null;
+  private readonly zones: BudgetZoneCheck;
   private refusedInMemory = 0;
   /** Admissions sent so far. */
   private asked = 0;
@@ -139,8 +142,9 @@ export class BudgetLedger implements BudgetGate {
     this.refreshMs = options.refreshMs ?? 5_000;
     this.holdTtlMs = options.holdTtlMs ?? 600_000;
     this.timeoutMs = options.timeoutMs ?? 2_000;
+    this.zones = new BudgetZoneCheck(pool, this.s, options.warn);
     this.leases = options.lease
-      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold) => this.trimLease(t, id, hold), look: (t) => this.lookLease(t) }, options.warn)
+      ? new BudgetLeases<LeaseTarget>(options.lease, this.holdTtlMs, { request: (t, amount, id, ttl) => this.requestLease(t, amount, id, ttl), trim: (t, id, hold) => this.trimLease(t, id, hold), look: (targets) => this.lookLeases(targets) }, options.warn)
       : null;
   }
 
@@ -220,6 +224,8 @@ export class BudgetLedger implements BudgetGate {
     try {
       await this.sync();
     } catch (e) {
+      // A declared budget PostgreSQL refuses (a time zone it does not know): the app is told at start.
+      if (e instanceof KostrackConfigError) throw e;
       this.options.warn(`Kostrack could not load budgets (${reasonOf(e)}); retrying every ${this.refreshMs} ms`);
     }
     this.timer = setInterval(() => void this.tick(), this.refreshMs);
@@ -251,11 +257,21 @@ export class BudgetLedger implements BudgetGate {
   }
 
   private async writeAndReload(): Promise<void> {
+    let refused: KostrackConfigError | undefined;
     if (this.pending) {
-      for (const b of this.pending) await this.declare(b);
+      for (const b of this.pending) {
+        try {
+          await this.declare(b);
+        } catch (e) {
+          // The others are still written and loaded; this one is reported after them.
+          if (!(e instanceof KostrackConfigError)) throw e;
+          refused ??= e;
+        }
+      }
       this.pending = undefined;
     }
     await this.reload();
+    if (refused) throw refused;
   }
 
   private async tick(): Promise<void> {
@@ -273,11 +289,18 @@ export class BudgetLedger implements BudgetGate {
    * and this declaration is skipped, with a warning. Either way the other budgets still load.
    */
   private async declare(b: CheckedBudget): Promise<void> {
+    await this.warnIfRedefined(b);
     try {
       await this.upsert(b, 'options');
       return;
     } catch (e) {
-      if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
+      const state = sqlState(e);
+      if (state === '22023' || (state === '23514' && /time_zone/.test(String((e as Error).message)))) {
+        throw new KostrackConfigError(
+          `Kostrack budget "${b.name}": PostgreSQL does not take the time zone "${b.timeZone}" (${(e as Error).message}); its time zone data may be older than Node's. Use a zone both know, or 'UTC'`,
+        );
+      }
+      if (state !== UNIQUE_VIOLATION) throw e;
     }
     const [other] = await this.pool.query<{ name: string; source: string }>(
       `SELECT name, source FROM ${this.s}.llm_budgets WHERE scope_tag = $1 AND scope_value IS NOT DISTINCT FROM $2 AND period = $3 AND name <> $4`,
@@ -298,6 +321,19 @@ export class BudgetLedger implements BudgetGate {
     }
     this.options.warn(
       `Kostrack budget "${b.name}" was not written: ${other ? `budget "${other.name}"` : 'another budget'} already limits ${what} (two budgets on the same scope, value and period would overlap); remove one of them`,
+    );
+  }
+
+  /**
+   * A declared budget whose period or time zone differs from its row's: the usage of a period is
+   * kept by the period's start, so the new period's spending starts from what that row holds
+   * (nothing, usually) and the current period's spending so far no longer counts.
+   */
+  private async warnIfRedefined(b: CheckedBudget): Promise<void> {
+    const [row] = await this.pool.query<{ period: string; time_zone: string }>(`SELECT period, time_zone FROM ${this.s}.llm_budgets WHERE name = $1`, [b.name]);
+    if (!row || (row.period === b.period && row.time_zone === b.timeZone)) return;
+    this.options.warn(
+      `Kostrack budget "${b.name}" was per ${row.period} in ${row.time_zone} and is now declared per ${b.period} in ${b.timeZone}: what it spent counts by period, so the new period starts from its own row and this period's spending so far no longer counts against it`,
     );
   }
 
@@ -349,6 +385,13 @@ export class BudgetLedger implements BudgetGate {
     this.loaded = true;
     this.index(this.budgets);
     this.checkLeaseNames();
+    // Not checked while the database cannot be asked: tried again at the next read of the list.
+    await this.zones.verify(this.budgets).catch(() => undefined);
+  }
+
+  /** Why this process cannot count a time zone's periods as PostgreSQL does, or null. */
+  zoneProblem(zone: string): string | null {
+    return this.zones.problem(zone);
   }
 
   /** Names in `lease.budgets` no budget has (a typo would turn leasing off unseen): warned about once each. */
@@ -490,23 +533,32 @@ export class BudgetLedger implements BudgetGate {
   }
 
   /**
-   * After a lease's rows landed: the scopes' spending, for their alerts. Only budgets with alerts
-   * are read (without a lease, the statement that admits or settles the next call reads them).
+   * After leases' rows landed: the scopes' spending, for their alerts, in one read. Only scopes of
+   * budgets with an alert not yet fired this period are read (without a lease, the statement that
+   * admits or settles the next call reads them).
    */
-  private async lookLease(t: LeaseTarget): Promise<void> {
-    const alerting = t.hits.map((h, i) => ({ h, start: t.starts[i] })).filter(({ h }) => h.budget.alerts.length > 0);
-    if (alerting.length === 0) return;
+  private async lookLeases(targets: LeaseTarget[]): Promise<void> {
+    const wanted: { t: LeaseTarget; h: Hit; start: Date }[] = [];
+    for (const t of targets)
+      t.hits.forEach((h, i) => {
+        const top = h.budget.alerts.at(-1);
+        if (top !== undefined && (this.alerted.get(`${h.budget.id}\u0000${h.value}\u0000${t.starts[i].getTime()}`) ?? 0) < top) wanted.push({ t, h, start: t.starts[i] });
+      });
+    if (wanted.length === 0) return;
     try {
       const rows = await this.withTimeout(
-        this.pool.query<{ budget_id: string; scope_value: string; limit_usd: string; spent: string }>(
-          `SELECT u.budget_id::text, u.scope_value, b.limit_usd::text, u.spent::text
-             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS k(b, v, p)
+        this.pool.query<{ i: number; budget_id: string; scope_value: string; limit_usd: string; spent: string }>(
+          `SELECT k.i::int AS i, u.budget_id::text, u.scope_value, b.limit_usd::text, u.spent::text
+             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS k(b, v, p, i)
              JOIN ${this.s}.llm_budget_usage u ON u.budget_id = k.b AND u.scope_value = k.v AND u.period_start = k.p
              JOIN ${this.s}.llm_budgets b ON b.id = u.budget_id`,
-          [alerting.map(({ h }) => h.budget.id), alerting.map(({ h }) => h.value), alerting.map(({ start }) => start.toISOString())],
+          [wanted.map((w) => w.h.budget.id), wanted.map((w) => w.h.value), wanted.map((w) => w.start.toISOString())],
         ),
       );
-      this.alertsFrom(t, rows);
+      for (const row of rows) {
+        const w = wanted[row.i - 1];
+        this.checkAlerts(w.h, w.start, usd(row.spent), usd(row.limit_usd));
+      }
     } catch {
       // Read again when the next rows land, or at the next lease asked for.
     }
@@ -526,6 +578,8 @@ export class BudgetLedger implements BudgetGate {
       const refusing = hits.find((h) => h.budget.mode === 'enforce' && h.budget.unpriced === 'refuse');
       if (refusing) throw new KostrackBudgetExceededError(this.refusal(refusing, null, null, call));
     }
+    const unusable = hits.find((h) => this.zones.problem(h.budget.timeZone));
+    if (unusable) return this.whenDown(hits, estimate, call, new BudgetZoneError(this.zones.problem(unusable.budget.timeZone)!));
     if (hits.some((h) => h.budget.id === '')) {
       // Declared, but the list was never loaded (the database was down at start): load it now.
       try {

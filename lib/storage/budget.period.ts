@@ -47,12 +47,19 @@ export function periodEnd(period: BudgetPeriod, start: Date, zone = 'UTC'): Date
 }
 
 /**
- * Whether `zone` is a time zone this process knows by an IANA name (PostgreSQL checks it too, when
- * the budget is written). Not an offset such as '+05:30', which PostgreSQL reads as POSIX, with the
- * sign reversed. The name is kept as given: ICU would turn 'Asia/Kolkata' into 'Asia/Calcutta'.
+ * An IANA name of the form Area/Location, or 'UTC' (the table checks the same form). Not an
+ * abbreviation: PostgreSQL reads 'IST' or 'CST' as a fixed offset from its abbreviation list
+ * ('IST' is Israel there, Kolkata in ICU), so the two sides would count different days. Not an
+ * offset such as '+05:30', which PostgreSQL reads as POSIX, with the sign reversed.
+ */
+export const TIME_ZONE_NAME = /^(UTC|(?!(posix|right)\/)[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)+)$/;
+
+/**
+ * Whether `zone` is a time zone name this process knows (PostgreSQL checks it too, when the budget
+ * is written). The name is kept as given: ICU would turn 'Asia/Kolkata' into 'Asia/Calcutta'.
  */
 export function isTimeZoneName(zone: string): boolean {
-  if (zone.length > 64 || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return false;
+  if (zone.length > 64 || !TIME_ZONE_NAME.test(zone)) return false;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;

@@ -41,7 +41,10 @@ export async function startKostrack(options: StartKostrackOptions = {}): Promise
   // Wrapped clients price with the process-wide book unless given one; it also reads llm_prices.
   const resolved = resolveStorageOptions(storageOptions);
   const attachment = storage
-    ? await attachStorage(storage, defaultPriceBook(), warn, { budgets: resolved.budgets, onBudgetAlert: storageOptions.onBudgetAlert, budgetOptions: storageOptions.budgetOptions })
+    ? await attachStorage(storage, defaultPriceBook(), warn, { budgets: resolved.budgets, onBudgetAlert: storageOptions.onBudgetAlert, budgetOptions: storageOptions.budgetOptions }).catch(async (e: unknown) => {
+        await storage.close().catch(() => undefined);
+        throw e;
+      })
     : null;
   return {
     storage,

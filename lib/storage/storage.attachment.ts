@@ -38,7 +38,15 @@ export async function attachStorage(
   await prices.refresh();
   // Durable budgets: declared ones written, the list loaded, the gate installed before any call.
   const budgets = new BudgetLedger(storage.pool, storage.schema, { ...options.budgetOptions, lease: resolveLease(options.budgetOptions?.lease), onAlert: options.onBudgetAlert, warn });
-  await budgets.start(options.budgets ?? []);
+  try {
+    await budgets.start(options.budgets ?? []);
+  } catch (e) {
+    // A declared budget the database refuses: nothing stays wired to storage the caller will close.
+    unsubscribe();
+    budgets.close();
+    retireSink(storage.writer);
+    throw e;
+  }
   // A lease learns from the writer which calls landed, and gives back what it holds at shutdown.
   budgets.watch(storage.writer);
   const unhook = storage.beforeDisconnect(() => budgets.returnLeases());

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { KostrackBudgetExceededError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import { KostrackBudgetExceededError, KostrackConfigError, trace, usd, usdToString, wrap } from '../../lib/index.js';
 import { checkBudget } from '../../lib/storage/budget.declaration.js';
 import { isTimeZoneName, periodEnd, periodStart } from '../../lib/storage/budget.period.js';
 import { runMigrations } from '../../lib/storage/migrations/migration.runner.js';
@@ -111,6 +111,10 @@ describe('periods in a time zone: this process and PostgreSQL agree', () => {
     expect(at('America/New_York')).toBe('America/New_York');
     const message = (v: string) => `budgets[0] (b): timeZone must be an IANA time zone name such as 'America/New_York' or 'UTC', got ${v}`;
     expect(at('Mars/Olympus_Mons')).toBe(message('"Mars/Olympus_Mons"'));
+    // Abbreviations: PostgreSQL reads 'IST' as Israel's +02, ICU as Kolkata's +05:30.
+    expect(at('IST')).toBe(message('"IST"'));
+    expect(at('CST')).toBe(message('"CST"'));
+    expect(at('posix/Asia/Tokyo')).toBe(message('"posix/Asia/Tokyo"'));
     // POSIX would read the offset with its sign reversed.
     expect(at('+05:30')).toBe(message('"+05:30"'));
     expect(at('')).toBe(message('""'));
@@ -170,6 +174,79 @@ describe('a budget per user and Kiritimati day, end to end', () => {
       const status = await db.pool.query(`SELECT to_json(period_start) AS start, time_zone FROM "${schema}".budget_status`);
       expect(status.rows.map((r) => [new Date(r.start).toISOString(), r.time_zone])).toEqual([[start.toISOString(), 'Pacific/Kiritimati']]);
     } finally {
+      await k.close();
+    }
+  });
+});
+
+describe('a time zone the two sides do not share', () => {
+  /*
+   * 'US/Pacific-New' left the tz database in 2020; Node's ICU still knows it, PostgreSQL's
+   * does not. Declared, it cannot be written: startKostrack() fails naming the budget and the zone
+   * (the other budgets are written first).
+   */
+  it('declared, a zone PostgreSQL does not know fails the start with a KostrackConfigError naming budget and zone', async () => {
+    const schema = `${db.schema}_unknown`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const error = await startKostrack({
+      database: db.url,
+      schema,
+      writer: tempWriterOptions(),
+      budgets: [
+        { name: 'kolkata-day', scope: 'user_id', period: 'day', limit: '1', timeZone: 'Asia/Kolkata' },
+        { name: 'pacific-new-day', scope: 'feature', period: 'day', limit: '1', timeZone: 'US/Pacific-New' },
+      ],
+    }).then(
+      (k) => k.close().then(() => null),
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(KostrackConfigError);
+    expect((error as Error).message).toMatch(/^Kostrack budget "pacific-new-day": PostgreSQL does not take the time zone "US\/Pacific-New" \(time zone "US\/Pacific-New" not recognized\)/);
+    expect((await db.pool.query(`SELECT name, time_zone FROM "${schema}".llm_budgets ORDER BY name`)).rows).toEqual([{ name: 'kolkata-day', time_zone: 'Asia/Kolkata' }]);
+  });
+
+  /*
+   * Zone data that differ (a rule one side has and the other not yet): simulated by replacing this
+   * schema's kostrack_period_start with one that ignores the zone (every period in UTC), as a server
+   * with other zone data would compute them. The check at start sees Kolkata's days differ; the
+   * budget's calls then go by whenDatabaseDown ('refuse' here: refused before the request), with a
+   * warning naming budget and zone, instead of holding on one row and spending on another.
+   */
+  it('when this process and PostgreSQL disagree on a zone, its budgets go by whenDatabaseDown, with a warning', async () => {
+    const schema = `${db.schema}_disagree`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const pool = new PgSqlPool({ connectionString: db.url, max: 1 }, () => undefined);
+    try {
+      await runMigrations(pool, schema);
+    } finally {
+      await pool.close();
+    }
+    await db.pool.query(
+      `CREATE OR REPLACE FUNCTION "${schema}".kostrack_period_start(period text, at timestamptz, zone text) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$ SELECT "${schema}".kostrack_period_start(period, at) $$`,
+    );
+    const warned: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => void (w.code === 'KOSTRACK' && warned.push(w.message));
+    process.on('warning', onWarning);
+    const k = await startKostrack({
+      database: db.url,
+      schema,
+      writer: tempWriterOptions(),
+      budgets: [{ name: 'kolkata-day', scope: 'user_id', period: 'day', limit: '1', timeZone: 'Asia/Kolkata', whenDatabaseDown: 'refuse' }],
+    });
+    try {
+      const before = h.server.requests.length;
+      const client = wrap(new OpenAI({ apiKey: 'sk-test', baseURL: `${h.server.url}/v1`, maxRetries: 0 }));
+      const refused = await trace({ tags: { user_id: 'ravi' } }, () => client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: 'Say hello' }] })).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(refused).toBeInstanceOf(KostrackBudgetExceededError);
+      expect((refused as KostrackBudgetExceededError).budget).toMatchObject({ spanName: 'kolkata-day', scopeValue: 'ravi' });
+      expect(h.server.requests.length - before).toBe(0);
+      await new Promise((r) => setImmediate(r));
+      expect(warned.filter((w) => w.includes('"kolkata-day"') && w.includes('disagree on the hour of') && w.includes('"Asia/Kolkata"'))).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
       await k.close();
     }
   });

@@ -190,6 +190,9 @@ it('version 10 gives every budget a time zone (UTC for those already there, thei
     );
   expect(await refused('Mars/Olympus_Mons')).toBe('22023: time zone "Mars/Olympus_Mons" not recognized');
   expect(await refused('+05:30')).toMatch(/^23514: new row for relation "llm_budgets" violates check constraint "llm_budgets_time_zone_check"/);
+  // An abbreviation PostgreSQL would read as a fixed offset of its own (IST: Israel), and a name outside the zone database.
+  expect(await refused('IST')).toMatch(/^23514: .*llm_budgets_time_zone_check/);
+  expect(await refused('posixrules')).toMatch(/^23514: .*llm_budgets_time_zone_check/);
   expect(await refused('Asia/Kolkata')).toBe('accepted');
   // Down and up again: the step is reversible, the budgets and their usage kept.
   for (const sql of MIGRATION_STEPS[9].down(s)) await db.pool.query(sql);

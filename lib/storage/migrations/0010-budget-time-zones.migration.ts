@@ -11,9 +11,10 @@ import { budgetStatusViewV4 } from './0004-budgets.migration.js';
  * at 01:00 because a daylight-saving change skipped its midnight); the process computes the same instants itself
  * (budget.period.ts) when it admits a call, and a test compares the two around every
  * daylight-saving change of several zones. The two-argument functions stay (UTC) for SQL that
- * uses them. Adding a column with a constant default rewrites nothing. The check refuses a name
- * PostgreSQL does not know (the error names it) and offsets such as '+05:30', which PostgreSQL reads
- * as POSIX, with the sign reversed.
+ * uses them. Adding a column with a constant default rewrites nothing. The check takes 'UTC' or an
+ * Area/Location name PostgreSQL knows (the error names one it does not): not an abbreviation such as
+ * 'IST', which PostgreSQL reads as a fixed offset of its own ('IST' is Israel there, Kolkata in
+ * Node), nor an offset such as '+05:30', which it reads as POSIX, with the sign reversed.
  */
 export function budgetTimeZonesUp(schema: string): string[] {
   const s = quoteSchema(schema);
@@ -29,7 +30,7 @@ export function budgetTimeZonesUp(schema: string): string[] {
                             WHEN 'month' THEN (date_trunc('month', start AT TIME ZONE zone) + interval '1 month') AT TIME ZONE zone ELSE NULL END
        $$`,
     `ALTER TABLE ${s}.llm_budgets ADD COLUMN IF NOT EXISTS time_zone text NOT NULL DEFAULT 'UTC'
-       CONSTRAINT llm_budgets_time_zone_check CHECK (time_zone ~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$' AND ${s}.kostrack_period_start('day', 'epoch', time_zone) IS NOT NULL)`,
+       CONSTRAINT llm_budgets_time_zone_check CHECK (time_zone ~ '^(UTC|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+)$' AND time_zone !~ '^(posix|right)/' AND ${s}.kostrack_period_start('day', 'epoch', time_zone) IS NOT NULL)`,
     `CREATE OR REPLACE VIEW ${s}.budget_status AS
        SELECT b.id AS budget_id, b.name, b.scope_tag, COALESCE(u.scope_value, b.scope_value) AS scope_value, b.period, b.mode,
               b.limit_usd, COALESCE(u.spent, 0) AS spent_usd, COALESCE(h.held, 0) AS reserved_usd,
