@@ -53,17 +53,28 @@ export function budgetScopeCheck(
   if (!ledger || !storage) return null;
   const hits = ledger.match(tags, serviceId)?.filter((h) => h.budget.mode === 'enforce');
   if (!hits || hits.length === 0) return null;
-  return () => readScopes(storage, hits, timeoutMs);
+  return () => readScopes(storage, ledger, hits, timeoutMs);
 }
 
-async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, hits: Hit[], timeoutMs: number): Promise<void> {
+/** The start of a budget's current period, or null where this process cannot count its zone as PostgreSQL does (see budget.zone-check.ts). */
+function startOf(ledger: BudgetLedger, hit: Hit, now: number): Date | null {
+  if (ledger.zoneProblem(hit.budget.timeZone)) return null;
+  try {
+    return periodStart(hit.budget.period, now, hit.budget.timeZone);
+  } catch {
+    return null;
+  }
+}
+
+async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, ledger: BudgetLedger, hits: Hit[], timeoutMs: number): Promise<void> {
   const now = Date.now();
-  const starts = hits.map((h) => periodStart(h.budget.period, now, h.budget.timeZone));
+  const starts = hits.map((h) => startOf(ledger, h, now));
   const s = quoteSchema(storage.schema);
   let rows: ScopeRow[];
   try {
     // Declared budgets with no id: the list was never loaded, the database was down at start.
     if (hits.some((h) => h.budget.id === '')) throw new Unreadable('the budget list was never loaded');
+    if (starts.includes(null)) throw new Unreadable('a budget time zone this process cannot count as PostgreSQL does');
     // Limit and mode are read with the usage: a change through the API counts at once.
     rows = await withTimeout(
       storage.pool.query<ScopeRow>(
@@ -73,7 +84,7 @@ async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, hi
            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS k(b, v, p, i)
            JOIN ${s}.llm_budgets b ON b.id = k.b
            LEFT JOIN ${s}.llm_budget_usage u ON u.budget_id = k.b AND u.scope_value = k.v AND u.period_start = k.p`,
-        [hits.map((h) => h.budget.id), hits.map((h) => h.value), starts.map((d) => d.toISOString())],
+        [hits.map((h) => h.budget.id), hits.map((h) => h.value), starts.map((d) => d!.toISOString())],
       ),
       timeoutMs,
     );
@@ -94,7 +105,7 @@ async function readScopes(storage: NonNullable<BudgetScopeSource['current']>, hi
     const n = Number(row.i) - 1;
     const state = { limit: usd(row.limit_usd), spent: usd(row.spent), reserved: usd(row.reserved) };
     if (row.mode !== 'enforce' || state.spent + state.reserved < state.limit) continue;
-    if (!worst || resetsLater(starts[n], hits[n], worst.start, worst.hit)) worst = { hit: hits[n], start: starts[n], state };
+    if (!worst || resetsLater(starts[n]!, hits[n], worst.start, worst.hit)) worst = { hit: hits[n], start: starts[n]!, state };
   }
   if (worst) throw refused(worst.hit, worst.start, worst.state);
 }
@@ -106,13 +117,13 @@ function resetsLater(start: Date, hit: Hit, otherStart: Date, other: Hit): boole
 }
 
 /** The refusal of a request: estimate 0 (it made no call), no provider or model. */
-function refused(hit: Hit, start: Date, state: { limit: bigint; spent: bigint; reserved: bigint } | null): KostrackBudgetExceededError {
+function refused(hit: Hit, start: Date | null, state: { limit: bigint; spent: bigint; reserved: bigint } | null): KostrackBudgetExceededError {
   const { budget } = hit;
   const limit = state?.limit ?? usd(budget.limit);
   const spent = state?.spent ?? 0n;
   const reserved = state?.reserved ?? 0n;
   const left = limit - spent - reserved;
-  const resetsAt = periodEnd(budget.period, start, budget.timeZone)?.toISOString() ?? null;
+  const resetsAt = start ? (periodEnd(budget.period, start, budget.timeZone)?.toISOString() ?? null) : null;
   const refusal: BudgetRefusal = {
     scope: budget.scope,
     scopeValue: hit.value,

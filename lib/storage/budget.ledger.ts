@@ -592,7 +592,13 @@ export class BudgetLedger implements BudgetGate {
       hits = loaded;
     }
     const now = Date.now();
-    const starts = hits.map((h) => periodStart(h.budget.period, now, h.budget.timeZone));
+    let starts: Date[];
+    try {
+      starts = hits.map((h) => periodStart(h.budget.period, now, h.budget.timeZone));
+    } catch {
+      // A zone this process does not know, not yet seen by the zone check.
+      return this.whenDown(hits, estimate, call, new BudgetZoneError('a budget time zone this process does not know'));
+    }
     const target: LeaseTarget = { hits, starts };
     const key = this.leases ? leaseKey(target) : '';
     const arrived = this.sent;
@@ -659,8 +665,18 @@ export class BudgetLedger implements BudgetGate {
     this.settling.add(done);
   }
 
+  /** The budget's current period start; null for a zone this process cannot count (its refusal then says no reset time). */
+  private currentStart(hit: Hit): Date | null {
+    if (this.zones.problem(hit.budget.timeZone)) return null;
+    try {
+      return periodStart(hit.budget.period, Date.now(), hit.budget.timeZone);
+    } catch {
+      return null;
+    }
+  }
+
   private refusal(hit: Hit, state: { spent: Usd; reserved: Usd; limit: Usd; start: Date } | null, estimate: Usd | null, call: GateCall, unavailable = false): BudgetRefusal {
-    const start = state?.start ?? periodStart(hit.budget.period, Date.now(), hit.budget.timeZone);
+    const start = state?.start ?? this.currentStart(hit);
     const limit = state?.limit ?? usd(hit.budget.limit);
     const spent = state?.spent ?? 0n;
     const reserved = state?.reserved ?? 0n;
@@ -669,7 +685,7 @@ export class BudgetLedger implements BudgetGate {
       scope: hit.budget.scope,
       scopeValue: hit.value,
       period: hit.budget.period,
-      resetsAt: periodEnd(hit.budget.period, start, hit.budget.timeZone)?.toISOString() ?? null,
+      resetsAt: start && !this.zones.problem(hit.budget.timeZone) ? (periodEnd(hit.budget.period, start, hit.budget.timeZone)?.toISOString() ?? null) : null,
       spanName: hit.budget.name,
       // The limit the database answered with (changed through the API since the list was read, it is the one that counts).
       limit: usdToString(limit),

@@ -1,7 +1,10 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { KostrackBudgetExceededError, KostrackConfigError, trace, usd, usdToString, wrap } from '../../lib/index.js';
+import { budgetGate } from '../../lib/core/budget-gate.js';
+import { budgetScopeCheck } from '../../lib/nest/budget-scope.check.js';
 import { checkBudget } from '../../lib/storage/budget.declaration.js';
+import type { BudgetLedger } from '../../lib/storage/budget.ledger.js';
 import { isTimeZoneName, periodEnd, periodStart } from '../../lib/storage/budget.period.js';
 import { runMigrations } from '../../lib/storage/migrations/migration.runner.js';
 import { PgSqlPool } from '../../lib/storage/pg.pool.js';
@@ -245,6 +248,14 @@ describe('a time zone the two sides do not share', () => {
       expect(h.server.requests.length - before).toBe(0);
       await new Promise((r) => setImmediate(r));
       expect(warned.filter((w) => w.includes('"kolkata-day"') && w.includes('disagree on the hour of') && w.includes('"Asia/Kolkata"'))).toHaveLength(1);
+      // The 402 check before a Nest handler goes the same way (no reset time: this process cannot tell it).
+      const check = budgetScopeCheck({ budgets: budgetGate() as BudgetLedger, current: { pool: k.storage!.pool, schema } }, { user_id: 'ravi' }, 'api');
+      const early = await check!().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(early).toBeInstanceOf(KostrackBudgetExceededError);
+      expect((early as KostrackBudgetExceededError).budget).toMatchObject({ spanName: 'kolkata-day', scopeValue: 'ravi', resetsAt: null });
     } finally {
       process.off('warning', onWarning);
       await k.close();
