@@ -227,6 +227,8 @@ export class BudgetLedger implements BudgetGate {
       // A declared budget PostgreSQL refuses (a time zone it does not know): the app is told at start.
       if (e instanceof KostrackConfigError) throw e;
       this.options.warn(`Kostrack could not load budgets (${reasonOf(e)}); retrying every ${this.refreshMs} ms`);
+    } finally {
+      this.started = true;
     }
     this.timer = setInterval(() => void this.tick(), this.refreshMs);
     this.timer.unref();
@@ -271,8 +273,15 @@ export class BudgetLedger implements BudgetGate {
       this.pending = undefined;
     }
     await this.reload();
-    if (refused) throw refused;
+    if (!refused) return;
+    // At start the app is told; later (the database was down at start) it is warned, and the
+    // budget is not enforced until it is declared with a zone PostgreSQL knows.
+    if (!this.started) throw refused;
+    this.options.warn(refused.message);
   }
+
+  /** The first load at start was tried (a declared budget refused after it is warned about, not thrown). */
+  private started = false;
 
   private async tick(): Promise<void> {
     try {
@@ -590,6 +599,9 @@ export class BudgetLedger implements BudgetGate {
       const loaded = this.match(call.tags, call.serviceId);
       if (loaded === null) return;
       hits = loaded;
+      // The load checked the zones in use.
+      const disagreeing = hits.find((h) => this.zones.problem(h.budget.timeZone));
+      if (disagreeing) return this.whenDown(hits, estimate, call, new BudgetZoneError(this.zones.problem(disagreeing.budget.timeZone)!));
     }
     const now = Date.now();
     let starts: Date[];

@@ -39,7 +39,8 @@ export class BudgetZoneCheck {
       const last = this.checked.get(zone);
       if (last && now - last.at < HOUR) continue;
       const problem = await this.compare(zone, now);
-      if (problem && last?.problem !== problem) {
+      // Once per zone while it stays wrong (the message names instants, so it differs every hour).
+      if (problem && !last?.problem) {
         const names = budgets.filter((b) => b.timeZone === zone).map((b) => `"${b.name}"`);
         this.warn(
           `Kostrack budget ${names.join(', ')}: ${problem}; its calls go by whenDatabaseDown until the two agree (give this process and PostgreSQL the same time zone data, or use another zone)`,

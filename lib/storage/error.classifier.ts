@@ -31,9 +31,6 @@ export function isDataError(error: unknown): boolean {
   // No partition for a row's month (one could not be made: permissions, a lock) is the table's
   // state, not the row's: retried like an outage, never dead-lettered.
   if (state === '23514' && /no partition of relation/i.test((error as Error).message ?? '')) return false;
-  // A budget's time zone the server no longer knows (older zone data after a failover): every row
-  // under it would fail the same way; kept and retried, never dead-lettered, until it is fixed.
-  if (state === '22023' && /time zone .* not recognized/i.test((error as Error).message ?? '')) return false;
   return state !== undefined && DATA_CLASSES.has(state.slice(0, 2));
 }
 

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KostrackBudgetExceededError, KostrackConfigError, trace, usd, usdToString, wrap } from '../../lib/index.js';
 import { budgetGate } from '../../lib/core/budget-gate.js';
 import { budgetScopeCheck } from '../../lib/nest/budget-scope.check.js';
@@ -13,6 +13,7 @@ import { chatUsageBody, openaiRoutes } from '../../loopback/openai.loopback.js';
 import { providerHarness } from '../providers/provider-test.support.js';
 import { useTestDatabase } from '../support/database.js';
 import { tempWriterOptions } from '../storage/support/synthetic.js';
+import { TcpProxy } from '../storage/support/tcp.proxy.js';
 
 /*
  * A budget's period in its time zone is computed twice: by this process when it admits a call
@@ -206,6 +207,45 @@ describe('a time zone the two sides do not share', () => {
     expect(error).toBeInstanceOf(KostrackConfigError);
     expect((error as Error).message).toMatch(/^Kostrack budget "pacific-new-day": PostgreSQL does not take the time zone "US\/Pacific-New" \(time zone "US\/Pacific-New" not recognized\)/);
     expect((await db.pool.query(`SELECT name, time_zone FROM "${schema}".llm_budgets ORDER BY name`)).rows).toEqual([{ name: 'kolkata-day', time_zone: 'Asia/Kolkata' }]);
+  });
+
+  /*
+   * The same with the database down at start (a TCP proxy, cut): startKostrack() cannot know yet.
+   * Once the database is back the declared budgets are written; the refused one is warned about by
+   * name (not once as "could not load budgets"), the other is written and loaded.
+   */
+  it('declared while the database was down at start: once it is back, the zone PostgreSQL refuses is warned about by name', async () => {
+    const schema = `${db.schema}_unknown_later`;
+    await db.pool.query(`CREATE SCHEMA "${schema}"`);
+    const proxy = TcpProxy.forUrl(db.url);
+    await proxy.start();
+    await proxy.stop();
+    const warned: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => void (w.code === 'KOSTRACK' && warned.push(w.message));
+    process.on('warning', onWarning);
+    const k = await startKostrack({
+      database: proxy.urlFor(db.url),
+      schema,
+      writer: tempWriterOptions(),
+      budgetOptions: { timeoutMs: 300, refreshMs: 200 },
+      budgets: [
+        { name: 'kolkata-day', scope: 'user_id', period: 'day', limit: '1', timeZone: 'Asia/Kolkata' },
+        { name: 'pacific-new-day', scope: 'feature', period: 'day', limit: '1', timeZone: 'US/Pacific-New' },
+      ],
+    });
+    try {
+      await proxy.start();
+      // The writer migrates the schema once it can; the ledger's next refresh writes the budgets.
+      await k.flush(60_000);
+      await vi.waitUntil(() => warned.some((w) => w.startsWith('Kostrack budget "pacific-new-day": PostgreSQL does not take the time zone "US/Pacific-New"')), { timeout: 30_000, interval: 50 });
+      expect((await db.pool.query(`SELECT name FROM "${schema}".llm_budgets ORDER BY name`)).rows).toEqual([{ name: 'kolkata-day' }]);
+      expect((budgetGate() as BudgetLedger).match({ user_id: 'ravi' }, 'api')?.map((h) => h.budget.name)).toEqual(['kolkata-day']);
+    } finally {
+      process.off('warning', onWarning);
+      await k.close();
+      await proxy.stop();
+    }
+    expect(warned.filter((w) => w.includes('"pacific-new-day"'))).toHaveLength(1);
   });
 
   /*

@@ -12,12 +12,3 @@ it('tells a row PostgreSQL rejects from a database that is away, Node socket cod
     expect([code, sqlState(e), isDataError(e), isConnectionError(e)]).toEqual([code, undefined, false, true]);
   }
 });
-
-it("a budget's time zone the server does not know fails every row alike: kept and retried, never dead-lettered", () => {
-  // PostgreSQL's words when its zone data lack a budget's zone (another server after a failover).
-  const zone = Object.assign(new Error('time zone "America/Ciudad_Juarez" not recognized'), { code: '22023', severity: 'ERROR' });
-  expect([isDataError(zone), isConnectionError(zone)]).toEqual([false, false]);
-  // Another 22023 is still the row's.
-  const other = Object.assign(new Error('invalid parameter value'), { code: '22023', severity: 'ERROR' });
-  expect(isDataError(other)).toBe(true);
-});
